@@ -1,0 +1,1 @@
+"""Local real services: Apache Kafka (KRaft) and PostgreSQL, started without Docker."""

@@ -1,0 +1,326 @@
+"""A local single-node Apache Kafka (KRaft) broker: jars from Maven Central, run as a detached JVM.
+
+>>> KafkaServer(Path("/tmp/fs"), port=19092).bootstrap
+'127.0.0.1:19092'
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import errno
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from infra.errors import InfraError
+from infra.java import find_java, maven_jars
+
+# The newest release whose jars all resolve on Maven Central (4.4.0 lacks kafka-tools-api there) and
+# that aiokafka 0.14 / faust-streaming 0.15.3 / kafka-python 3.0.12 were probed against.
+KAFKA_VERSION = "4.3.1"
+# Kafka 4.x ships log4j2 behind slf4j 1.7; the same log4j version as its own distribution's libs/.
+LOGGING_BACKEND = "org.apache.logging.log4j:log4j-slf4j-impl:2.25.4"
+# Serial GC: the fastest start and the smallest footprint on a 2-core laptop (measured against G1).
+_JVM_FLAGS = ["-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true"]
+_LOG4J2 = """status = warn
+appender.file.type = RollingFile
+appender.file.name = file
+appender.file.fileName = {logs}/server.log
+appender.file.filePattern = {logs}/server.log.%i
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+appender.file.policies.type = Policies
+appender.file.policies.size.type = SizeBasedTriggeringPolicy
+appender.file.policies.size.size = 10MB
+appender.file.strategy.type = DefaultRolloverStrategy
+appender.file.strategy.max = 5
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = file
+"""
+# Static single voter (not a formatted dynamic quorum), so the ports may change between starts.
+_SERVER_PROPERTIES = """process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@{host}:{controller_port}
+listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}
+advertised.listeners=PLAINTEXT://{host}:{port}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs={log_dirs}
+num.partitions=4
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+# 8, not 50: creating __consumer_offsets is what makes the first group join slow.
+offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+# Faust's session timeout is 6 s; the broker default minimum is exactly 6 s.
+group.min.session.timeout.ms=1000
+num.network.threads=2
+num.io.threads=4
+# Kafka timestamps are event times: replays and simulations carry past and future ones (4.x
+# rejects timestamps more than 1 h ahead by default).
+log.message.timestamp.before.max.ms=9223372036854775807
+log.message.timestamp.after.max.ms=9223372036854775807
+# ...and time-based retention reads those timestamps: a replay of last month would be deleted at once.
+log.retention.ms=-1
+"""
+
+
+def cache_dir(version: str = KAFKA_VERSION, cache_root: Path | None = None) -> Path:
+    """Where the jars of ``version`` live: ``$FLASHSALE_CACHE_DIR`` or ``~/.cache/flashsale``."""
+    root = cache_root or Path(os.environ.get("FLASHSALE_CACHE_DIR") or Path.home() / ".cache" / "flashsale")
+    return root / f"kafka-{version}"
+
+
+def ensure_kafka_jars(
+    version: str = KAFKA_VERSION,
+    cache_root: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    """The directory of every jar the broker needs, fetched once from Maven Central with ``mvn``."""
+    target = cache_dir(version, cache_root)
+    if progress and not (target / ".complete").exists():
+        progress(f"downloading Apache Kafka {version} jars from Maven Central (once)")
+    return maven_jars([f"org.apache.kafka:kafka_2.13:{version}", LOGGING_BACKEND], target)
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id in Kafka's own format: a random UUID, base64url without padding."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):  # Kafka never issues ids that look like command-line flags
+            return text
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether another process listens on (or holds) ``host:port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the JVM does: TIME_WAIT is fine
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return True
+            raise
+    return False
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs; reaps it first when it is our own exited child (else it stays a zombie)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _command_line(pid: int) -> str:
+    """The command line of ``pid`` (``/proc`` on Linux, ``ps`` elsewhere), or "" if unknown."""
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    done = subprocess.run(
+        ["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, check=False
+    )
+    return done.stdout
+
+
+def _meaningful_line(text: str, prefer_errors: bool = True) -> str:
+    """The line of a log worth showing a user: the last error if any (or wanted), else the last line."""
+    lines = [line.strip() for line in text.splitlines()]
+    lines = [line for line in lines if line and not line.startswith(("at ", "..."))]  # stack frames
+    errors = [line for line in lines if " ERROR " in line or "Exception" in line] if prefer_errors else []
+    return (errors or lines or ["no log output"])[-1][:300]
+
+
+def answers_metadata(bootstrap: str, timeout_ms: int = 3000) -> bool:
+    """Whether a broker answers a metadata request and lists itself (so it is unfenced, serving)."""
+    from kafka.admin import KafkaAdminClient  # lazy: only the launcher needs kafka-python
+
+    host, _, port = bootstrap.rpartition(":")
+    try:  # a plain connect fails at once while the port is closed; the admin client would wait
+        socket.create_connection((host, int(port)), timeout=1).close()
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms, bootstrap_timeout_ms=timeout_ms
+        )
+    except Exception:  # any failure here just means "not ready yet"
+        return False
+    try:
+        return bool(admin.describe_cluster().get("brokers"))
+    except Exception:
+        return False
+    finally:
+        admin.close()
+
+
+class KafkaServer:
+    """One local Kafka node (broker + controller) whose files all live under ``<data_dir>/kafka``."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int = 9092,
+        controller_port: int = 9093,
+        host: str = "127.0.0.1",
+        heap: str = "512m",
+    ) -> None:
+        self.root = Path(data_dir) / "kafka"
+        self.port, self.controller_port, self.host, self.heap = port, controller_port, host, heap
+        self.logs, self.pid_file, self.config = (
+            self.root / "logs",
+            self.root / "kafka.pid",
+            self.root / "server.properties",
+        )
+        self._log_start = 0  # where this start's part of server.log begins
+
+    @property
+    def bootstrap(self) -> str:
+        """The ``host:port`` clients connect to."""
+        return f"{self.host}:{self.port}"
+
+    def pid(self) -> int | None:
+        """The pid of this data dir's broker, or None; a stale or reused pid counts as not running."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if _alive(pid) and str(self.config) in _command_line(pid) else None
+
+    def is_running(self) -> bool:
+        """Whether the broker process of this data dir is alive (it may still be starting)."""
+        return self.pid() is not None
+
+    def status(self) -> dict[str, object]:
+        """A summary for ``flashsale status``."""
+        pid = self.pid()
+        return {
+            "running": pid is not None,
+            "pid": pid,
+            "bootstrap": self.bootstrap,
+            "data_dir": str(self.root.parent),
+            "log": str(self.logs / "server.log"),
+            "version": KAFKA_VERSION,
+        }
+
+    def start(self, timeout: float = 90) -> None:
+        """Start the broker detached (it outlives this process) and wait until it serves metadata."""
+        if self.is_running():
+            self._wait_ready(timeout)  # a no-op if it answers; waits if another caller is starting it
+            return
+        self._check_ports()
+        java, jars = find_java(), ensure_kafka_jars()
+        self._write_config()
+        if not (self.root / "data" / "meta.properties").exists():
+            self._format(java, jars)
+        log = self.logs / "server.log"
+        self._log_start = log.stat().st_size if log.exists() else 0
+        with open(self.logs / "server.out", "wb") as out:  # JVM errors that happen before log4j starts
+            proc = subprocess.Popen(
+                [*self._jvm(java, jars), "kafka.Kafka", str(self.config)],
+                cwd=self.root,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # own session: the CLI exiting or Ctrl-C does not stop the broker
+            )
+        self.pid_file.write_text(f"{proc.pid}\n")
+        try:
+            self._wait_ready(timeout, exited=lambda: proc.poll() is not None)
+        except InfraError:
+            self.stop(timeout=10)  # never leave a half-started broker holding the ports
+            raise
+
+    def stop(self, timeout: float = 30) -> None:
+        """Stop the broker: SIGTERM (clean shutdown), then SIGKILL after ``timeout`` seconds."""
+        pid = self.pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+            if not _wait_exit(pid, timeout):
+                os.kill(pid, signal.SIGKILL)
+                _wait_exit(pid, 10)
+        self.pid_file.unlink(missing_ok=True)
+
+    def kill(self) -> None:
+        """SIGKILL the broker, as a crash would (chaos tests); the next ``start`` recovers its logs."""
+        pid = self.pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            _wait_exit(pid, 10)
+        self.pid_file.unlink(missing_ok=True)
+
+    def _check_ports(self) -> None:
+        for port, name, env in (
+            (self.port, "Kafka port", "FLASHSALE_KAFKA_PORT"),
+            (self.controller_port, "Kafka controller port", "FLASHSALE_KAFKA_CONTROLLER_PORT"),
+        ):
+            if port_in_use(self.host, port):
+                raise InfraError(f"{name} {port} is already in use (set {env})")
+
+    def _wait_ready(self, timeout: float, exited: Callable[[], bool] | None = None) -> None:
+        """Wait until the broker serves; ``exited`` tells a death apart from a slow start."""
+        exited = exited or (lambda: not self.is_running())
+        deadline = time.monotonic() + timeout
+        while not answers_metadata(self.bootstrap):
+            if exited():
+                raise InfraError(f"Kafka exited during start: {self._last_log_line()}")
+            if time.monotonic() > deadline:
+                raise InfraError(
+                    f"Kafka not ready on {self.bootstrap} after {timeout:.0f}s: {self._last_log_line()}"
+                )
+            time.sleep(0.3)
+
+    def _last_log_line(self) -> str:
+        """The most telling line this start logged: JVM output first, then its part of server.log."""
+        out, log = self.logs / "server.out", self.logs / "server.log"
+        logged = ""
+        if log.exists():
+            with open(log, "rb") as fh:
+                fh.seek(self._log_start)
+                logged = fh.read().decode(errors="replace")
+        if " ERROR " in logged or not out.exists() or not out.read_text().strip():
+            return _meaningful_line(logged)
+        return _meaningful_line(out.read_text(errors="replace"), prefer_errors=False)  # JVM: reason last
+
+    def _jvm(self, java: str, jars: Path) -> list[str]:
+        log4j = f"-Dlog4j2.configurationFile={self.root / 'log4j2.properties'}"
+        return [java, f"-Xms{self.heap}", f"-Xmx{self.heap}", *_JVM_FLAGS, log4j, "-cp", str(jars / "*")]
+
+    def _format(self, java: str, jars: Path) -> None:
+        """Format the KRaft metadata log of a new data dir with a fresh cluster id."""
+        cmd = [*self._jvm(java, jars), "kafka.tools.StorageTool", "format", "-t", new_cluster_id()]
+        done = subprocess.run([*cmd, "-c", str(self.config)], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise InfraError(f"Kafka storage format failed: {_meaningful_line(done.stdout + done.stderr)}")
+
+    def _write_config(self) -> None:
+        """Write server.properties and the log config on every start, so port changes apply."""
+        self.logs.mkdir(parents=True, exist_ok=True)
+        (self.root / "log4j2.properties").write_text(_LOG4J2.format(logs=self.logs))
+        props = _SERVER_PROPERTIES.format(
+            host=self.host, port=self.port, controller_port=self.controller_port, log_dirs=self.root / "data"
+        )
+        self.config.write_text(props)
+
+
+def _wait_exit(pid: int, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for ``pid`` to end; whether it did."""
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True

@@ -1,0 +1,1 @@
+"""The maths of flashsale-stream: embeddings, forecasts, BERT scoring, decision policies (no Faust)."""

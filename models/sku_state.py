@@ -1,0 +1,215 @@
+"""Everything the pipeline knows about one SKU, and the decisions it takes when a bucket closes.
+
+Events are applied in event-time order (the stream guarantees it behind its watermark); each closed
+bucket feeds the demand forecaster and the price-response learner, then the restock and discount
+policies run on the state as of the bucket's end. Nothing here reads the clock: the same events
+give the same decisions, with ids derived from (kind, sku, bucket).
+
+>>> from datetime import UTC, datetime
+>>> state = SkuState("sku-1")
+>>> t0 = datetime(2026, 11, 11, 12, tzinfo=UTC).timestamp()
+>>> state.apply({"on_hand": 3, "inbound": 0, "ts": "…"}, t0)  # a stock event
+>>> state.apply({"quantity": 2, "unit_price": 9.0, "order_id": "o1"}, t0 + 5)
+>>> state.units_sold, state.revenue
+(2, 18.0)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from models.discount import PriceResponse, discount_decision
+from models.forecasting import ClosedBucket, DemandForecaster
+from models.ids import decision_id, from_epoch, to_epoch
+from models.restock import restock_decision
+
+
+@dataclass(frozen=True)
+class SkuPolicy:
+    """Knobs of the per-SKU decisions (from settings)."""
+
+    bucket_minutes: int = 1
+    service_level: float = 0.95
+    review_buckets: int = 5
+    default_lead_minutes: int = 30
+    max_discount_step: float = 0.05
+    discount_cooldown_minutes: float = 5.0
+    target_sell_through: float = 0.95
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A decision event: ``kind`` is ``restock`` or ``discount``; ``fields`` follow the contract."""
+
+    kind: str
+    sku: str
+    ts: datetime
+    fields: dict[str, Any]
+
+
+@dataclass
+class Campaign:
+    campaign_id: str
+    starts_at: float
+    ends_at: float
+    discount: float
+    min_discount: float
+    max_discount: float
+    restock_lead_minutes: int
+
+    def live(self, t: float) -> bool:
+        return self.starts_at <= t < self.ends_at
+
+
+@dataclass
+class SkuState:
+    """Counters, stock, campaign, forecaster and price response of one SKU."""
+
+    sku: str
+    policy: SkuPolicy = field(default_factory=SkuPolicy)
+    units_sold: int = 0
+    revenue: float = 0.0
+    on_hand: int | None = None
+    inbound: int = 0
+    campaign: Campaign | None = None
+    discount: float = 0.0
+    last_discount_change: float | None = None
+    restocks: list[tuple[float, int]] = field(default_factory=list)  # (time, quantity) not yet arrived
+    bucket_start: float | None = None
+    bucket_units: float = 0.0
+    popularity: float = 0.0  # EWMA of units per bucket
+    forecaster: DemandForecaster = field(default_factory=DemandForecaster)
+    price_response: PriceResponse = field(default_factory=PriceResponse)
+
+    @property
+    def bucket_s(self) -> int:
+        return 60 * self.policy.bucket_minutes
+
+    def apply(self, event: dict[str, Any], t: float) -> None:
+        """Apply one validated order, stock or catalog event (as its JSON dict) at event time ``t``."""
+        if self.bucket_start is None:
+            self.bucket_start = t // self.bucket_s * self.bucket_s
+        if "order_id" in event:
+            self.units_sold += event["quantity"]
+            self.revenue += event["quantity"] * event["unit_price"]
+            self.bucket_units += event["quantity"]
+        elif "on_hand" in event:
+            self.on_hand, self.inbound = event["on_hand"], event["inbound"]
+        elif "title" in event:
+            self._apply_catalog(event.get("campaign"))
+
+    def _apply_catalog(self, campaign: dict[str, Any] | None) -> None:
+        if campaign is None:
+            self.campaign = None
+            return
+        same = self.campaign is not None and self.campaign.campaign_id == campaign["campaign_id"]
+        self.campaign = Campaign(
+            campaign["campaign_id"],
+            to_epoch(datetime.fromisoformat(campaign["starts_at"])),
+            to_epoch(datetime.fromisoformat(campaign["ends_at"])),
+            campaign["discount"],
+            campaign["min_discount"],
+            campaign["max_discount"],
+            campaign["restock_lead_minutes"],
+        )
+        if not same:  # a new campaign starts from its own discount; a re-published one keeps ours
+            self.discount, self.last_discount_change = campaign["discount"], None
+
+    def advance(self, until: float) -> list[Decision]:
+        """Close every bucket that ends at or before ``until``; return the decisions taken."""
+        decisions: list[Decision] = []
+        while self.bucket_start is not None and self.bucket_start + self.bucket_s <= until:
+            bucket = ClosedBucket(from_epoch(self.bucket_start), self.bucket_units)
+            decisions += self._close(bucket)
+            self.bucket_start += self.bucket_s
+            self.bucket_units = 0.0
+        return decisions
+
+    def _close(self, bucket: ClosedBucket) -> list[Decision]:
+        end = to_epoch(bucket.start) + self.bucket_s
+        self.forecaster.learn_one(bucket.units)
+        self.popularity += 0.3 * (bucket.units - self.popularity)
+        live = self.campaign is not None and self.campaign.live(to_epoch(bucket.start))
+        if live:
+            self.price_response.learn_one(self.discount, bucket.units)
+        out = []
+        restock = self._restock(bucket, end)
+        if restock:
+            out.append(restock)
+        if live:
+            discount = self._discount(bucket, end)
+            if discount:
+                out.append(discount)
+        return out
+
+    def _lead_minutes(self) -> int:
+        return self.campaign.restock_lead_minutes if self.campaign else self.policy.default_lead_minutes
+
+    def _restock(self, bucket: ClosedBucket, end: float) -> Decision | None:
+        if self.on_hand is None:
+            return None  # no stock level seen yet: nothing to decide on
+        lead_s = self._lead_minutes() * 60
+        self.restocks = [(t, q) for t, q in self.restocks if t + lead_s > end]
+        inbound = max(self.inbound, sum(q for _, q in self.restocks))  # ours, until stock shows it
+        lead_buckets = max(math.ceil(self._lead_minutes() / self.policy.bucket_minutes), 1)
+        decision = restock_decision(
+            self.on_hand, inbound, self.forecaster, lead_buckets, self.policy.service_level,
+            self.policy.review_buckets, self.policy.bucket_minutes,
+        )  # fmt: skip
+        if decision is None:
+            return None
+        self.restocks.append((end, decision.quantity))
+        ts = from_epoch(end)
+        fields = {
+            "event_id": decision_id("restock", self.sku, bucket.start),
+            "sku": self.sku,
+            "quantity": decision.quantity,
+            "on_hand": int(self.on_hand),
+            "inbound": int(inbound),
+            "forecast_units": round(decision.forecast_units, 4),
+            "horizon_minutes": decision.horizon_buckets * self.policy.bucket_minutes,
+            "service_level": self.policy.service_level,
+            "reason": decision.reason,
+            "ts": ts,
+        }
+        return Decision("restock", self.sku, ts, fields)
+
+    def _discount(self, bucket: ClosedBucket, end: float) -> Decision | None:
+        campaign = self.campaign
+        assert campaign is not None
+        last = from_epoch(self.last_discount_change) if self.last_discount_change is not None else None
+        decision = discount_decision(
+            self.discount, campaign.min_discount, campaign.max_discount, self.policy.max_discount_step,
+            timedelta(minutes=self.policy.discount_cooldown_minutes), last, from_epoch(end),
+            float(self.on_hand if self.on_hand is not None else 0) + self.inbound, from_epoch(campaign.ends_at),
+            self.forecaster.forecast(self.forecaster.max_horizon), self.price_response,
+            bucket_seconds=self.bucket_s, target_sell_through=self.policy.target_sell_through,
+        )  # fmt: skip
+        if decision is None:
+            return None
+        self.discount, self.last_discount_change = decision.new_discount, end
+        ts = from_epoch(end)
+        fields = {
+            "event_id": decision_id("discount", self.sku, bucket.start),
+            "sku": self.sku,
+            "campaign_id": campaign.campaign_id,
+            "old_discount": decision.old_discount,
+            "new_discount": decision.new_discount,
+            "projected_sell_through": round(decision.projected_sell_through, 4),
+            "reason": decision.reason,
+            "ts": ts,
+        }
+        return Decision("discount", self.sku, ts, fields)
+
+    def status(self) -> dict[str, Any]:
+        """What recommendations need to know of this SKU."""
+        return {
+            "sku": self.sku,
+            "on_hand": self.on_hand,
+            "discount": self.discount,
+            "popularity": round(self.popularity, 4),
+            "units_sold": self.units_sold,
+        }

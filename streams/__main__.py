@@ -1,0 +1,5 @@
+"""``python -m streams`` = the ``flashsale`` command."""
+
+from streams.cli import main
+
+main()

@@ -1,0 +1,76 @@
+"""The Faust app: one factory, so workers, tests and replays each get an app for their own namespace."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+
+from streams.settings import Settings
+from streams.topics import Topics, define_topics
+
+
+@dataclass(frozen=True)
+class Flashsale:
+    """An app with its settings and topics; agents are registered on it by :func:`create_app`."""
+
+    app: faust.App
+    settings: Settings
+    topics: Topics
+    forwarders: dict[str, Any] = field(default_factory=dict)  # source topic → Forwarder
+
+
+def group_id(settings: Settings) -> str:
+    """Consumer group (= Faust app id): namespaced, so replays never share the live group's offsets."""
+    return f"{settings.app_id}.{settings.topic_prefix}" if settings.topic_prefix else settings.app_id
+
+
+def broker_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
+    """SASL/SSL credentials from settings; None for PLAINTEXT."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = ssl.create_default_context(cafile=str(settings.kafka_ssl_cafile or "") or None)
+    if protocol == "SSL":
+        return faust.SSLCredentials(context)
+    password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
+    return faust.SASLCredentials(
+        username=settings.kafka_sasl_username or "",
+        password=password,
+        mechanism=settings.kafka_sasl_mechanism,
+        ssl_context=context if protocol == "SASL_SSL" else None,
+    )
+
+
+def create_app(settings: Settings, *, agents: bool = True, web: bool = True) -> Flashsale:
+    """Build the app for ``settings``; ``agents=False`` gives a bare app (tools, benchmarks)."""
+    datadir = settings.data_dir / "faust" / group_id(settings)
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        group_id(settings),
+        broker=settings.broker_url,
+        broker_credentials=broker_credentials(settings),
+        broker_session_timeout=settings.broker_session_timeout_s,
+        broker_heartbeat_interval=settings.broker_session_timeout_s / 3,
+        store="memory://",
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication_factor,
+        processing_guarantee=settings.processing_guarantee.replace("-", "_"),
+        web_enabled=web,
+        web_port=settings.web_port,
+        web_host=settings.web_host,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        autodiscover=False,
+        datadir=str(datadir),
+    )
+    flashsale = Flashsale(app=app, settings=settings, topics=define_topics(app, settings))
+    if agents:
+        from streams import sink, skus, users
+
+        skus.register(flashsale)
+        users.register(flashsale)
+        sink.register(flashsale)
+    return flashsale

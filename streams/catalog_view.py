@@ -1,0 +1,131 @@
+"""Every worker's own view of the whole catalog, item embeddings and SKU status.
+
+Recommendations need all SKUs, not just a worker's partitions, so each worker reads the compacted
+``catalog`` and ``sku-status`` topics in full with a group-less consumer (the topics are their own
+durable log) and embeds each title once, in batches, when it first appears or changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from models.bert import BertScorer
+from models.bert_cache import ItemEmbeddingCache
+from streams.admin import aiokafka_config, partitions_of
+from streams.decoding import decode
+from streams.records import CatalogItem
+from streams.settings import Settings
+from streams.topics import CATALOG, SKU_STATUS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Candidates:
+    """SKUs that can be recommended at a moment, with their vectors and popularity."""
+
+    skus: list[str]
+    matrix: np.ndarray
+    popularity: np.ndarray
+
+
+@dataclass
+class CatalogView:
+    """Catalog items, their embeddings and the latest status of each SKU."""
+
+    items: dict[str, CatalogItem] = field(default_factory=dict)
+    status: dict[str, dict[str, Any]] = field(default_factory=dict)
+    scorer: BertScorer | None = None
+    embeddings: ItemEmbeddingCache | None = None
+
+    def attach(self, scorer: BertScorer) -> None:
+        """Use ``scorer`` for titles and queries (loaded once the worker runs)."""
+        self.scorer, self.embeddings = scorer, ItemEmbeddingCache(scorer)
+
+    @property
+    def dim(self) -> int:
+        assert self.scorer is not None
+        return self.scorer.dim
+
+    @property
+    def encoder_name(self) -> str:
+        return self.scorer.model_name if self.scorer else "none"
+
+    def encode_queries(self, queries: list[str]) -> np.ndarray:
+        assert self.scorer is not None
+        return self.scorer.encode_queries(queries)
+
+    def apply_catalog(self, items: list[CatalogItem]) -> None:
+        """Take new catalog versions; titles that changed are embedded together."""
+        assert self.embeddings is not None
+        for item in items:
+            self.items[item.sku] = item
+        self.embeddings.update({item.sku: item.title for item in items})
+
+    def vector(self, sku: str) -> np.ndarray | None:
+        known = self.embeddings is not None and sku in self.embeddings
+        return self.embeddings.vector(sku) if known else None
+
+    def candidates(self, ts: float) -> Candidates:
+        """Live campaign SKUs (at event time ``ts``) that are in stock (or of unknown stock)."""
+        skus = []
+        for sku, item in self.items.items():
+            campaign = item.campaign
+            live = bool(campaign) and campaign.starts_at.timestamp() <= ts < campaign.ends_at.timestamp()
+            in_stock = self.status.get(sku, {}).get("on_hand", 1) > 0
+            if live and in_stock and self.vector(sku) is not None:
+                skus.append(sku)
+        skus.sort()
+        vectors = [self.vector(s) for s in skus]
+        matrix = np.stack(vectors) if vectors else np.zeros((0, self.dim), np.float32)
+        popularity = np.array([self.status.get(s, {}).get("popularity", 0.0) for s in skus], np.float32)
+        return Candidates(skus, matrix, popularity)
+
+
+async def follow(view: CatalogView, settings: Settings, ready: asyncio.Event) -> None:
+    """Read ``catalog`` and ``sku-status`` from the start, forever; ``ready`` once caught up."""
+    names = [settings.topic(CATALOG), settings.topic(SKU_STATUS)]
+    consumer = AIOKafkaConsumer(**aiokafka_config(settings), group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = await _partitions(settings, names)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        while True:
+            batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+            catalog: list[CatalogItem] = []
+            for tp, messages in batches.items():
+                for message in messages:
+                    if tp.topic == names[0]:
+                        try:
+                            catalog.append(decode(CatalogItem, message.value))
+                        except ValueError:
+                            continue  # the catalog agent dead-letters it
+                    elif message.value:
+                        view.status[message.key.decode()] = json.loads(message.value)
+            if catalog:
+                await asyncio.to_thread(view.apply_catalog, catalog)
+            if not ready.is_set() and all(await _caught_up(consumer, ends)):
+                log.info("catalog view ready: %d items, %d with status", len(view.items), len(view.status))
+                ready.set()
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(settings: Settings, names: list[str]) -> list[TopicPartition]:
+    found = await asyncio.to_thread(partitions_of, settings, names)
+    if not all(found.values()):
+        raise RuntimeError(f"topics {names} have no partitions: create them first (flashsale topics)")
+    return [TopicPartition(n, p) for n, ps in found.items() for p in ps]
+
+
+async def _caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> list[bool]:
+    return [await consumer.position(tp) >= end for tp, end in ends.items()]

@@ -1,0 +1,220 @@
+"""The ``flashsale`` command: local stack, worker, topics, migrations, schemas.
+
+Misuse and operational failures print one line to stderr and exit non-zero; never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from kafka.errors import KafkaError
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
+from infra.errors import InfraError
+from streams.settings import get_settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """flashsale-stream: live flash-sale decisions on Kafka."""
+
+
+@cli.command()
+def setup() -> None:
+    """Fetch and check what the local stack needs (Kafka jars, Java, Postgres binaries)."""
+    from infra.stack import check_prerequisites
+
+    for line in check_prerequisites(progress=lambda line: click.echo(line, err=True)):
+        click.echo(line)
+
+
+@cli.command()
+def up() -> None:
+    """Start the local Kafka and Postgres (idempotent) and migrate the database."""
+    from infra.stack import LocalStack
+
+    stack = LocalStack.from_settings(get_settings())
+    stack.up(progress=lambda line: click.echo(line, err=True))
+    _print_status(stack.status())
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def status(as_json: bool) -> None:
+    """Show the local stack: URLs, PIDs, data dir."""
+    from infra.stack import LocalStack
+
+    info = LocalStack.from_settings(get_settings()).status()
+    click.echo(json.dumps(info, indent=2)) if as_json else _print_status(info)
+
+
+@cli.command()
+def down() -> None:
+    """Stop the local stack (idempotent); data stays in the data dir."""
+    from infra.stack import LocalStack
+
+    LocalStack.from_settings(get_settings()).down()
+    click.echo("local stack stopped")
+
+
+def _print_status(info: dict) -> None:
+    for name in ("kafka", "postgres"):
+        part = info[name]
+        state = f"running (pid {part['pid']})" if part["running"] else "stopped"
+        url = part.get("bootstrap") or part.get("url")
+        click.echo(f"{name:<9}{state:<22}{url}")
+    click.echo(f"{'data':<9}{info['data_dir']}")
+
+
+@cli.command()
+def topics() -> None:
+    """Create the app's topics (namespace from FLASHSALE_TOPIC_PREFIX) that are missing."""
+    from streams.admin import ensure_topics
+
+    created = ensure_topics(get_settings())
+    click.echo(f"created {len(created)} topics" + (f": {', '.join(created)}" if created else ""))
+
+
+@cli.command()
+@click.option("--revision", default="head", show_default=True)
+@click.option("--down", "downgrade", is_flag=True, help="downgrade to --revision (default base)")
+def migrate(revision: str, downgrade: bool) -> None:
+    """Apply (or revert) the database migrations in FLASHSALE_DB_SCHEMA."""
+    from infra import migrations
+
+    s = get_settings()
+    url = s.database_url.get_secret_value()
+    if downgrade:
+        migrations.downgrade(url, s.db_schema, "base" if revision == "head" else revision)
+    else:
+        migrations.upgrade(url, s.db_schema, revision)
+    click.echo(f"schema {s.db_schema} at {migrations.current(url, s.db_schema) or 'base'}")
+
+
+@cli.command()
+@click.option("--loglevel", default=None, help="default: FLASHSALE_LOG_LEVEL")
+def worker(loglevel: str | None) -> None:
+    """Run a stream worker (add more workers to scale; they share the consumer group)."""
+    from streams.worker import run_worker
+
+    run_worker(get_settings(), loglevel)
+
+
+@cli.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("docs/schemas"), show_default=True)
+@click.option("--check", is_flag=True, help="fail if the files differ from the records")
+def schemas(out: Path, check: bool) -> None:
+    """Write the JSON Schemas of every contract event (for downstream services)."""
+    from streams.schemas import write_schemas
+
+    stale = write_schemas(out, check=check)
+    if check and stale:
+        raise click.ClickException(f"schemas out of date: {', '.join(stale)} (run `flashsale schemas`)")
+    click.echo(f"{'checked' if check else 'wrote'} schemas in {out}")
+
+
+@cli.command()
+@click.option("--seed", default=7, show_default=True)
+@click.option("--minutes", default=120, show_default=True, help="simulated minutes (campaign: middle half)")
+@click.option("--users", default=2000, show_default=True)
+@click.option("--skus", default=40, show_default=True)
+@click.option("--rate", type=click.FloatRange(min=1), default=2000.0, show_default=True, help="events/s")
+@click.option("--flat-out", is_flag=True, help="publish as fast as the broker takes it (ignores --rate)")
+@click.option("--closed-loop/--open-loop", default=True, show_default=True, help="apply decisions")
+@click.option(
+    "--wait-s",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="closed loop: most wall time to wait per simulated minute for its decisions",
+)
+def simulate(
+    seed: int,
+    minutes: int,
+    users: int,
+    skus: int,
+    rate: float,
+    flat_out: bool,
+    closed_loop: bool,
+    wait_s: float,
+) -> None:
+    """Publish a simulated flash sale to the input topics (namespace from FLASHSALE_TOPIC_PREFIX)."""
+    from streams.simulate import scenario, summary_lines
+    from streams.simulate import simulate as run_simulation
+
+    try:
+        config = scenario(seed, minutes, users, skus)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    run = run_simulation(get_settings(), config, None if flat_out else rate, closed_loop, wait_s)
+    for line in summary_lines(run, closed_loop):
+        click.echo(line)
+
+
+@cli.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("flashsale-report"), show_default=True)
+@click.option("--seed", default=7, show_default=True, help="scenario seed (default scenario otherwise)")
+@click.option("--sale-s", type=click.FloatRange(min=10), default=120.0, show_default=True, help="wall time")
+@click.option("--wait-s", type=click.FloatRange(min=0), default=2.0, show_default=True, help="see `simulate`")
+@click.option("--stack/--no-stack", default=True, show_default=True, help="start the local stack if down")
+def demo(out: Path, seed: int, sale_s: float, wait_s: float, stack: bool) -> None:
+    """Run a simulated sale through a real worker, then print and write the report (≤ 5 min)."""
+    from contextlib import nullcontext
+
+    from models.simulation import ScenarioConfig
+    from streams.demo import format_report, local_stack, run_demo
+
+    def say(line: str) -> None:
+        click.echo(line, err=True)
+
+    settings = get_settings()
+    with local_stack(settings, say) if stack else nullcontext(settings) as s:
+        report = run_demo(s, out, ScenarioConfig(seed=seed), sale_s, wait_s, say)
+    click.echo(format_report(report))
+    click.echo(f"report: {out / 'report.json'}")
+
+
+@cli.command()
+@click.argument("topic")
+@click.option("--key", default=None, help="only messages with this key (a user_id or sku)")
+@click.option("--namespace", default=None, help="topic prefix (default: FLASHSALE_TOPIC_PREFIX)")
+@click.option("--from-beginning", is_flag=True, help="start at the oldest message, not at the end")
+def tail(topic: str, key: str | None, namespace: str | None, from_beginning: bool) -> None:
+    """Print TOPIC's events live, one line each (Kafka time, partition@offset, key, JSON); Ctrl-C stops."""
+    from streams.tail import UnknownTopic, run_tail
+
+    settings = get_settings()
+    if namespace is not None:
+        settings = settings.model_copy(update={"topic_prefix": namespace})
+    try:
+        run_tail(settings, topic, key, from_beginning, click.echo)
+    except UnknownTopic as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning expected failures into one line and an exit code."""
+    try:
+        cli.main(args=argv, prog_name="flashsale", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        click.echo(f"flashsale: error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except (InfraError, KafkaError, SQLAlchemyError) as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        click.echo(f"flashsale: error: {first_line}", err=True)
+        sys.exit(1)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        click.echo(f"flashsale: error: invalid setting FLASHSALE_{where.upper()}: {first['msg']}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)

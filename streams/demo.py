@@ -1,0 +1,236 @@
+"""``flashsale demo``: a simulated flash sale through the real pipeline, then the report.
+
+One run = a fresh namespace (topic prefix and Postgres schema ``demo_<utc time>``), one worker process,
+a closed-loop sale of about ``sale_s`` seconds through Kafka, the decisions read back from the topics
+and from Postgres, and the in-process evaluation (adaptive / static / oracle). It writes
+``report.json`` and the plots; the worker is stopped, and so is the local stack if the demo started it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from kafka import KafkaConsumer, TopicPartition
+from pydantic import SecretStr
+
+from infra import migrations
+from infra.errors import InfraError
+from models.evaluation import Evaluation, evaluate, hit_rate_at_k, policy_metrics, popularity_hit_rate
+from models.simulation import ScenarioConfig
+from streams.admin import client_config, ensure_topics
+from streams.settings import Settings
+from streams.simulate import SimulationRun, simulate, sku_policy
+from streams.tables import tables_for
+from streams.topics import DISCOUNTS, RESTOCK
+
+Progress = Callable[[str], None]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def local_stack(settings: Settings, progress: Progress) -> Iterator[Settings]:
+    """The local stack, started if needed (and then stopped); yields settings that point at it."""
+    from infra.stack import LocalStack
+
+    stack = LocalStack.from_settings(settings)
+    before = stack.status()
+    stack.up(progress=progress)
+    try:
+        yield settings.model_copy(
+            update={
+                "broker_url": f"kafka://{stack.kafka.bootstrap}",
+                "database_url": SecretStr(stack.postgres.url),
+            }
+        )
+    finally:
+        for name, server in (("kafka", stack.kafka), ("postgres", stack.postgres)):
+            if not before[name]["running"]:
+                progress(f"stopping the {name} the demo started")
+                server.stop()
+
+
+@contextmanager
+def worker(settings: Settings, log: Path, timeout_s: float = 120) -> Iterator[subprocess.Popen[bytes]]:
+    """One ``flashsale worker`` process with ``settings``, ready (its log says "Ready"); stopped after."""
+    env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streams", "worker"], cwd=ROOT, env=env, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_ready(proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while "Ready" not in log.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            raise InfraError(f"the demo worker did not start (see {log}): {tail[0]}")
+        time.sleep(0.2)
+
+
+def topic_ids(settings: Settings, topic: str) -> set[str]:
+    """``event_id``s of every message now in ``topic`` of this namespace."""
+    consumer = KafkaConsumer(**client_config(settings), group_id=None, enable_auto_commit=False)
+    try:
+        name = settings.topic(topic)
+        parts = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
+        consumer.assign(parts)
+        ends = consumer.end_offsets(parts)
+        consumer.seek_to_beginning()
+        ids: set[str] = set()
+        while any(consumer.position(tp) < ends[tp] for tp in parts):
+            for records in consumer.poll(timeout_ms=500).values():
+                ids.update(json.loads(r.value)["event_id"] for r in records)
+        return ids
+    finally:
+        consumer.close()
+
+
+def stored_ids(settings: Settings, want: dict[str, set[str]], timeout_s: float = 30) -> dict[str, list[str]]:
+    """Decision ids per table in Postgres, polled until they hold ``want`` (the sink may trail)."""
+    tables = tables_for(settings.db_schema)
+    engine = sa.create_engine(settings.database_url.get_secret_value(), poolclass=sa.NullPool)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            with engine.connect() as conn:
+                rows = {
+                    name: [r[0] for r in conn.execute(sa.select(getattr(tables, name).c.event_id))]
+                    for name in want
+                }
+            if all(want[n] <= set(rows[n]) for n in want) or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.5)
+    finally:
+        engine.dispose()
+
+
+def stream_report(settings: Settings, run: SimulationRun, evaluation: Evaluation) -> dict[str, Any]:
+    """What went through Kafka and Postgres, compared with the in-process path."""
+    on_topics = {
+        "restock_events": topic_ids(settings, RESTOCK),
+        "discount_adjustments": topic_ids(settings, DISCOUNTS),
+    }
+    rows = stored_ids(settings, on_topics)
+    in_process = {d.fields["event_id"] for d in evaluation.decisions}
+    streamed = set().union(*on_topics.values())
+    k = 10
+    return {
+        "namespace": settings.topic_prefix,
+        "wall_s": round(run.wall_s, 1),
+        "events_published": dict(run.published),
+        "decisions_on_topics": {n: len(ids) for n, ids in on_topics.items()},
+        "rows_in_postgres": {n: len(r) for n, r in rows.items()},
+        "duplicate_rows": sum(len(r) - len(set(r)) for r in rows.values()),
+        "missing_in_postgres": sum(len(on_topics[n] - set(r)) for n, r in rows.items()),
+        "due_decisions": run.expected,
+        "missed_the_wait": run.missing,
+        "applied_late": run.late,
+        "applied": dict(run.applied),
+        "same_decisions_as_in_process": streamed == in_process,
+        "decisions_only_in_stream": len(streamed - in_process),
+        "decisions_only_in_process": len(in_process - streamed),
+        "closed_loop": policy_metrics(run.ledger),
+        "recommendation_lists": len(run.shown),
+        f"hit_rate_at_{k}": hit_rate_at_k(run.orders, run.shown, k) if run.shown else None,
+        f"popularity_hit_rate_at_{k}": popularity_hit_rate(run.orders, k),
+    }
+
+
+def run_demo(
+    settings: Settings,
+    out: Path,
+    config: ScenarioConfig,
+    sale_s: float = 120.0,
+    wait_s: float = 2.0,
+    progress: Progress = print,
+) -> dict[str, Any]:
+    """The whole demo on the stack ``settings`` point at; returns the report (also in ``out/report.json``)."""
+    from models.report_plots import write_plots
+
+    out.mkdir(parents=True, exist_ok=True)
+    ns = f"demo_{datetime.now(UTC):%Y%m%d_%H%M%S}"
+    s = settings.model_copy(update={"topic_prefix": ns, "db_schema": ns, "web_port": free_port()})
+    progress(f"namespace {ns}: creating topics and migrating schema")
+    migrations.upgrade(s.database_url.get_secret_value(), ns)
+    ensure_topics(s)
+    log = out / "worker.log"
+    with worker(s, log) as proc:
+        progress("evaluating adaptive, static and oracle in process while the worker starts")
+        evaluation = evaluate(config, sku_policy(s), lag_minutes=1, k=s.recommendations_k)
+        wait_ready(proc, log)
+        rate = sum(evaluation.ledgers["adaptive"].events_by_topic.values()) / sale_s
+        progress(f"worker ready; the sale runs ~{sale_s:.0f} s at {rate:.0f} events/s, closed loop")
+        run = simulate(s, config, rate=rate, closed_loop=True, wait_s=wait_s)
+        progress("reading the decisions back from Kafka and Postgres")
+        report = {**evaluation.report, "stream": stream_report(s, run, evaluation)}
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    for path in write_plots(evaluation, run.ledger, out):
+        progress(f"wrote {path}")
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as the table ``flashsale demo`` prints."""
+    head = (
+        f"{'policy':<22}{'revenue':>12}{'units':>8}{'sell-through':>14}{'stockout min':>14}{'leftover':>10}"
+    )
+    rows = {
+        **report["policies"],
+        **({"closed loop (Kafka)": report["stream"]["closed_loop"]} if "stream" in report else {}),
+    }
+    lines = [head, "-" * len(head)]
+    for name, p in rows.items():
+        lines.append(
+            f"{name:<22}{p['revenue']:>12,.0f}{p['units']:>8.0f}{p['sell_through']:>14.1%}"
+            f"{p['stockout_minutes']:>14.0f}{p['leftover']:>10.0f}"
+        )
+    f, r = report["forecast"], report["recommendations"]
+    lines.append(
+        f"forecast MAE (1 min ahead, units/min): {f['mae']:.3f}"
+        f"  vs seasonal-naive {f['seasonal_naive_mae']:.3f}"
+    )
+    hit = next(k for k in r if k.startswith("hit_rate_at_"))
+    pop = f"popularity_{hit}"
+    lines.append(
+        f"recommendation {hit.replace('_', ' ')}: {r[hit]:.1%}  vs popularity {r[pop]:.1%} (in process)"
+    )
+    if "stream" in report:
+        st = report["stream"]
+        live = "n/a (no recommendations on the topic)" if st[hit] is None else f"{st[hit]:.1%}"
+        lines.append(f"  through Kafka: {live}  vs popularity {st[pop]:.1%} on the closed-loop orders")
+        topics, rows_ = st["decisions_on_topics"], st["rows_in_postgres"]
+        lines.append(
+            f"decisions: topics {topics}, Postgres {rows_}, missing in Postgres {st['missing_in_postgres']}, "
+            f"same as in process: {st['same_decisions_as_in_process']}"
+        )
+    return "\n".join(lines)

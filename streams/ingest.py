@@ -1,0 +1,46 @@
+"""Decode batches of raw input events: good ones become records, bad ones become dead letters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+import faust
+from faust.types import EventT
+
+from streams import metrics
+from streams.deadletters import send_dead_letter
+from streams.decoding import decode
+from streams.records import RECORDS_BY_TOPIC, Event
+
+E = TypeVar("E", bound=Event)
+
+
+def record_type(topic: str, prefix: str) -> type[Event]:
+    """The contract record of a (possibly namespaced) topic name."""
+    base = topic[len(prefix) + 1 :] if prefix and topic.startswith(prefix + ".") else topic
+    return RECORDS_BY_TOPIC[base]
+
+
+async def decode_batch(
+    events: Sequence[EventT], dead_letters: faust.TopicT | None, prefix: str = ""
+) -> list[tuple[EventT, Event]]:
+    """Decode each event by its topic's contract; invalid ones go to ``dead_letters``.
+
+    ``dead_letters=None`` skips invalid events silently: for a second agent on a topic whose
+    first agent already dead-letters them.
+
+    Any exception while decoding dead-letters that one event, so bad input never stops a worker.
+    """
+    good: list[tuple[EventT, Event]] = []
+    for event in events:
+        message = event.message
+        metrics.EVENTS_IN.labels(topic=message.topic).inc()
+        try:
+            record = decode(record_type(message.topic, prefix), message.value, message.timestamp)
+        except Exception as exc:  # InvalidEvent, or a decoder bug: neither may cost the events behind
+            if dead_letters is not None:
+                await send_dead_letter(dead_letters, event, exc)
+        else:
+            good.append((event, record))
+    return good

@@ -1,0 +1,103 @@
+"""Every setting of flashsale-stream, named once, read from the environment (prefix ``FLASHSALE_``).
+
+>>> Settings(topic_prefix="replay1").topic("orders")
+'replay1.orders'
+>>> Settings().topic("orders")
+'orders'
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "flashsale"
+
+
+class Settings(BaseSettings):
+    """Configuration of workers, commands and the local stack. Secrets are ``SecretStr``."""
+
+    model_config = SettingsConfigDict(env_prefix="FLASHSALE_", frozen=True, extra="ignore")
+
+    # --- Kafka -------------------------------------------------------------------------------
+    broker_url: str = Field("kafka://127.0.0.1:9092", description="Faust broker URL(s), comma separated")
+    topic_prefix: str = Field("", description="namespace: topics are '<prefix>.<name>' when set")
+    topic_partitions: int = Field(4, ge=1, description="partitions of topics the app creates")
+    topic_replication_factor: int = Field(1, ge=1, description="replicas of topics the app creates")
+    app_id: str = Field("flashsale", description="Faust app id = consumer group id")
+    processing_guarantee: Literal["at-least-once"] = "at-least-once"
+    broker_session_timeout_s: float = Field(6.0, gt=0, description="short: faster group joins")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+
+    # --- Postgres ----------------------------------------------------------------------------
+    database_url: SecretStr = Field(
+        SecretStr("postgresql+psycopg2://flashsale@127.0.0.1:5432/flashsale"),
+        description="SQLAlchemy URL of the decision store",
+    )
+    db_schema: str = Field("public", description="Postgres schema of the decision tables")
+    db_sslmode: Literal["disable", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+
+    # --- local stack (flashsale up) ----------------------------------------------------------
+    data_dir: Path = Field(default_factory=_default_data_dir, description="local stack data and logs")
+    kafka_port: int = Field(9092, ge=1, le=65535)
+    kafka_controller_port: int = Field(9093, ge=1, le=65535)
+    postgres_port: int = Field(5432, ge=1, le=65535)
+
+    # --- BERT --------------------------------------------------------------------------------
+    model_path: Path | None = Field(None, description="local BERT checkpoint; default: packaged MiniLM")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    bert_max_batch: int = Field(64, ge=1)
+    bert_max_wait_ms: int = Field(20, ge=0)
+    bert_int8: bool = Field(False, description="dynamic int8 quantisation on CPU")
+    bert_threads: int | None = Field(None, ge=1, description="torch CPU threads; default: all cores")
+    query_cache_size: int = Field(10_000, ge=0)
+
+    # --- stream batching ---------------------------------------------------------------------
+    stream_batch_size: int = Field(500, ge=1)
+    stream_batch_wait_ms: int = Field(100, ge=0)
+
+    # --- decisions ---------------------------------------------------------------------------
+    bucket_minutes: int = Field(1, ge=1, description="event-time bucket of demand forecasts")
+    forecast_horizon: int = Field(30, ge=1, description="buckets forecast ahead")
+    service_level: float = Field(0.95, gt=0.5, lt=1.0)
+    discount_max_step: float = Field(0.05, gt=0, le=1, description="largest discount change at once")
+    discount_cooldown_minutes: float = Field(5.0, ge=0, description="event time between discount changes")
+    allowed_lateness_s: float = Field(5.0, ge=0, description="event-time slack behind the watermark")
+    recommendations_k: int = Field(10, ge=1)
+    recommendation_debounce_s: float = Field(5.0, ge=0, description="event-time debounce per user")
+
+    # --- operations --------------------------------------------------------------------------
+    web_port: int = Field(6066, ge=1, le=65535, description="worker web port (metrics)")
+    web_host: str = Field("127.0.0.1", description="worker web bind address (0.0.0.0 in containers)")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``FLASHSALE_*`` variables, to start a worker or tool with them."""
+        env = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[f"FLASHSALE_{name.upper()}"] = str(value)
+        return env
+
+    def topic(self, name: str) -> str:
+        """The full name of contract topic ``name`` under this namespace."""
+        return f"{self.topic_prefix}.{name}" if self.topic_prefix else name
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,32 @@
+"""Faust tables holding pickled ``models/`` state, written for an explicit partition.
+
+A Faust table writes its changelog to the partition of the *current* event; in a batch
+(``take_events``) that is not the event a key belongs to, so batch agents name the partition.
+Values are plain dataclasses of models/ state, pickled whole (numpy arrays included); tables are
+declared with ``value_type=bytes`` so the changelog carries exactly those bytes.
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import faust
+
+
+def state_table(app: faust.App, name: str) -> faust.Table:
+    """A changelog-backed table of pickled values keyed by str."""
+    return app.Table(name, default=None, key_type=str, value_type=bytes)
+
+
+def load(table: faust.Table, key: str) -> Any | None:
+    """The value stored under ``key``, or None."""
+    raw = table.data.get(key)
+    return pickle.loads(raw) if raw is not None else None
+
+
+def put(table: faust.Table, partition: int, key: str, value: Any) -> None:
+    """Store ``value`` under ``key`` with its changelog record on ``partition``."""
+    raw = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    table.data[key] = raw
+    table.send_changelog(partition, key, raw)

@@ -1,0 +1,123 @@
+"""Per-user agent family: clicks and orders (keyed by user_id) → user embeddings → recommendations.
+
+Each batch is one BERT batch: the search queries in it are encoded together (cached, padded to the
+batch's longest), then every event moves its user's vector, in offset order. A user gets a fresh
+top-k at most once per debounce interval of event time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import faust
+import numpy as np
+from faust.types import EventT
+
+from models.bert import BertScorer
+from models.embeddings import UserVector
+from models.ids import from_epoch
+from models.recommend import rank
+from streams import metrics
+from streams.app import Flashsale
+from streams.catalog_view import CatalogView, follow
+from streams.forwarding import source_name
+from streams.ingest import decode_batch
+from streams.records import Click, Event, Order, Recommendation, RecommendedItem
+from streams.tablestate import load, put, state_table
+
+
+@dataclass
+class UserSlot:
+    """A user's vector, when they were last recommended to, and the last offset seen per source."""
+
+    vector: UserVector
+    recommended_at: float | None = None
+    received: dict[str, int] = field(default_factory=dict)
+
+    def accept(self, source: str, offset: int) -> bool:
+        if offset <= self.received.get(source, -1):
+            return False  # redelivered after a crash: already in the vector
+        self.received[source] = offset
+        return True
+
+
+def load_scorer(fs: Flashsale) -> BertScorer:
+    s = fs.settings
+    return BertScorer.load(
+        s.model_path, device=s.device, int8=s.bert_int8, threads=s.bert_threads,
+        query_cache_size=s.query_cache_size, max_batch=s.bert_max_batch,
+    )  # fmt: skip
+
+
+def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
+    """Register the per-user agents and the catalog view on ``fs.app``; returns the view.
+
+    The BERT model loads in the background when the worker starts (default: from settings); the
+    user agents wait until it is loaded and the catalog has been read to its end.
+    """
+    app, s, topics = fs.app, fs.settings, fs.topics
+    view = CatalogView()
+    catalog_ready = asyncio.Event()
+    users = state_table(app, "users")
+
+    @app.task
+    async def follow_catalog() -> None:
+        view.attach(scorer or await asyncio.to_thread(load_scorer, fs))
+        await follow(view, s, catalog_ready)
+
+    async def recommend(user_id: str, slot: UserSlot, event_id: str, ts: float) -> None:
+        candidates = view.candidates(ts)
+        if not candidates.skus:
+            return
+        categories = [view.items[sku].category for sku in candidates.skus]
+        top = rank(slot.vector.embedding(), candidates.matrix, candidates.skus, candidates.popularity,
+                   k=s.recommendations_k, categories=categories)  # fmt: skip
+        record = Recommendation(
+            user_id=user_id,
+            items=[RecommendedItem(sku=r.sku, score=round(r.score, 6), reason=r.reason) for r in top],
+            model=view.encoder_name,
+            source_event_id=event_id,
+            ts=from_epoch(ts),
+        )
+        await topics.recommendations.send(key=user_id, value=record, timestamp=ts)
+        metrics.EVENTS_OUT.labels(topic=topics.recommendations.get_topic_name()).inc()
+
+    async def learn(good: Sequence[tuple[EventT, Event]]) -> None:
+        queries = [r.query for _, r in good if isinstance(r, Click) and r.action == "search" and r.query]
+        vectors = await asyncio.to_thread(view.encode_queries, queries) if queries else None
+        query_vec = dict(zip(queries, vectors, strict=True)) if vectors is not None else {}
+        batch: dict[str, tuple[int, UserSlot]] = {}
+        for event, record in good:
+            assert isinstance(record, Click | Order)
+            message = event.message
+            _, slot = batch.get(record.user_id) or (0, load(users, record.user_id))
+            slot = slot or UserSlot(UserVector.empty(view.dim))
+            batch[record.user_id] = (message.partition, slot)
+            if not slot.accept(source_name(message.topic, message.partition, s.topic_prefix), message.offset):
+                continue
+            action = "order" if isinstance(record, Order) else record.action
+            item = query_vec.get(record.query) if action == "search" else view.vector(record.sku or "")
+            if item is None or not np.any(item):
+                continue  # an SKU not (yet) in the catalog moves nothing
+            slot.vector = slot.vector.learn_one(item, action, record.ts)
+            ts = record.ts.timestamp()
+            if slot.recommended_at is None or ts - slot.recommended_at >= s.recommendation_debounce_s:
+                await recommend(record.user_id, slot, record.event_id, ts)
+                slot.recommended_at = ts
+        for user_id, (partition, slot) in batch.items():
+            put(users, partition, user_id, slot)
+
+    def user_agent(topic: faust.TopicT, name: str, dead_letters: faust.TopicT | None) -> None:
+        async def agent(stream: faust.StreamT) -> None:
+            await catalog_ready.wait()  # vectors of the items users touch must be known first
+            async for events in stream.take_events(s.stream_batch_size, within=s.bert_max_wait_ms / 1000):
+                metrics.BATCH_SIZE.labels(agent=name).observe(len(events))
+                await learn(await decode_batch(events, dead_letters, s.topic_prefix))
+
+        app.agent(topic, name=name)(agent)
+
+    user_agent(topics.clicks, "user-clicks", topics.dead_letters)
+    user_agent(topics.orders, "user-orders", None)  # the order forwarder dead-letters bad orders
+    return view

@@ -1,0 +1,55 @@
+"""Agents in Faust's test context: decode, forward, dead-letter (no broker)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from unittest.mock import AsyncMock
+
+import pytest
+
+from streams.app import Flashsale, create_app
+from streams.settings import Settings
+
+TS = datetime(2026, 11, 11, 12, tzinfo=UTC)
+ORDER = {
+    "event_id": "e1", "order_id": "o1", "user_id": "u1", "sku": "sku-7",
+    "quantity": 2, "unit_price": 9.5, "ts": TS.isoformat(),
+}  # fmt: skip
+
+
+@pytest.fixture
+def fs() -> Flashsale:
+    fs = create_app(Settings(topic_prefix="unit", stream_batch_wait_ms=10), web=False)
+    fs.app.finalize()
+    # Outputs are captured at the topic boundary; what reaches Kafka is the integration tier's job.
+    object.__setattr__(fs.topics.sku_events, "send", AsyncMock())
+    object.__setattr__(fs.topics.dead_letters, "send", AsyncMock())
+    return fs
+
+
+async def test_valid_order_is_rekeyed_by_sku_then_marked(fs: Flashsale) -> None:
+    async with fs.app.agents["forward-order"].test_context() as agent:
+        await agent.put(json.dumps(ORDER).encode(), key=b"u1", partition=2, timestamp=TS.timestamp())
+    first, *marks = [c.kwargs for c in fs.topics.sku_events.send.await_args_list]
+    assert first["key"] == b"sku-7" and json.loads(first["value"]) == ORDER
+    headers = dict(first["headers"])
+    assert headers["kind"] == b"order" and headers["source"] == b"orders/2"
+    assert float(headers["event_time"]) == TS.timestamp()
+    # then one event-time mark per partition of sku-events, vouching for orders/2 up to TS
+    assert sorted(m["partition"] for m in marks) == list(range(fs.settings.topic_partitions))
+    assert json.loads(marks[0]["value"]) == {"source": "orders/2", "time": TS.timestamp(), "idle": False}
+    fs.topics.dead_letters.send.assert_not_awaited()
+
+
+async def test_bad_order_goes_to_dead_letters_and_the_next_good_one_passes(fs: Flashsale) -> None:
+    async with fs.app.agents["forward-order"].test_context() as agent:
+        await agent.put(json.dumps(ORDER | {"quantity": -1}).encode(), key=b"u1", timestamp=TS.timestamp())
+        await agent.put(json.dumps(ORDER).encode(), key=b"u1", timestamp=TS.timestamp())
+    dead = fs.topics.dead_letters.send.await_args.kwargs
+    headers = dict(dead["headers"])
+    assert dead["key"] == b"u1" and headers["source_topic"] == b"unit.orders"
+    assert headers["error_class"] == b"InvalidEvent"
+    assert b"quantity must be >= 1" in headers["error_message"]
+    forwarded = [c.kwargs for c in fs.topics.sku_events.send.await_args_list if c.kwargs.get("key")]
+    assert len(forwarded) == 1
