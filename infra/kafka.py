@@ -6,20 +6,20 @@
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import errno
 import os
 import signal
 import socket
 import subprocess
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from infra import kafka_config
 from infra.errors import InfraError
-from infra.java import find_java, maven_jars
+from infra.java import find_java
+from infra.kafka_config import new_cluster_id
+from infra.maven import MARKER, maven_jars
+from infra.net import alive, command_line, port_in_use, send_signal, wait_exit
 
 # The newest release whose jars all resolve on Maven Central (4.4.0 lacks kafka-tools-api there) and
 # that aiokafka 0.14 / faust-streaming 0.15.3 / kafka-python 3.0.12 were probed against.
@@ -28,53 +28,6 @@ KAFKA_VERSION = "4.3.1"
 LOGGING_BACKEND = "org.apache.logging.log4j:log4j-slf4j-impl:2.25.4"
 # Serial GC: the fastest start and the smallest footprint on a 2-core laptop (measured against G1).
 _JVM_FLAGS = ["-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true"]
-_LOG4J2 = """status = warn
-appender.file.type = RollingFile
-appender.file.name = file
-appender.file.fileName = {logs}/server.log
-appender.file.filePattern = {logs}/server.log.%i
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-appender.file.policies.type = Policies
-appender.file.policies.size.type = SizeBasedTriggeringPolicy
-appender.file.policies.size.size = 10MB
-appender.file.strategy.type = DefaultRolloverStrategy
-appender.file.strategy.max = 5
-rootLogger.level = INFO
-rootLogger.appenderRef.file.ref = file
-"""
-# Static single voter (not a formatted dynamic quorum), so the ports may change between starts.
-_SERVER_PROPERTIES = """process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@{host}:{controller_port}
-listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}
-advertised.listeners=PLAINTEXT://{host}:{port}
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-log.dirs={log_dirs}
-num.partitions=4
-auto.create.topics.enable=true
-offsets.topic.replication.factor=1
-# 8, not 50: creating __consumer_offsets is what makes the first group join slow.
-offsets.topic.num.partitions=8
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-transaction.state.log.num.partitions=4
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-# Faust's session timeout is 6 s; the broker default minimum is exactly 6 s.
-group.min.session.timeout.ms=1000
-num.network.threads=2
-num.io.threads=4
-# Kafka timestamps are event times: replays and simulations carry past and future ones (4.x
-# rejects timestamps more than 1 h ahead by default).
-log.message.timestamp.before.max.ms=9223372036854775807
-log.message.timestamp.after.max.ms=9223372036854775807
-# ...and time-based retention reads those timestamps: a replay of last month would be deleted at once.
-log.retention.ms=-1
-"""
 
 
 def cache_dir(version: str = KAFKA_VERSION, cache_root: Path | None = None) -> Path:
@@ -90,53 +43,9 @@ def ensure_kafka_jars(
 ) -> Path:
     """The directory of every jar the broker needs, fetched once from Maven Central with ``mvn``."""
     target = cache_dir(version, cache_root)
-    if progress and not (target / ".complete").exists():
+    if progress and not (target / MARKER).exists():
         progress(f"downloading Apache Kafka {version} jars from Maven Central (once)")
     return maven_jars([f"org.apache.kafka:kafka_2.13:{version}", LOGGING_BACKEND], target)
-
-
-def new_cluster_id() -> str:
-    """A KRaft cluster id in Kafka's own format: a random UUID, base64url without padding."""
-    while True:
-        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        if not text.startswith("-"):  # Kafka never issues ids that look like command-line flags
-            return text
-
-
-def port_in_use(host: str, port: int) -> bool:
-    """Whether another process listens on (or holds) ``host:port``."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the JVM does: TIME_WAIT is fine
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                return True
-            raise
-    return False
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs; reaps it first when it is our own exited child (else it stays a zombie)."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
-
-
-def _command_line(pid: int) -> str:
-    """The command line of ``pid`` (``/proc`` on Linux, ``ps`` elsewhere), or "" if unknown."""
-    with contextlib.suppress(OSError):
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    done = subprocess.run(
-        ["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, check=False
-    )
-    return done.stdout
 
 
 def _meaningful_line(text: str, prefer_errors: bool = True) -> str:
@@ -198,7 +107,7 @@ class KafkaServer:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if _alive(pid) and str(self.config) in _command_line(pid) else None
+        return pid if alive(pid) and str(self.config) in command_line(pid) else None
 
     def is_running(self) -> bool:
         """Whether the broker process of this data dir is alive (it may still be starting)."""
@@ -219,9 +128,10 @@ class KafkaServer:
     def start(self, timeout: float = 90) -> None:
         """Start the broker detached (it outlives this process) and wait until it serves metadata."""
         if self.is_running():
+            self._check_running_ports()
             self._wait_ready(timeout)  # a no-op if it answers; waits if another caller is starting it
             return
-        self._check_ports()
+        self.check_ports()
         java, jars = find_java(), ensure_kafka_jars()
         self._write_config()
         if not (self.root / "data" / "meta.properties").exists():
@@ -248,27 +158,38 @@ class KafkaServer:
         """Stop the broker: SIGTERM (clean shutdown), then SIGKILL after ``timeout`` seconds."""
         pid = self.pid()
         if pid is not None:
-            os.kill(pid, signal.SIGTERM)
-            if not _wait_exit(pid, timeout):
-                os.kill(pid, signal.SIGKILL)
-                _wait_exit(pid, 10)
+            send_signal(pid, signal.SIGTERM)
+            if not wait_exit(pid, timeout):
+                send_signal(pid, signal.SIGKILL)
+                wait_exit(pid, 10)
         self.pid_file.unlink(missing_ok=True)
 
     def kill(self) -> None:
         """SIGKILL the broker, as a crash would (chaos tests); the next ``start`` recovers its logs."""
         pid = self.pid()
         if pid is not None:
-            os.kill(pid, signal.SIGKILL)
-            _wait_exit(pid, 10)
+            send_signal(pid, signal.SIGKILL)
+            wait_exit(pid, 10)
         self.pid_file.unlink(missing_ok=True)
 
-    def _check_ports(self) -> None:
+    def check_ports(self) -> None:
+        """InfraError (one line, naming the port and its setting) if a port of ours is taken."""
         for port, name, env in (
             (self.port, "Kafka port", "FLASHSALE_KAFKA_PORT"),
             (self.controller_port, "Kafka controller port", "FLASHSALE_KAFKA_CONTROLLER_PORT"),
         ):
             if port_in_use(self.host, port):
                 raise InfraError(f"{name} {port} is already in use (set {env})")
+
+    def _check_running_ports(self) -> None:
+        """InfraError if this data dir's broker runs on other ports than asked for (it would never answer)."""
+        try:
+            running = kafka_config.listener_ports(self.config.read_text())
+        except OSError:
+            return
+        if running is not None and running != (self.port, self.controller_port):
+            ports = "/".join(map(str, running))
+            raise InfraError(f"Kafka of {self.root} already runs on ports {ports}: stop it first")
 
     def _wait_ready(self, timeout: float, exited: Callable[[], bool] | None = None) -> None:
         """Wait until the broker serves; ``exited`` tells a death apart from a slow start."""
@@ -309,18 +230,6 @@ class KafkaServer:
     def _write_config(self) -> None:
         """Write server.properties and the log config on every start, so port changes apply."""
         self.logs.mkdir(parents=True, exist_ok=True)
-        (self.root / "log4j2.properties").write_text(_LOG4J2.format(logs=self.logs))
-        props = _SERVER_PROPERTIES.format(
-            host=self.host, port=self.port, controller_port=self.controller_port, log_dirs=self.root / "data"
-        )
+        (self.root / "log4j2.properties").write_text(kafka_config.log4j2_properties(self.logs))
+        props = kafka_config.server_properties(self.root / "data", self.port, self.controller_port, self.host)
         self.config.write_text(props)
-
-
-def _wait_exit(pid: int, timeout: float) -> bool:
-    """Wait up to ``timeout`` seconds for ``pid`` to end; whether it did."""
-    deadline = time.monotonic() + timeout
-    while _alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True

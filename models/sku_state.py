@@ -81,6 +81,7 @@ class SkuState:
     bucket_start: float | None = None
     bucket_units: float = 0.0
     popularity: float = 0.0  # EWMA of units per bucket
+    closed_buckets: int = 0
     forecaster: DemandForecaster = field(default_factory=DemandForecaster)
     price_response: PriceResponse = field(default_factory=PriceResponse)
 
@@ -130,11 +131,13 @@ class SkuState:
 
     def _close(self, bucket: ClosedBucket) -> list[Decision]:
         end = to_epoch(bucket.start) + self.bucket_s
-        self.forecaster.learn_one(bucket.units)
-        self.popularity += 0.3 * (bucket.units - self.popularity)
         live = self.campaign is not None and self.campaign.live(to_epoch(bucket.start))
-        if live:
-            self.price_response.learn_one(self.discount, bucket.units)
+        if self.on_hand != 0:  # a sold-out bucket says nothing about demand: don't learn zero from it
+            self.forecaster.learn_one(bucket.units)
+            if live:
+                self.price_response.learn_one(self.discount, bucket.units)
+        self.popularity += 0.3 * (bucket.units - self.popularity)
+        self.closed_buckets += 1
         out = []
         restock = self._restock(bucket, end)
         if restock:
@@ -184,7 +187,7 @@ class SkuState:
         decision = discount_decision(
             self.discount, campaign.min_discount, campaign.max_discount, self.policy.max_discount_step,
             timedelta(minutes=self.policy.discount_cooldown_minutes), last, from_epoch(end),
-            float(self.on_hand if self.on_hand is not None else 0) + self.inbound, from_epoch(campaign.ends_at),
+            float(self.on_hand or 0) + self.inbound, from_epoch(campaign.ends_at),
             self.forecaster.forecast(self.forecaster.max_horizon), self.price_response,
             bucket_seconds=self.bucket_s, target_sell_through=self.policy.target_sell_through,
         )  # fmt: skip

@@ -8,6 +8,7 @@ from typing import Any
 
 import faust
 
+from streams import metrics
 from streams.settings import Settings
 from streams.topics import Topics, define_topics
 
@@ -67,6 +68,7 @@ def create_app(settings: Settings, *, agents: bool = True, web: bool = True) -> 
         datadir=str(datadir),
     )
     flashsale = Flashsale(app=app, settings=settings, topics=define_topics(app, settings))
+    metrics.serve(app)
     if agents:
         from streams import sink, skus, users
 

@@ -70,21 +70,25 @@ class CatalogView:
         self.embeddings.update({item.sku: item.title for item in items})
 
     def vector(self, sku: str) -> np.ndarray | None:
-        known = self.embeddings is not None and sku in self.embeddings
-        return self.embeddings.vector(sku) if known else None
+        if self.embeddings is None or sku not in self.embeddings:
+            return None
+        return self.embeddings.vector(sku)
 
     def candidates(self, ts: float) -> Candidates:
         """Live campaign SKUs (at event time ``ts``) that are in stock (or of unknown stock)."""
         skus = []
+        vectors: dict[str, np.ndarray] = {}
         for sku, item in self.items.items():
-            campaign = item.campaign
-            live = bool(campaign) and campaign.starts_at.timestamp() <= ts < campaign.ends_at.timestamp()
-            in_stock = self.status.get(sku, {}).get("on_hand", 1) > 0
-            if live and in_stock and self.vector(sku) is not None:
-                skus.append(sku)
-        skus.sort()
-        vectors = [self.vector(s) for s in skus]
-        matrix = np.stack(vectors) if vectors else np.zeros((0, self.dim), np.float32)
+            campaign, vector = item.campaign, self.vector(sku)
+            live = (
+                campaign is not None and campaign.starts_at.timestamp() <= ts < campaign.ends_at.timestamp()
+            )
+            on_hand = self.status.get(sku, {}).get("on_hand")
+            in_stock = on_hand is None or on_hand > 0  # unknown stock: not ruled out
+            if live and in_stock and vector is not None:
+                vectors[sku] = vector
+        skus = sorted(vectors)
+        matrix = np.stack([vectors[s] for s in skus]) if skus else np.zeros((0, self.dim), np.float32)
         popularity = np.array([self.status.get(s, {}).get("popularity", 0.0) for s in skus], np.float32)
         return Candidates(skus, matrix, popularity)
 

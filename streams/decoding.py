@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import faust
 from faust.models.fields import CharField, DatetimeField, FieldDescriptor, FloatField, IntegerField
+from faust.types.models import FieldDescriptorT
 
 from streams.records import ChoiceField, Event
 
@@ -108,7 +109,7 @@ def _check_text(name: str, value: Any, field: CharField) -> None:
         raise InvalidEvent(f"{name} must be one of {', '.join(choices or ())}, got {value[:40]!r}")
 
 
-def _convert(name: str, value: Any, field: FieldDescriptor) -> Any:
+def _convert(name: str, value: Any, field: FieldDescriptorT) -> Any:
     if isinstance(field, DatetimeField):
         return parse_timestamp(name, value)
     if isinstance(field, IntegerField):

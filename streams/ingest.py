@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TypeVar
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, TypeVar, cast
 
 import faust
 from faust.types import EventT
@@ -14,6 +14,11 @@ from streams.decoding import decode
 from streams.records import RECORDS_BY_TOPIC, Event
 
 E = TypeVar("E", bound=Event)
+
+
+def batches(stream: faust.StreamT, size: int, within_s: float) -> AsyncIterator[Sequence[EventT]]:
+    """Batches of up to ``size`` events, or whatever arrived within ``within_s``: the unit of work."""
+    return cast(Any, stream).take_events(size, within=within_s)  # take_events is missing from StreamT
 
 
 def record_type(topic: str, prefix: str) -> type[Event]:

@@ -34,8 +34,12 @@ def _text(**kw: Any) -> Any:
     return StringField(max_length=TEXT_MAX, **kw)
 
 
+def _number(**kw: Any) -> Any:
+    return FloatField(**kw)  # Faust types bounds as int; floats work the same
+
+
 def _fraction(**kw: Any) -> Any:
-    return FloatField(min_value=0.0, max_value=1.0, **kw)
+    return _number(min_value=0.0, max_value=1.0, **kw)
 
 
 class Event(faust.Record, abstract=True, isodates=True, serializer="json", include_metadata=False):
@@ -64,7 +68,7 @@ class CatalogItem(Event):
     sku: str = _id(required=True)
     title: str = _text(required=True)
     category: str = _id(required=True)
-    base_price: float = FloatField(min_value=0.0, max_value=1e9, required=True)
+    base_price: float = _number(min_value=0.0, max_value=1e9, required=True)
     updated_at: datetime = DatetimeField(required=True)
     campaign: Campaign | None = None
 
@@ -108,7 +112,7 @@ class Order(Event):
     user_id: str = _id(required=True)
     sku: str = _id(required=True)
     quantity: int = IntegerField(min_value=1, max_value=10_000, required=True)
-    unit_price: float = FloatField(min_value=0.0, max_value=1e9, required=True)
+    unit_price: float = _number(min_value=0.0, max_value=1e9, required=True)
     ts: datetime = DatetimeField(required=True)
 
 
@@ -125,7 +129,7 @@ class StockLevel(Event):
 
 class RecommendedItem(faust.Record, serializer="json", include_metadata=False):
     sku: str = _id(required=True)
-    score: float = FloatField(required=True)
+    score: float = _number(required=True)
     reason: str = _text(required=True)
 
 
@@ -134,7 +138,7 @@ class Recommendation(Event):
 
     topic_name: ClassVar[str] = "recommendations"
     user_id: str = _id(required=True)
-    items: list[RecommendedItem] = FieldDescriptor(required=True)  # type: ignore[assignment]
+    items: list[RecommendedItem] = FieldDescriptor(required=True)
     model: str = _text(required=True)
     source_event_id: str = _id(required=True)
     ts: datetime = DatetimeField(required=True)
@@ -149,7 +153,7 @@ class Restock(Event):
     quantity: int = IntegerField(min_value=1, required=True)
     on_hand: int = IntegerField(min_value=0, required=True)
     inbound: int = IntegerField(min_value=0, required=True)
-    forecast_units: float = FloatField(min_value=0.0, required=True)
+    forecast_units: float = _number(min_value=0.0, required=True)
     horizon_minutes: int = IntegerField(min_value=1, required=True)
     service_level: float = _fraction(required=True)
     reason: str = _text(required=True)
@@ -165,7 +169,7 @@ class DiscountAdjustment(Event):
     campaign_id: str = _id(required=True)
     old_discount: float = _fraction(required=True)
     new_discount: float = _fraction(required=True)
-    projected_sell_through: float = FloatField(min_value=0.0, required=True)
+    projected_sell_through: float = _number(min_value=0.0, required=True)
     reason: str = _text(required=True)
     ts: datetime = DatetimeField(required=True)
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from faust.models.fields import CharField, DatetimeField, FieldDescriptor, FloatField, IntegerField
+from faust.models.fields import CharField, DatetimeField, FloatField, IntegerField
+from faust.types.models import FieldDescriptorT
 
 from streams.records import INPUT_RECORDS, OUTPUT_RECORDS, ChoiceField
 
@@ -21,7 +22,7 @@ def _record_of(annotation: Any) -> type[faust.Record] | None:
     return next((c for c in candidates if isinstance(c, type) and issubclass(c, faust.Record)), None)
 
 
-def field_schema(field: FieldDescriptor) -> dict[str, Any]:
+def field_schema(field: FieldDescriptorT) -> dict[str, Any]:
     """The JSON Schema of one declared field."""
     schema: dict[str, Any]
     if isinstance(field, DatetimeField):

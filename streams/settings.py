@@ -31,13 +31,19 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(4, ge=1, description="partitions of topics the app creates")
     topic_replication_factor: int = Field(1, ge=1, description="replicas of topics the app creates")
     app_id: str = Field("flashsale", description="Faust app id = consumer group id")
-    processing_guarantee: Literal["at-least-once"] = "at-least-once"
+    processing_guarantee: Literal["at-least-once"] = Field(
+        "at-least-once", description="Kafka delivery; results are effectively-once by design"
+    )
     broker_session_timeout_s: float = Field(6.0, gt=0, description="short: faster group joins")
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None
-    kafka_ssl_cafile: Path | None = None
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", description="SASL mechanism"
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (never logged)")
+    kafka_ssl_cafile: Path | None = Field(None, description="CA bundle for TLS to the brokers")
 
     # --- Postgres ----------------------------------------------------------------------------
     database_url: SecretStr = Field(
@@ -45,41 +51,42 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the decision store",
     )
     db_schema: str = Field("public", description="Postgres schema of the decision tables")
-    db_sslmode: Literal["disable", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+    db_sslmode: Literal["disable", "prefer", "require", "verify-ca", "verify-full"] = Field(
+        "prefer", description="libpq sslmode of the Postgres connection"
+    )
 
     # --- local stack (flashsale up) ----------------------------------------------------------
     data_dir: Path = Field(default_factory=_default_data_dir, description="local stack data and logs")
-    kafka_port: int = Field(9092, ge=1, le=65535)
-    kafka_controller_port: int = Field(9093, ge=1, le=65535)
-    postgres_port: int = Field(5432, ge=1, le=65535)
+    kafka_port: int = Field(9092, ge=1, le=65535, description="local Kafka broker port")
+    kafka_controller_port: int = Field(9093, ge=1, le=65535, description="local KRaft controller port")
+    postgres_port: int = Field(5432, ge=1, le=65535, description="local Postgres port")
 
     # --- BERT --------------------------------------------------------------------------------
     model_path: Path | None = Field(None, description="local BERT checkpoint; default: packaged MiniLM")
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    bert_max_batch: int = Field(64, ge=1)
-    bert_max_wait_ms: int = Field(20, ge=0)
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="BERT device: cuda when present")
+    bert_max_batch: int = Field(64, ge=1, description="texts per BERT forward pass")
+    bert_max_wait_ms: int = Field(20, ge=0, description="longest wait to fill a BERT batch")
     bert_int8: bool = Field(False, description="dynamic int8 quantisation on CPU")
     bert_threads: int | None = Field(None, ge=1, description="torch CPU threads; default: all cores")
-    query_cache_size: int = Field(10_000, ge=0)
+    query_cache_size: int = Field(10_000, ge=0, description="LRU of encoded search queries")
 
     # --- stream batching ---------------------------------------------------------------------
-    stream_batch_size: int = Field(500, ge=1)
-    stream_batch_wait_ms: int = Field(100, ge=0)
+    stream_batch_size: int = Field(500, ge=1, description="events per agent batch")
+    stream_batch_wait_ms: int = Field(100, ge=0, description="longest wait to fill an agent batch")
 
     # --- decisions ---------------------------------------------------------------------------
     bucket_minutes: int = Field(1, ge=1, description="event-time bucket of demand forecasts")
-    forecast_horizon: int = Field(30, ge=1, description="buckets forecast ahead")
-    service_level: float = Field(0.95, gt=0.5, lt=1.0)
+    service_level: float = Field(0.95, gt=0.5, lt=1.0, description="restock: chance of no stock-out")
     discount_max_step: float = Field(0.05, gt=0, le=1, description="largest discount change at once")
     discount_cooldown_minutes: float = Field(5.0, ge=0, description="event time between discount changes")
     allowed_lateness_s: float = Field(5.0, ge=0, description="event-time slack behind the watermark")
-    recommendations_k: int = Field(10, ge=1)
+    recommendations_k: int = Field(10, ge=1, description="items per recommendation")
     recommendation_debounce_s: float = Field(5.0, ge=0, description="event-time debounce per user")
 
     # --- operations --------------------------------------------------------------------------
     web_port: int = Field(6066, ge=1, le=65535, description="worker web port (metrics)")
     web_host: str = Field("127.0.0.1", description="worker web bind address (0.0.0.0 in containers)")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="worker log level")
 
     def to_env(self) -> dict[str, str]:
         """These settings as ``FLASHSALE_*`` variables, to start a worker or tool with them."""

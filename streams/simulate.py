@@ -62,7 +62,9 @@ class SimulationRun:
     published: Counter[str] = field(default_factory=Counter)
     decisions: dict[str, dict[str, Any]] = field(default_factory=dict)  # event_id → restock/discount value
     applied: Counter[str] = field(default_factory=Counter)
-    in_process: set[str] = field(default_factory=set)  # ids of the decisions the in-process shadow took
+    in_process: set[str] = field(
+        default_factory=set
+    )  # ids the in-process shadow decided (but the last minute)
     expected: int = 0  # of those, the ones due before the last minute (the loop waited for them)
     missing: int = 0  # of those, not seen before the loop moved on
     late: int = 0  # applied one or more minutes after they were due
@@ -194,16 +196,17 @@ def simulate(
                 run.missing += len(due - run.decisions.keys())
                 loop.apply()
             due = taken
+            bar.set_postfix(events=publisher.sent, decisions=sum(run.applied.values()), refresh=False)
             if market.done:
                 break
             events = market.step(1)
             bar.update(1)
-            bar.set_postfix(events=publisher.sent, decisions=sum(run.applied.values()), refresh=False)
     finally:
         bar.close()
         publisher.close()
         if feed is not None:
             feed.close()
+    run.in_process -= due  # no later event moves the worker's watermark past the last minute
     run.ledger, run.wall_s = market.ledger(), time.monotonic() - started
     return run
 

@@ -19,7 +19,7 @@ from prometheus_client import Counter
 
 from streams import metrics
 from streams.app import Flashsale
-from streams.ingest import decode_batch
+from streams.ingest import batches, decode_batch
 from streams.records import Event
 from streams.settings import Settings
 from streams.tables import insert_ignore, tables_for
@@ -81,7 +81,7 @@ def register(fs: Flashsale) -> None:
         topic = app.topic(s.topic(topic_name), key_type=bytes, value_type=bytes, value_serializer="raw")
 
         async def sink(stream: faust.StreamT) -> None:
-            async for events in stream.take_events(s.stream_batch_size, within=within):
+            async for events in batches(stream, s.stream_batch_size, within):
                 good = await decode_batch(events, fs.topics.dead_letters, s.topic_prefix)
                 rows = [decision_row(event, record) for event, record in good]
                 if rows:

@@ -10,6 +10,7 @@ passes them; buckets that close emit restock and discount decisions with determi
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,18 +20,21 @@ from faust.types import EventT
 from models.sku_state import Decision, SkuPolicy, SkuState
 from streams import metrics
 from streams.app import Flashsale
-from streams.clock import Inbox, PartitionClock, expected_sources
+from streams.clock import KIND_RANK, Inbox, PartitionClock, expected_sources
+from streams.deadletters import send_dead_letter
 from streams.forwarding import MARK, Forwarder
-from streams.ingest import decode_batch
+from streams.ingest import batches, decode_batch
 from streams.records import DiscountAdjustment, Restock
 from streams.tablestate import load, put, state_table
 from streams.topics import CATALOG, ORDERS, STOCK
 
 
 def _header(event: EventT, name: str) -> str:
-    for key, value in event.message.headers or ():
+    headers = event.message.headers or ()
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    for key, value in pairs:
         if key == name:
-            return value.decode()
+            return value.decode() if isinstance(value, bytes) else str(value)
     return ""
 
 
@@ -68,7 +72,7 @@ def register(fs: Flashsale) -> None:
         fs.forwarders[topic.get_topic_name()] = forwarder
 
         async def forward(stream: faust.StreamT) -> None:
-            async for events in stream.take_events(s.stream_batch_size, within=within):
+            async for events in batches(stream, s.stream_batch_size, within):
                 good = {id(e): r for e, r in await decode_batch(events, topics.dead_letters, s.topic_prefix)}
                 for event in events:
                     record = good.get(id(event))
@@ -102,18 +106,41 @@ def register(fs: Flashsale) -> None:
         """Apply each SKU's due events in order and close its buckets behind ``watermark``."""
         for sku in sorted(clock.skus):
             current = batch.get(sku) or load(slots, sku) or new_slot(sku)
-            batch[sku] = current
-            decisions = []
-            for event_time, _rank, _source, _offset, value in current.inbox.due(watermark):
+            decisions: list[Decision] = []
+            closed_before = current.state.closed_buckets
+            due = current.inbox.due(watermark)
+            for event_time, _rank, _source, _offset, value in due:
                 decisions += current.state.advance(event_time)
                 current.state.apply(json.loads(value), event_time)
             decisions += current.state.advance(watermark)
             for decision in decisions:
                 await emit(decision)
+            if current.state.closed_buckets != closed_before:  # every worker's recommendations see it
+                status = json.dumps(current.state.status()).encode()
+                await topics.sku_status.send(key=sku.encode(), value=status, timestamp=watermark)
+            if due or current.state.closed_buckets != closed_before:
+                batch[sku] = current  # changed: written back once at the end of the batch
+
+    def receive(event: EventT, clock: PartitionClock, slots_here: dict[str, SkuSlot]) -> None:
+        """Take a mark into the clock, or queue an event in its SKU's inbox."""
+        value = event.message.value or b""
+        if _header(event, "kind") == MARK:
+            mark = json.loads(value)
+            clock.mark(mark["source"], float(mark["time"]), bool(mark["idle"]))
+            return
+        kind, source = _header(event, "kind"), _header(event, "source")
+        offset, event_time = int(_header(event, "source_offset")), float(_header(event, "event_time"))
+        sku = (event.message.key or b"").decode()
+        if not sku or kind not in KIND_RANK:
+            raise ValueError(f"not a forwarded event: kind={kind!r} sku={sku!r}")
+        current = slots_here.get(sku) or load(slots, sku) or new_slot(sku)
+        slots_here[sku] = current
+        clock.skus.add(sku)
+        current.inbox.accept(source, offset, event_time, kind, value)
 
     @app.agent(topics.sku_events, name="skus")
     async def skus(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(s.stream_batch_size, within=within):
+        async for events in batches(stream, s.stream_batch_size, within):
             metrics.BATCH_SIZE.labels(agent="skus").observe(len(events))
             clocks_seen: dict[int, PartitionClock] = {}
             batch: dict[int, dict[str, SkuSlot]] = {}  # partition → sku → slot, written once per batch
@@ -121,18 +148,10 @@ def register(fs: Flashsale) -> None:
                 partition = event.message.partition
                 clock = clocks_seen.get(partition) or load(clocks, f"p{partition}")
                 clock = clocks_seen[partition] = clock or PartitionClock(sources, s.allowed_lateness_s)
-                if _header(event, "kind") == MARK:
-                    mark = json.loads(event.message.value)
-                    clock.mark(mark["source"], mark["time"], mark["idle"])
-                    continue
-                sku = event.message.key.decode()
-                clock.skus.add(sku)
-                slots_here = batch.setdefault(partition, {})
-                current = slots_here.get(sku) or load(slots, sku) or new_slot(sku)
-                slots_here[sku] = current
-                source, offset = _header(event, "source"), int(_header(event, "source_offset"))
-                kind, event_time = _header(event, "kind"), float(_header(event, "event_time"))
-                current.inbox.accept(source, offset, event_time, kind, event.message.value)
+                try:
+                    receive(event, clock, batch.setdefault(partition, {}))
+                except Exception as exc:  # only a foreign writer could put such a message here
+                    await send_dead_letter(topics.dead_letters, event, exc)
             for partition, clock in clocks_seen.items():
                 previous = clock.current
                 watermark = clock.watermark()

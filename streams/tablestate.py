@@ -12,20 +12,21 @@ import pickle
 from typing import Any
 
 import faust
+from faust.types import TableT
 
 
-def state_table(app: faust.App, name: str) -> faust.Table:
+def state_table(app: faust.App, name: str) -> TableT:
     """A changelog-backed table of pickled values keyed by str."""
     return app.Table(name, default=None, key_type=str, value_type=bytes)
 
 
-def load(table: faust.Table, key: str) -> Any | None:
+def load(table: TableT, key: str) -> Any | None:
     """The value stored under ``key``, or None."""
     raw = table.data.get(key)
     return pickle.loads(raw) if raw is not None else None
 
 
-def put(table: faust.Table, partition: int, key: str, value: Any) -> None:
+def put(table: TableT, partition: int, key: str, value: Any) -> None:
     """Store ``value`` under ``key`` with its changelog record on ``partition``."""
     raw = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     table.data[key] = raw

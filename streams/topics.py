@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import faust
 
@@ -41,7 +42,7 @@ class Topics:
 def define_topics(app: faust.App, settings: Settings) -> Topics:
     """Declare all topics on ``app`` under ``settings.topic_prefix``."""
 
-    def raw(name: str, **kw: object) -> faust.TopicT:
+    def raw(name: str, **kw: Any) -> faust.TopicT:
         return app.topic(
             settings.topic(name),
             key_type=bytes,

@@ -23,7 +23,7 @@ from streams import metrics
 from streams.app import Flashsale
 from streams.catalog_view import CatalogView, follow
 from streams.forwarding import source_name
-from streams.ingest import decode_batch
+from streams.ingest import batches, decode_batch
 from streams.records import Click, Event, Order, Recommendation, RecommendedItem
 from streams.tablestate import load, put, state_table
 
@@ -64,7 +64,7 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
 
     @app.task
     async def follow_catalog() -> None:
-        view.attach(scorer or await asyncio.to_thread(load_scorer, fs))
+        view.attach(scorer if scorer is not None else await asyncio.to_thread(load_scorer, fs))
         await follow(view, s, catalog_ready)
 
     async def recommend(user_id: str, slot: UserSlot, event_id: str, ts: float) -> None:
@@ -98,7 +98,7 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
             if not slot.accept(source_name(message.topic, message.partition, s.topic_prefix), message.offset):
                 continue
             action = "order" if isinstance(record, Order) else record.action
-            item = query_vec.get(record.query) if action == "search" else view.vector(record.sku or "")
+            item = query_vec.get(record.query or "") if action == "search" else view.vector(record.sku or "")
             if item is None or not np.any(item):
                 continue  # an SKU not (yet) in the catalog moves nothing
             slot.vector = slot.vector.learn_one(item, action, record.ts)
@@ -112,7 +112,7 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
     def user_agent(topic: faust.TopicT, name: str, dead_letters: faust.TopicT | None) -> None:
         async def agent(stream: faust.StreamT) -> None:
             await catalog_ready.wait()  # vectors of the items users touch must be known first
-            async for events in stream.take_events(s.stream_batch_size, within=s.bert_max_wait_ms / 1000):
+            async for events in batches(stream, s.stream_batch_size, s.bert_max_wait_ms / 1000):
                 metrics.BATCH_SIZE.labels(agent=name).observe(len(events))
                 await learn(await decode_batch(events, dead_letters, s.topic_prefix))
 

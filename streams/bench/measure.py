@@ -1,0 +1,169 @@
+"""Measuring consumption: end offsets, a raw aiokafka consumer, a consumer group's committed progress,
+and the outputs that come back (for event → output latency).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka import TopicPartition as AioPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+from tqdm import tqdm
+
+from infra.errors import InfraError
+from streams.admin import aiokafka_config, client_config
+from streams.bench.common import rate
+from streams.settings import Settings
+
+Ends = dict[TopicPartition, int]
+
+
+def end_offsets(settings: Settings, topics: list[str]) -> Ends:
+    """End offset of every partition of the contract ``topics`` in this namespace."""
+    consumer = KafkaConsumer(**client_config(settings), group_id=None)
+    try:
+        names = [settings.topic(t) for t in topics]
+        parts = [TopicPartition(n, p) for n in names for p in sorted(consumer.partitions_for_topic(n) or ())]
+        return dict(consumer.end_offsets(parts))
+    finally:
+        consumer.close()
+
+
+@dataclass(frozen=True)
+class Window:
+    """Events consumed between two observations of progress, and the seconds between them."""
+
+    events: int
+    seconds: float
+
+    @property
+    def events_per_s(self) -> float:
+        return rate(self.events, self.seconds)
+
+
+async def _read_raw(settings: Settings, ends: Ends) -> Window:
+    # The consumer settings Faust gives its own aiokafka consumer (faust/transport/drivers/aiokafka.py).
+    consumer = AIOKafkaConsumer(
+        **aiokafka_config(settings), group_id=None, enable_auto_commit=False,
+        max_partition_fetch_bytes=1024**2, fetch_max_wait_ms=1500, check_crcs=True,
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        parts = [AioPartition(tp.topic, tp.partition) for tp in ends]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        for tp in parts:
+            await consumer.position(tp)
+        total, count, consumed_bytes = sum(ends.values()), 0, 0
+        started = time.perf_counter()
+        while count < total:
+            for messages in (await consumer.getmany(timeout_ms=1000)).values():
+                count += len(messages)
+                consumed_bytes += sum(len(m.value or b"") for m in messages)  # touch every message
+        return Window(count, time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+def raw_consumer_window(settings: Settings, ends: Ends) -> Window:
+    """Read every partition in ``ends`` from the beginning to its end with a bare aiokafka consumer."""
+    return asyncio.run(_read_raw(settings, ends))
+
+
+def committed(admin: KafkaAdminClient, group: str, ends: Ends) -> int | None:
+    """Events of ``ends`` that ``group`` has committed; None while its coordinator is not known yet."""
+    try:
+        offsets = admin.list_group_offsets({group: list(ends)}).get(group, {})
+    except KafkaError:  # a fresh broker creates __consumer_offsets on the first group's first request
+        return None
+    return sum(min(max(o.offset, 0), ends[tp]) for tp, o in offsets.items() if tp in ends)
+
+
+def group_window(
+    settings: Settings,
+    group: str,
+    ends: Ends,
+    started: Callable[[], bool],
+    alive: Callable[[], None],
+    desc: str,
+    timeout_s: float = 1800,
+) -> Window:
+    """Progress of ``group`` over ``ends``, from its first commit after ``started()`` to the last.
+
+    Startup (process, group join, model load) is excluded: the window opens at the first commit
+    observed after ``started()`` holds, with the count committed then, and closes when every partition
+    is committed to its end. Both ends are (time, committed) pairs read together, 10 times a second.
+    """
+    total = sum(ends.values())
+    admin = KafkaAdminClient(**client_config(settings), client_id="flashsale-bench")
+    bar = tqdm(total=total, desc=desc, unit="ev", file=sys.stderr, mininterval=0.5, leave=False)
+    deadline = time.monotonic() + timeout_s
+    baseline: int | None = None
+    opened: tuple[float, int] | None = None
+    try:
+        while True:
+            alive()
+            now, done = time.monotonic(), committed(admin, group, ends)
+            if done is None:
+                time.sleep(0.1)
+                continue
+            bar.update(done - bar.n)
+            if baseline is None and started():
+                baseline = done
+            elif baseline is not None and opened is None and done != baseline:
+                opened = (now, done)
+            if done >= total:
+                if opened is None or opened[1] >= total:
+                    raise InfraError(f"{desc}: all {total} events went in one commit; bench more events")
+                return Window(total - opened[1], now - opened[0])
+            if now > deadline:
+                raise InfraError(f"{desc}: only {done} of {total} events committed after {timeout_s:.0f} s")
+            time.sleep(0.1)
+    finally:
+        bar.close()
+        admin.close()
+
+
+class OutputWatcher(threading.Thread):
+    """Reads a topic from its current end and notes when each message arrived (epoch s)."""
+
+    def __init__(self, settings: Settings, topic: str) -> None:
+        super().__init__(daemon=True, name=f"watch-{topic}")
+        self.consumer = KafkaConsumer(
+            **client_config(settings), group_id=None, enable_auto_commit=False, fetch_max_wait_ms=10
+        )
+        name = settings.topic(topic)
+        parts = [TopicPartition(name, p) for p in sorted(self.consumer.partitions_for_topic(name) or ())]
+        self.consumer.assign(parts)
+        self.consumer.seek_to_end()
+        for tp in parts:  # resolve the end now, before anything is produced
+            self.consumer.position(tp)
+        self.arrivals: list[tuple[float, dict]] = []
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            for records in self.consumer.poll(timeout_ms=50).values():
+                arrived = time.time()
+                self.arrivals += [(arrived, json.loads(r.value)) for r in records]
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)
+        self.consumer.close()
+
+    def latencies_ms(self, sent_at: dict[str, float], id_field: str = "source_event_id") -> list[float]:
+        """Arrival minus send time of every output whose source event is in ``sent_at``."""
+        return [
+            (arrived - sent_at[value[id_field]]) * 1000
+            for arrived, value in self.arrivals
+            if value.get(id_field) in sent_at
+        ]
