@@ -6,7 +6,7 @@ FLASHSALE := $(VENV)/bin/flashsale
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test up down status lint format bench clean
+.PHONY: setup demo test up down status lint format bench lock clean
 
 setup: $(STAMP)
 	@$(FLASHSALE) setup
@@ -43,6 +43,9 @@ format: setup
 
 bench: setup
 	$(FLASHSALE) bench
+
+lock: $(STAMP)  ## re-pin constraints.txt from the current venv
+	$(PY) -m pip freeze --exclude-editable > constraints.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache flashsale-report

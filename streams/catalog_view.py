@@ -58,6 +58,10 @@ class CatalogView:
     def encoder_name(self) -> str:
         return self.scorer.model_name if self.scorer else "none"
 
+    @property
+    def cache_misses(self) -> int:
+        return self.scorer.query_cache.misses if self.scorer else 0
+
     def encode_queries(self, queries: list[str]) -> np.ndarray:
         assert self.scorer is not None
         return self.scorer.encode_queries(queries)

@@ -119,9 +119,9 @@ def schemas(out: Path, check: bool) -> None:
 
 @cli.command()
 @click.option("--seed", default=7, show_default=True)
-@click.option("--minutes", default=120, show_default=True, help="simulated minutes (campaign: middle half)")
-@click.option("--users", default=2000, show_default=True)
-@click.option("--skus", default=40, show_default=True)
+@click.option("--minutes", type=click.IntRange(min=4), default=120, show_default=True, help="sale length")
+@click.option("--users", type=click.IntRange(min=1), default=2000, show_default=True)
+@click.option("--skus", type=click.IntRange(min=1), default=40, show_default=True)
 @click.option("--rate", type=click.FloatRange(min=1), default=2000.0, show_default=True, help="events/s")
 @click.option("--flat-out", is_flag=True, help="publish as fast as the broker takes it (ignores --rate)")
 @click.option("--closed-loop/--open-loop", default=True, show_default=True, help="apply decisions")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import faust
 from faust.types import EventT
 
 from streams import metrics
+from streams.logs import coordinates
+
+log = logging.getLogger(__name__)
 
 REASON_MAX = 1000
 
@@ -27,3 +32,8 @@ async def send_dead_letter(topic: faust.TopicT, event: EventT, error: BaseExcept
     message = event.message
     await topic.send(key=message.key, value=message.value, headers=dead_letter_headers(event, error))
     metrics.DEAD_LETTERS.labels(topic=message.topic, error=type(error).__name__).inc()
+    log.warning(
+        "dead letter from %s[%s]@%s: %s",
+        message.topic, message.partition, message.offset, str(error)[:200],
+        extra={**coordinates(message), "error_class": type(error).__name__},
+    )  # fmt: skip

@@ -244,4 +244,5 @@ def _stream_lines(st: dict[str, Any], hit: str, pop: str) -> list[str]:
         f"({only[0]} only in the stream, {only[1]} only in process)",
         f"closed loop: {st['wall_s']:.0f} s; {missed} of {due} due decisions missed the wait "
         f"({late} applied late); {st['recommendation_lists']} recommendation lists applied",
+        f"topics and tables kept: flashsale tail restock --namespace {st['namespace']} --from-beginning",
     ]

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import faust
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 EVENTS_IN = Counter("flashsale_events_in_total", "Events consumed", ["topic"])
 EVENTS_OUT = Counter("flashsale_events_out_total", "Events published", ["topic"])
 DEAD_LETTERS = Counter("flashsale_dead_letters_total", "Events sent to dead-letters", ["topic", "error"])
+BERT_SECONDS = Histogram(
+    "flashsale_bert_batch_seconds", "Wall time of one BERT encode of a batch of texts",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)  # fmt: skip
+BERT_TEXTS = Counter("flashsale_bert_texts_total", "Texts encoded by BERT (cache misses)")
+CONSUMER_LAG = Gauge("flashsale_consumer_lag", "High watermark minus position", ["topic", "partition"])
 BATCH_SIZE = Histogram(
     "flashsale_batch_size", "Events per processed batch", ["agent"], buckets=(1, 10, 50, 100, 250, 500, 1000)
 )
@@ -21,3 +27,10 @@ def serve(app: faust.App) -> None:
             return self.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
     app.page("/metrics")(MetricsView)
+
+    @app.timer(interval=5.0)
+    async def measure_lag() -> None:
+        for tp in app.consumer.assignment():
+            highwater, position = app.consumer.highwater(tp), await app.consumer.position(tp)
+            if highwater is not None and position is not None:
+                CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(highwater - position)

@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     web_port: int = Field(6066, ge=1, le=65535, description="worker web port (metrics)")
     web_host: str = Field("127.0.0.1", description="worker web bind address (0.0.0.0 in containers)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="worker log level")
+    log_format: Literal["text", "json"] = Field("text", description="json: one JSON object per log line")
 
     def to_env(self) -> dict[str, str]:
         """These settings as ``FLASHSALE_*`` variables, to start a worker or tool with them."""

@@ -84,9 +84,16 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
         await topics.recommendations.send(key=user_id, value=record, timestamp=ts)
         metrics.EVENTS_OUT.labels(topic=topics.recommendations.get_topic_name()).inc()
 
+    async def encode(queries: list[str]) -> np.ndarray:
+        misses_before = view.cache_misses
+        with metrics.BERT_SECONDS.time():
+            vectors = await asyncio.to_thread(view.encode_queries, queries)
+        metrics.BERT_TEXTS.inc(view.cache_misses - misses_before)
+        return vectors
+
     async def learn(good: Sequence[tuple[EventT, Event]]) -> None:
         queries = [r.query for _, r in good if isinstance(r, Click) and r.action == "search" and r.query]
-        vectors = await asyncio.to_thread(view.encode_queries, queries) if queries else None
+        vectors = await encode(queries) if queries else None
         query_vec = dict(zip(queries, vectors, strict=True)) if vectors is not None else {}
         batch: dict[str, tuple[int, UserSlot]] = {}
         for event, record in good:
