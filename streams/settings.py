@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -76,6 +76,7 @@ class Settings(BaseSettings):
 
     # --- decisions ---------------------------------------------------------------------------
     bucket_minutes: int = Field(1, ge=1, description="event-time bucket of demand forecasts")
+    forecast_season_minutes: int = Field(1440, ge=1, description="seasonal period of demand forecasts")
     service_level: float = Field(0.95, gt=0.5, lt=1.0, description="restock: chance of no stock-out")
     discount_max_step: float = Field(0.05, gt=0, le=1, description="largest discount change at once")
     discount_cooldown_minutes: float = Field(5.0, ge=0, description="event time between discount changes")
@@ -88,6 +89,18 @@ class Settings(BaseSettings):
     web_host: str = Field("127.0.0.1", description="worker web bind address (0.0.0.0 in containers)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="worker log level")
     log_format: Literal["text", "json"] = Field("text", description="json: one JSON object per log line")
+
+    @field_validator("database_url")
+    @classmethod
+    def _a_sqlalchemy_url(cls, value: SecretStr) -> SecretStr:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(value.get_secret_value())
+        except (ArgumentError, ValueError):
+            raise ValueError("not a SQLAlchemy URL (dialect+driver://user:password@host:port/db)") from None
+        return value
 
     def to_env(self) -> dict[str, str]:
         """These settings as ``FLASHSALE_*`` variables, to start a worker or tool with them."""

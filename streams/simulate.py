@@ -25,7 +25,6 @@ from tqdm import tqdm
 from models.evaluation import AdaptivePolicy, Order, Shown, event_time
 from models.sim_ledger import Ledger
 from models.simulation import FlashSaleMarket, ScenarioConfig, SimEvent, timestamp_ms
-from models.sku_state import SkuPolicy
 from streams.admin import client_config, ensure_topics
 from streams.settings import Settings
 from streams.topics import DISCOUNTS, RECOMMENDATIONS, RESTOCK
@@ -42,16 +41,6 @@ def scenario(seed: int = 7, minutes: int = 120, users: int = 2000, skus: int = 4
         campaign_offset_minutes=max(minutes // 4, 1), campaign_minutes=max(minutes // 2, 1),
         restock_lead_minutes=min(15, max(minutes // 8, 1)),
     )  # fmt: skip
-
-
-def sku_policy(settings: Settings) -> SkuPolicy:
-    """The worker's per-SKU knobs from settings (the same mapping as ``streams.skus``)."""
-    return SkuPolicy(
-        bucket_minutes=settings.bucket_minutes,
-        service_level=settings.service_level,
-        max_discount_step=settings.discount_max_step,
-        discount_cooldown_minutes=settings.discount_cooldown_minutes,
-    )
 
 
 @dataclass

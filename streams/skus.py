@@ -25,6 +25,7 @@ from streams.deadletters import send_dead_letter
 from streams.forwarding import MARK, Forwarder
 from streams.ingest import batches, decode_batch
 from streams.records import DiscountAdjustment, Restock
+from streams.settings import Settings
 from streams.tablestate import load, put, state_table
 from streams.topics import CATALOG, ORDERS, STOCK
 
@@ -42,6 +43,17 @@ def _timestamp(record: Any) -> float:
     return float((getattr(record, "ts", None) or record.updated_at).timestamp())
 
 
+def sku_policy(settings: Settings) -> SkuPolicy:
+    """The per-SKU decision knobs from settings (the stream and in-process evaluation share it)."""
+    return SkuPolicy(
+        bucket_minutes=settings.bucket_minutes,
+        service_level=settings.service_level,
+        max_discount_step=settings.discount_max_step,
+        discount_cooldown_minutes=settings.discount_cooldown_minutes,
+        season_buckets=max(settings.forecast_season_minutes // settings.bucket_minutes, 1),
+    )
+
+
 @dataclass
 class SkuSlot:
     """All state of one SKU in one table value, so that a crash can never split it."""
@@ -57,12 +69,7 @@ def register(fs: Flashsale) -> None:
     slots = state_table(app, "sku-slots")
     clocks = state_table(app, "sku-clocks")
     sources = expected_sources((ORDERS, STOCK, CATALOG), s.topic_partitions)
-    policy = SkuPolicy(
-        bucket_minutes=s.bucket_minutes,
-        service_level=s.service_level,
-        max_discount_step=s.discount_max_step,
-        discount_cooldown_minutes=s.discount_cooldown_minutes,
-    )
+    policy = sku_policy(s)
 
     def new_slot(sku: str) -> SkuSlot:
         return SkuSlot(Inbox(), SkuState(sku, policy))

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from infra import java
+from infra import java, maven
 from infra.errors import InfraError
-from infra.kafka import KAFKA_VERSION, KafkaServer, answers_metadata, ensure_kafka_jars, new_cluster_id
+from infra.kafka import KAFKA_VERSION, KafkaServer, answers_metadata, ensure_kafka_jars
+from infra.kafka_config import listener_ports, new_cluster_id, server_properties
 
 
 def free_port() -> int:
@@ -71,6 +72,15 @@ def test_a_message_goes_through_the_broker(server: KafkaServer) -> None:
 
 
 @pytest.mark.integration
+def test_the_running_broker_on_other_ports_is_a_one_line_error(server: KafkaServer) -> None:
+    other = KafkaServer(server.root.parent, port=free_port(), controller_port=free_port())
+    with pytest.raises(InfraError, match=f"already runs on ports {server.port}/") as error:
+        other.start(timeout=5)
+    assert "\n" not in str(error.value)
+    assert server.is_running()
+
+
+@pytest.mark.integration
 def test_stop_is_idempotent_and_the_broker_restarts_on_its_data(server: KafkaServer) -> None:
     server.stop()
     server.stop()
@@ -115,7 +125,7 @@ def test_jars_are_cached_once_complete() -> None:
 
 
 def test_missing_maven_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(java.shutil, "which", lambda _: None)
+    monkeypatch.setattr(maven.shutil, "which", lambda _: None)
     with pytest.raises(InfraError, match="Maven"):
         ensure_kafka_jars(cache_root=tmp_path)
 
@@ -123,7 +133,7 @@ def test_missing_maven_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Monk
 def test_maven_error_line_skips_the_help_boilerplate() -> None:
     output = "[ERROR] Failed to execute goal: artifact x:y:1 was not found -> [Help 1]\n[ERROR] \n"
     output += "[ERROR] Re-run Maven using the -X switch to enable full debug logging.\n"
-    assert java._mvn_error(output) == "Failed to execute goal: artifact x:y:1 was not found"
+    assert maven._mvn_error(output) == "Failed to execute goal: artifact x:y:1 was not found"
 
 
 def test_missing_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,3 +155,12 @@ def test_cluster_ids_look_like_kafkas() -> None:
     ids = {new_cluster_id() for _ in range(200)}
     assert len(ids) == 200
     assert all(len(i) == 22 and not i.startswith("-") for i in ids)
+
+
+def test_config_keeps_replayed_event_times() -> None:
+    props = server_properties(Path("/tmp/k/data"), 19092, 19093)
+    assert "log.retention.ms=-1" in props.splitlines()  # retention reads event times: keep everything
+    assert "log.message.timestamp.after.max.ms=9223372036854775807" in props.splitlines()
+    assert "log.dirs=/tmp/k/data" in props.splitlines()
+    assert listener_ports(props) == (19092, 19093)
+    assert listener_ports("process.roles=broker\n") is None

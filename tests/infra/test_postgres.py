@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-import infra.postgres
+from infra import pgbinaries
 from infra.errors import InfraError
 from infra.postgres import PostgresServer
 
@@ -89,7 +89,7 @@ def test_port_taken_is_a_one_line_error(tmp_path: Path) -> None:
 
 
 def test_no_binaries_is_a_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(infra.postgres, "_candidate_bindirs", lambda: [tmp_path / "nowhere"])
+    monkeypatch.setattr(pgbinaries, "candidate_bindirs", lambda: [tmp_path / "nowhere"])
     with pytest.raises(InfraError, match="binaries not found") as error:
         PostgresServer(tmp_path, port=_free_port()).start()
     assert "\n" not in str(error.value)

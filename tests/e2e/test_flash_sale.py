@@ -1,0 +1,105 @@
+"""The scripted flash sale through one real worker: what comes out is what the models say it must be.
+
+Recommendations follow what a user clicked; the fast seller and the early sell-out are restocked
+exactly as models/restock.py computes from the sale's own per-bucket units; slow sellers get deeper
+discounts and the early sell-out a shallower one, within the campaign's bounds; Postgres holds each
+decision on the topics exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from streams.settings import Settings
+
+pytestmark = pytest.mark.e2e
+
+SLOW_SELLERS = ("sku-knife", "sku-mat")  # plenty of stock, few or no orders
+EARLY_SELLOUT = "sku-pan"  # 14 in stock, 4 a minute
+FAST_SELLER = "sku-earbuds"  # 60 in stock, 9 a minute
+
+
+def latest_recommendation(records: list[Any], click: dict[str, Any]) -> dict[str, Any] | None:
+    """The recommendation made on ``click`` (the user's last click), if it has come out yet."""
+    found = [
+        json.loads(r.value) for r in records if json.loads(r.value)["source_event_id"] == click["event_id"]
+    ]
+    return found[-1] if found else None
+
+
+def assert_category_first(recommendation: dict[str, Any], category: str, sale: Any) -> None:
+    """The items of ``category`` are recommended, and all of them before any other item."""
+    categories = [sale.products[item["sku"]].category for item in recommendation["items"]]
+    n = categories.count(category)
+    assert n >= 1 and categories[:n] == [category] * n, categories
+
+
+def assert_discount_policy(discounts: dict[str, dict[str, Any]], sale: Any, settings: Settings) -> None:
+    """Each SKU's discounts chain from the campaign's, move at most one step, stay in bounds, cool down."""
+    campaign = sale.campaign
+    for sku in sale.products:
+        current, last = campaign["discount"], None
+        for d in sorted((d for d in discounts.values() if d["sku"] == sku), key=lambda d: d["ts"]):
+            assert d["campaign_id"] == campaign["campaign_id"]
+            assert d["old_discount"] == pytest.approx(current)
+            assert campaign["min_discount"] <= d["new_discount"] <= campaign["max_discount"]
+            assert abs(d["new_discount"] - d["old_discount"]) <= settings.discount_max_step + 1e-9
+            cooldown = timedelta(minutes=settings.discount_cooldown_minutes)
+            assert last is None or d["ts"] - last >= cooldown
+            current, last = d["new_discount"], d["ts"]
+
+
+def test_scripted_flash_sale(
+    settings: Settings,
+    db_schema: str,
+    sale: Any,
+    publish: Callable,
+    start_worker: Callable,
+    read_topic: Callable,
+    decision_rows: Callable,
+    e2e: Any,
+) -> None:
+    publish(settings, sale.messages)
+    start_worker(settings)
+    expected = e2e.replay_decisions(sale.messages, settings)
+
+    restock_topic = read_topic(settings, "restock")
+    discount_topic = read_topic(settings, "discount-adjustments")
+    restock_topic.until(lambda rs: len(e2e.decisions_of(rs)) >= len(expected["restock"]))
+    discount_topic.until(lambda rs: len(e2e.decisions_of(rs)) >= len(expected["discount"]))
+
+    # Postgres: every decision on the topics, once (the primary key is event_id).
+    restock_rows = decision_rows(db_schema, "restock", len(expected["restock"]))
+    discount_rows = decision_rows(db_schema, "discount", len(expected["discount"]))
+    restock_records, discount_records = restock_topic.to_end(), discount_topic.to_end()
+    restocks, discounts = e2e.decisions_of(restock_records), e2e.decisions_of(discount_records)
+    assert e2e.row_decisions(restock_rows) == restocks and len(restock_rows) == len(restocks)
+    assert e2e.row_decisions(discount_rows) == discounts and len(discount_rows) == len(discounts)
+    assert len(restock_records) == len(restocks) and len(discount_records) == len(discounts)  # no repeats
+
+    # Restock: exactly what models/restock.py decides on the script's own per-bucket units.
+    assert restocks == e2e.expected_restocks(sale, settings)
+    fast = sorted((r for r in restocks.values() if r["sku"] == FAST_SELLER), key=lambda r: r["ts"])
+    assert fast and fast[0]["on_hand"] == sale.products[FAST_SELLER].stock and fast[0]["inbound"] == 0
+    assert all(r["quantity"] >= 1 for r in restocks.values())
+    assert not [r for r in restocks.values() if r["sku"] in SLOW_SELLERS]
+
+    # Discounts: deeper for slow sellers, shallower for the early sell-out, within the policy's bounds.
+    assert discounts == expected["discount"]
+    assert_discount_policy(discounts, sale, settings)
+    for sku in (*SLOW_SELLERS, EARLY_SELLOUT):
+        moves = [d["new_discount"] - d["old_discount"] for d in discounts.values() if d["sku"] == sku]
+        assert moves and all(m > 0 if sku in SLOW_SELLERS else m < 0 for m in moves), (sku, moves)
+
+    # Recommendations: a user's latest list puts the category they clicked first.
+    alice, bob = sale.last_click("alice"), sale.last_click("bob")
+    recs = read_topic(settings, "recommendations").until(
+        lambda rs: all(latest_recommendation(rs, click) for click in (alice, bob))
+    )
+    assert_category_first(latest_recommendation(recs, alice), "audio", sale)
+    assert_category_first(latest_recommendation(recs, bob), "kitchen", sale)

@@ -1,0 +1,126 @@
+"""LocalStack.up / down / status and check_prerequisites, with stand-in servers (no JVM, no postgres)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from infra import migrations, pgbinaries, stack
+from infra.errors import InfraError
+from infra.pgbinaries import Binaries
+from infra.stack import LocalStack, check_prerequisites
+from streams.settings import Settings
+
+
+class FakeServer:
+    """What LocalStack uses of KafkaServer / PostgresServer; ``fail`` makes ``start`` raise it."""
+
+    def __init__(self, port: int, running: bool = False, fail: BaseException | None = None) -> None:
+        self.host, self.port, self.running, self.fail = "127.0.0.1", port, running, fail
+        self.url = f"postgresql+psycopg2://flashsale@127.0.0.1:{port}/flashsale"
+        self.starts = self.stops = 0
+
+    def is_running(self) -> bool:
+        return self.running
+
+    def check_ports(self) -> None:
+        pass
+
+    check_port = check_ports
+
+    def binaries(self) -> Binaries:
+        return Binaries(Path("/pg/bin"), "16.4")
+
+    def start(self) -> None:
+        self.starts += 1
+        if self.fail:
+            raise self.fail
+        self.running = True
+
+    def stop(self) -> None:
+        self.stops += int(self.running)
+        self.running = False
+
+    def status(self) -> dict[str, object]:
+        return {"running": self.running, "pid": 1 if self.running else None}
+
+
+@pytest.fixture(autouse=True)
+def prerequisites(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(stack, "find_java", lambda: "/jdk/bin/java")
+    monkeypatch.setattr(stack, "ensure_kafka_jars", lambda progress: tmp_path / "jars")
+    monkeypatch.setattr(migrations, "upgrade", lambda url, schema: None)
+
+
+def make_stack(tmp_path: Path, kafka: FakeServer, postgres: FakeServer) -> LocalStack:
+    settings = Settings(data_dir=tmp_path / "data", database_url=SecretStr("postgresql://u:s3cr3t@h:1/db"))
+    return LocalStack(kafka=kafka, postgres=postgres, settings=settings)  # type: ignore[arg-type]
+
+
+def test_up_twice_starts_each_server_once(tmp_path: Path) -> None:
+    local = make_stack(tmp_path, FakeServer(1), FakeServer(2))
+    lines: list[str] = []
+    local.up(lines.append)
+    local.up(lines.append)
+    assert lines == ["starting Kafka on 127.0.0.1:1", "starting Postgres on 127.0.0.1:2"]
+    assert local.kafka.is_running() and local.postgres.is_running()
+
+
+def test_postgres_failing_stops_the_kafka_this_up_started(tmp_path: Path) -> None:
+    kafka, postgres = FakeServer(1), FakeServer(2, fail=InfraError("Postgres failed to start: FATAL: x"))
+    with pytest.raises(InfraError, match=r"^Postgres failed to start: FATAL: x; stopped Kafka again$"):
+        make_stack(tmp_path, kafka, postgres).up()
+    assert (kafka.running, kafka.stops) == (False, 1)
+
+
+def test_a_kafka_that_ran_before_is_left_running(tmp_path: Path) -> None:
+    kafka, postgres = FakeServer(1, running=True), FakeServer(2, fail=InfraError("Postgres port 2 is taken"))
+    with pytest.raises(InfraError, match=r"^Postgres port 2 is taken$"):
+        make_stack(tmp_path, kafka, postgres).up()
+    assert kafka.running
+
+
+def test_ctrl_c_while_starting_postgres_stops_kafka_too(tmp_path: Path) -> None:
+    kafka, postgres = FakeServer(1), FakeServer(2, fail=KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        make_stack(tmp_path, kafka, postgres).up()
+    assert not kafka.running
+
+
+def test_a_failed_migration_stops_both_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    def fail(url: str, schema: str) -> None:
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(migrations, "upgrade", fail)
+    local = make_stack(tmp_path, FakeServer(1), FakeServer(2))
+    with pytest.raises(
+        InfraError, match=r"^migrating schema public failed: .*; stopped Kafka and Postgres again$"
+    ):
+        local.up()
+    assert not local.kafka.is_running() and not local.postgres.is_running()
+
+
+def test_status_has_no_secret(tmp_path: Path) -> None:
+    local = make_stack(tmp_path, FakeServer(1), FakeServer(2))
+    local.up()
+    info: dict[str, Any] = local.status()
+    assert set(info) == {"kafka", "postgres", "data_dir"}
+    assert "s3cr3t" not in repr(info)
+
+
+def test_prerequisites_name_java_postgres_and_kafka(tmp_path: Path) -> None:
+    lines = check_prerequisites(postgres=FakeServer(2))  # type: ignore[arg-type]
+    assert [line.split()[0] for line in lines] == ["java", "postgres", "kafka"]
+    assert "16.4 in /pg/bin" in lines[1]
+
+
+def test_prerequisites_without_postgres_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(pgbinaries, "candidate_bindirs", lambda: [tmp_path / "nowhere"])
+    with pytest.raises(InfraError, match="PostgreSQL server binaries not found") as error:
+        check_prerequisites()
+    assert "\n" not in str(error.value)

@@ -1,0 +1,191 @@
+"""The ``flashsale`` command as a user runs it: a subprocess, real servers, one line per failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "s3cr3t"
+ERROR = "flashsale: error: "
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Cli:
+    """``flashsale`` on its own data dir and free ports, its database URL carrying a password."""
+
+    data_dir: Path
+    env: dict[str, str]
+
+    @classmethod
+    def on(cls, data_dir: Path) -> Cli:
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("FLASHSALE_")}
+        if "FLASHSALE_CACHE_DIR" in os.environ:  # where the Kafka jars are: not a setting of the stack
+            inherited["FLASHSALE_CACHE_DIR"] = os.environ["FLASHSALE_CACHE_DIR"]
+        kafka, controller, postgres = free_port(), free_port(), free_port()
+        return cls(
+            data_dir,
+            inherited
+            | {
+                "FLASHSALE_DATA_DIR": str(data_dir),
+                "FLASHSALE_KAFKA_PORT": str(kafka),
+                "FLASHSALE_KAFKA_CONTROLLER_PORT": str(controller),
+                "FLASHSALE_POSTGRES_PORT": str(postgres),
+                "FLASHSALE_BROKER_URL": f"kafka://127.0.0.1:{kafka}",
+                "FLASHSALE_DATABASE_URL": f"postgresql+psycopg2://flashsale:{SECRET}@127.0.0.1:{postgres}/flashsale",
+            },
+        )
+
+    def __call__(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        """Run ``flashsale *args`` (``env`` overrides settings); its password never shows."""
+        done = subprocess.run(
+            [sys.executable, "-m", "streams", *args],
+            cwd=ROOT,
+            env=self.env | env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+        assert SECRET not in done.stdout + done.stderr
+        assert "Traceback" not in done.stderr
+        return done
+
+    def stop_servers(self) -> None:
+        """Whatever ``down`` left running (it should leave nothing), stopped without the CLI."""
+        from infra.kafka import KafkaServer
+        from infra.postgres import PostgresServer
+
+        KafkaServer(self.data_dir).stop()
+        PostgresServer(self.data_dir).stop()
+
+
+def error_lines(done: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in done.stderr.splitlines() if line.startswith(ERROR)]
+
+
+@pytest.fixture(scope="module")
+def stack_cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    """One data dir and port set for the module's real stack; nothing left running afterwards."""
+    cli = Cli.on(tmp_path_factory.mktemp("stack"))
+    try:
+        yield cli
+    finally:
+        cli("down")
+        cli.stop_servers()
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Iterator[Cli]:
+    """A data dir where no stack runs (tests that must not start one)."""
+    cli = Cli.on(tmp_path / "data")
+    yield cli
+    cli.stop_servers()
+
+
+@pytest.mark.integration
+def test_up_status_down_twice(stack_cli: Cli) -> None:
+    for again in (False, True):
+        up = stack_cli("up")
+        assert up.returncode == 0, up.stderr
+        shown = stack_cli("status")
+        pids = [int(pid) for pid in re.findall(r"running \(pid (\d+)\)", shown.stdout)]
+        assert len(pids) == 2, shown.stdout
+        assert f"data     {stack_cli.data_dir}" in shown.stdout
+        info = json.loads(stack_cli("status", "--json").stdout)
+        assert [info[part]["pid"] for part in ("kafka", "postgres")] == pids
+        assert info["data_dir"] == str(stack_cli.data_dir)
+        if not again:
+            assert stack_cli("up").returncode == 0  # idempotent: the same servers go on
+            assert stack_cli("status").stdout == shown.stdout
+            migrated = stack_cli("migrate")  # FLASHSALE_DATABASE_URL (with a password) points at it
+            assert migrated.returncode == 0, migrated.stderr
+        down = stack_cli("down")
+        assert down.returncode == 0, down.stderr
+        stopped = stack_cli("status")
+        assert stopped.stdout.count(" stopped ") == 2 and "running" not in stopped.stdout
+
+
+@pytest.mark.integration
+def test_postgres_failing_after_kafka_started_leaves_nothing_running(stack_cli: Cli) -> None:
+    pgdata = stack_cli.data_dir / "postgres" / "data"
+    if not (pgdata / "PG_VERSION").exists():  # run alone: make the cluster first
+        assert stack_cli("up").returncode == 0
+        assert stack_cli("down").returncode == 0
+    auto_conf = pgdata / "postgresql.auto.conf"
+    good = auto_conf.read_text()
+    auto_conf.write_text(good + "shared_buffers = 'plenty'\n")
+    try:
+        up = stack_cli("up")
+    finally:
+        auto_conf.write_text(good)
+    assert up.returncode == 1
+    assert error_lines(up) == [up.stderr.splitlines()[-1]]
+    assert re.fullmatch(
+        f"{ERROR}Postgres failed to start: .*FATAL.*; stopped Kafka again", error_lines(up)[0]
+    )
+    assert stack_cli("status").stdout.count(" stopped ") == 2
+
+
+@pytest.mark.parametrize("setting", ["KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "POSTGRES_PORT"])
+def test_up_on_a_taken_port_is_one_line_and_starts_nothing(cli: Cli, setting: str) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = str(holder.getsockname()[1])
+        up = cli("up", **{f"FLASHSALE_{setting}": port})
+    assert up.returncode == 1
+    [line] = up.stderr.splitlines()  # nothing else: not even a progress line
+    assert line.startswith(ERROR) and port in line and f"FLASHSALE_{setting}" in line
+    assert cli("status").stdout.count(" stopped ") == 2
+
+
+@pytest.mark.parametrize("args", [["nosuch"], ["migrate", "--bogus"]])
+def test_misuse_exits_2_with_one_line(cli: Cli, args: list[str]) -> None:
+    done = cli(*args)
+    assert done.returncode == 2
+    assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith(ERROR)
+
+
+def test_a_bad_setting_is_named_in_one_line(cli: Cli) -> None:
+    done = cli("status", FLASHSALE_KAFKA_PORT="notaport")
+    assert done.returncode == 2
+    assert len(done.stderr.splitlines()) == 1 and "FLASHSALE_KAFKA_PORT" in done.stderr
+
+
+def test_status_and_failures_never_show_the_password(cli: Cli) -> None:
+    assert SECRET in cli.env["FLASHSALE_DATABASE_URL"]  # Cli.__call__ asserts it is never shown
+    assert cli("status").returncode == 0
+    assert cli("status", "--json").returncode == 0
+    refused = cli("migrate")  # no Postgres on that port
+    assert refused.returncode == 1
+    assert len(error_lines(refused)) == 1 and len(refused.stderr.splitlines()) == 1
+
+
+def test_a_malformed_database_url_is_one_line_without_the_password(cli: Cli) -> None:
+    url = f"postgresql+psycopg2://flashsale:{SECRET}@127.0.0.1:notaport/flashsale"
+    done = cli("migrate", FLASHSALE_DATABASE_URL=url)
+    assert done.returncode == 2
+    assert len(done.stderr.splitlines()) == 1 and "FLASHSALE_DATABASE_URL" in done.stderr
+
+
+@pytest.mark.integration
+def test_setup_names_java_postgres_and_kafka(cli: Cli) -> None:
+    done = cli("setup")
+    assert done.returncode == 0, done.stderr
+    assert [line.split()[0] for line in done.stdout.splitlines()] == ["java", "postgres", "kafka"]
