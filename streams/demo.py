@@ -31,7 +31,8 @@ from models.evaluation import evaluate, hit_rate_at_k, policy_metrics, popularit
 from models.simulation import ScenarioConfig
 from streams.admin import client_config, ensure_topics
 from streams.settings import Settings
-from streams.simulate import SimulationRun, simulate, sku_policy
+from streams.simulate import SimulationRun, simulate
+from streams.skus import sku_policy
 from streams.tables import tables_for
 from streams.topics import DISCOUNTS, RESTOCK
 

@@ -27,6 +27,7 @@ from models.sim_ledger import Ledger
 from models.simulation import FlashSaleMarket, ScenarioConfig, SimEvent, timestamp_ms
 from streams.admin import client_config, ensure_topics
 from streams.settings import Settings
+from streams.skus import sku_policy
 from streams.topics import DISCOUNTS, RECOMMENDATIONS, RESTOCK
 
 DECISION_ORDER = {RESTOCK: 0, DISCOUNTS: 1, RECOMMENDATIONS: 2}

@@ -12,7 +12,8 @@ from models.evaluation import AdaptivePolicy
 from models.sim_policies import run_policy
 from models.simulation import FlashSaleMarket, SimEvent, timestamp_ms
 from streams.settings import Settings
-from streams.simulate import scenario, simulate, sku_policy
+from streams.simulate import scenario, simulate
+from streams.skus import sku_policy
 
 pytestmark = pytest.mark.integration
 SMALL = scenario(seed=5, minutes=12, users=80, skus=5)
