@@ -64,6 +64,9 @@ def create_app(settings: Settings, *, agents: bool = True, web: bool = True) -> 
         web_host=settings.web_host,
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
+        # Don't wait on shutdown for events an agent has not taken yet (e.g. while BERT loads): they are
+        # read again after a restart, and source offsets + decision ids keep results effectively-once.
+        stream_wait_empty=False,
         autodiscover=False,
         datadir=str(datadir),
     )

@@ -21,12 +21,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from streams.admin import TOPIC_CONFIGS, client_config
+from streams.admin import client_config
 from streams.settings import Settings
-from streams.topics import CATALOG, INPUT_TOPICS, INTERNAL_TOPICS, OUTPUT_TOPICS
+from streams.topics import CATALOG, INPUT_TOPICS
 
 MANIFEST = "replay-manifest"
 MANIFEST_KEY = b"manifest"
@@ -123,9 +123,8 @@ def resolve_ranges(
     finally:
         consumer.close()
     if all(r.end == r.start for rs in ranges.values() for r in rs):
-        raise ReplayError(
-            f"empty range: no records from {from_ts.isoformat()} to {to_ts.isoformat()} on {', '.join(topics)}"
-        )
+        span = f"from {from_ts.isoformat()} to {to_ts.isoformat()}"
+        raise ReplayError(f"empty range: no records {span} on {', '.join(topics)}")
     return partitions, ranges
 
 
@@ -174,33 +173,6 @@ def planned_records(
         yield record
 
 
-def create_namespace_topics(live: Settings, namespace: str, partitions: int) -> None:
-    """Every topic of the namespace, with the source's partition count and no time-based retention.
-
-    Replayed records keep their (possibly old) event-time timestamps: with the broker's default
-    retention a replay of last month's sale would be deleted as soon as it was written.
-    """
-    target = live.model_copy(update={"topic_prefix": namespace})
-    names = {target.topic(n): n for n in (*INPUT_TOPICS, *OUTPUT_TOPICS, *INTERNAL_TOPICS, MANIFEST)}
-    specs = {
-        full: {
-            "num_partitions": 1 if name == MANIFEST else partitions,
-            "replication_factor": live.topic_replication_factor,
-            "configs": {**TOPIC_CONFIGS.get(name, {}), "retention.ms": "-1"}
-            | ({"cleanup.policy": "compact"} if name == MANIFEST else {}),
-        }
-        for full, name in names.items()
-    }
-    admin = KafkaAdminClient(**client_config(live), client_id="flashsale-replay")
-    try:
-        missing = {n: s for n, s in specs.items() if n not in set(admin.list_topics())}
-        if missing:
-            admin.create_topics(missing)
-            admin.wait_for_topics(list(missing), timeout_ms=60_000)
-    finally:
-        admin.close()
-
-
 def write_manifest(live: Settings, manifest: Manifest) -> None:
     """Store ``manifest`` as the latest value of the namespace's manifest topic."""
     producer = KafkaProducer(**client_config(live), acks="all")
@@ -226,6 +198,19 @@ def read_manifest(live: Settings, namespace: str) -> Manifest | None:
         consumer.close()
 
 
+def topic_size(settings: Settings, topic: str) -> int:
+    """Messages in ``topic`` now (0 when it does not exist)."""
+    consumer = consumer_for(settings)
+    try:
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not tps:
+            return 0
+        begins, ends = consumer.beginning_offsets(tps), consumer.end_offsets(tps)
+        return sum(ends[tp] - begins[tp] for tp in tps)
+    finally:
+        consumer.close()
+
+
 def copy_records(live: Settings, manifest: Manifest, progress: Callable[[int], None]) -> int:
     """Copy the manifest's planned records that are not in the namespace yet; returns all copied."""
     consumer = consumer_for(live)
@@ -247,11 +232,16 @@ def copy_records(live: Settings, manifest: Manifest, progress: Callable[[int], N
             source = TopicPartition(live.topic(topic), p)
             futures = []
             for record in planned_records(consumer, source, planned, landed[target]):
+                headers = list(record.headers or [])
                 futures.append(
                     producer.send(
-                        target.topic, key=record.key, value=record.value, headers=list(record.headers or []),
-                        partition=p, timestamp_ms=record.timestamp,
-                    )  # fmt: skip
+                        target.topic,
+                        key=record.key,
+                        value=record.value,
+                        headers=headers,
+                        partition=p,
+                        timestamp_ms=record.timestamp,
+                    )
                 )
                 if len(futures) >= 10_000:
                     progress(_confirm(producer, futures))

@@ -43,7 +43,7 @@ class WorkerProcess:
     """A ``python -m streams worker`` child process with exactly ``settings`` (no inherited FLASHSALE_*)."""
 
     def __init__(self, settings: Settings, log: Path) -> None:
-        self.log = log
+        self.log, self._ready = log, False
         log.parent.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("FLASHSALE_")}
         env.update(settings.to_env(), PYTHONUNBUFFERED="1")
@@ -57,11 +57,13 @@ class WorkerProcess:
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
 
-    def check_alive(self) -> None:
-        """Raise a one-line error when the worker has exited."""
+    def ready(self) -> bool:
+        """Whether the worker has started (Faust logged "Ready"); a one-line error once it has exited."""
         if self.proc.poll() is not None:
             lines = self.log.read_text(errors="replace").strip().splitlines() or ["no output"]
             raise ReplayError(f"worker exited ({self.proc.returncode}): {lines[-1][:300]} (log: {self.log})")
+        self._ready = self._ready or "]: Ready" in self.log.read_text(errors="replace")
+        return self._ready
 
     def stop(self, timeout_s: float = 30) -> None:
         """SIGTERM (Faust shuts down cleanly and commits), then SIGKILL if it does not exit in time."""
@@ -84,15 +86,16 @@ def watched_partitions(settings: Settings) -> tuple[list[TopicPartition], list[T
 
 def wait_settled(
     settings: Settings,
-    alive: Callable[[], None] = lambda: None,
+    ready: Callable[[], bool] = lambda: True,
     progress: Callable[[int, int], None] = lambda done, total: None,
     settle_s: float = SETTLE_S,
     stall_s: float = 300.0,
 ) -> None:
     """Block until the settings' group has processed everything in its topics (see module doc).
 
-    ``progress(done, total)`` gets the input records processed; ``alive()`` may raise to give up.
-    Raises :class:`ReplayError` when nothing moved for ``stall_s``.
+    ``progress(done, total)`` gets the input records processed. The quiet time only counts while
+    ``ready()`` (the worker has started: a resumed worker may still have marks to send), which may
+    raise to give up. Raises :class:`ReplayError` when nothing moved for ``stall_s``.
     """
     group = group_id(settings)
     inputs, every = watched_partitions(settings)
@@ -102,12 +105,12 @@ def wait_settled(
         quiet: tuple[float, dict[TopicPartition, int]] | None = None
         last: tuple[float, object] = (time.monotonic(), None)
         while True:
-            alive()
+            started = ready()
             ends = consumer.end_offsets(every)
             done = committed(admin, group, every)
             progress(sum(min(done[tp], ends[tp]) for tp in inputs), sum(ends[tp] for tp in inputs))
             now = time.monotonic()
-            if all(done[tp] >= ends[tp] for tp in every):
+            if started and all(done[tp] >= ends[tp] for tp in every):
                 if quiet is None or quiet[1] != ends:
                     quiet = (now, ends)
                 elif now - quiet[0] >= settle_s:

@@ -21,7 +21,7 @@ from models.ids import from_epoch
 from models.recommend import rank
 from streams import metrics
 from streams.app import Flashsale
-from streams.catalog_view import CatalogView, follow
+from streams.catalog_view import Candidates, CatalogView, follow
 from streams.forwarding import source_name
 from streams.ingest import batches, decode_batch
 from streams.records import Click, Event, Order, Recommendation, RecommendedItem
@@ -67,11 +67,16 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
         view.attach(scorer if scorer is not None else await asyncio.to_thread(load_scorer, fs))
         await follow(view, s, catalog_ready)
 
-    async def recommend(user_id: str, slot: UserSlot, event_id: str, ts: float) -> None:
-        candidates = view.candidates(ts)
+    async def recommend(
+        user_id: str, slot: UserSlot, event_id: str, ts: float, cache: dict[int, tuple[Candidates, list[str]]]
+    ) -> None:
+        minute = int(ts // 60)  # candidates change with campaigns and stock: per minute is fresh enough
+        if minute not in cache:
+            found = view.candidates(ts)
+            cache[minute] = (found, [view.items[sku].category for sku in found.skus])
+        candidates, categories = cache[minute]
         if not candidates.skus:
             return
-        categories = [view.items[sku].category for sku in candidates.skus]
         top = rank(slot.vector.embedding(), candidates.matrix, candidates.skus, candidates.popularity,
                    k=s.recommendations_k, categories=categories)  # fmt: skip
         record = Recommendation(
@@ -96,6 +101,7 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
         vectors = await encode(queries) if queries else None
         query_vec = dict(zip(queries, vectors, strict=True)) if vectors is not None else {}
         batch: dict[str, tuple[int, UserSlot]] = {}
+        candidates: dict[int, tuple[Candidates, list[str]]] = {}
         for event, record in good:
             assert isinstance(record, Click | Order)
             message = event.message
@@ -111,7 +117,7 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
             slot.vector = slot.vector.learn_one(item, action, record.ts)
             ts = record.ts.timestamp()
             if slot.recommended_at is None or ts - slot.recommended_at >= s.recommendation_debounce_s:
-                await recommend(record.user_id, slot, record.event_id, ts)
+                await recommend(record.user_id, slot, record.event_id, ts, candidates)
                 slot.recommended_at = ts
         for user_id, (partition, slot) in batch.items():
             put(users, partition, user_id, slot)

@@ -9,8 +9,9 @@ import json
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka import TopicPartition as AioPartition
@@ -39,10 +40,19 @@ def end_offsets(settings: Settings, topics: list[str]) -> Ends:
 
 @dataclass(frozen=True)
 class Window:
-    """Events consumed between two observations of progress, and the seconds between them."""
+    """Events consumed between two observations of progress, and the seconds between them.
+
+    ``opened`` and ``closed`` hold the worker's metrics read at both ends, when asked for.
+    """
 
     events: int
     seconds: float
+    opened: dict[str, float] = field(default_factory=dict)
+    closed: dict[str, float] = field(default_factory=dict)
+
+    def delta(self, series: str) -> float:
+        """How much a metric series grew inside the window."""
+        return self.closed.get(series, 0.0) - self.opened.get(series, 0.0)
 
     @property
     def events_per_s(self) -> float:
@@ -95,19 +105,21 @@ def group_window(
     alive: Callable[[], None],
     desc: str,
     timeout_s: float = 1800,
+    snapshot: Callable[[], dict[str, float]] = dict,
 ) -> Window:
     """Progress of ``group`` over ``ends``, from its first commit after ``started()`` to the last.
 
     Startup (process, group join, model load) is excluded: the window opens at the first commit
-    observed after ``started()`` holds, with the count committed then, and closes when every partition
-    is committed to its end. Both ends are (time, committed) pairs read together, 10 times a second.
+    observed after ``started()`` holds (or, if none came before the end, where ``started()`` was first
+    seen), with the count committed then, and closes when every partition is committed to its end.
+    Each end is a (time, committed, ``snapshot()``) triple read together; offsets are polled 10×/s.
     """
     total = sum(ends.values())
     admin = KafkaAdminClient(**client_config(settings), client_id="flashsale-bench")
     bar = tqdm(total=total, desc=desc, unit="ev", file=sys.stderr, mininterval=0.5, leave=False)
     deadline = time.monotonic() + timeout_s
-    baseline: int | None = None
-    opened: tuple[float, int] | None = None
+    baseline: tuple[float, int, dict[str, float]] | None = None
+    opened: tuple[float, int, dict[str, float]] | None = None
     try:
         while True:
             alive()
@@ -117,19 +129,44 @@ def group_window(
                 continue
             bar.update(done - bar.n)
             if baseline is None and started():
-                baseline = done
-            elif baseline is not None and opened is None and done != baseline:
-                opened = (now, done)
+                baseline = (now, done, snapshot())
+            elif baseline is not None and opened is None and done != baseline[1] and done < total:
+                opened = (now, done, snapshot())
             if done >= total:
-                if opened is None or opened[1] >= total:
-                    raise InfraError(f"{desc}: all {total} events went in one commit; bench more events")
-                return Window(total - opened[1], now - opened[0])
+                start = opened or baseline
+                if start is None or start[1] >= total:
+                    raise InfraError(f"{desc}: all {total} events were done before timing began; bench more")
+                return Window(total - start[1], now - start[0], start[2], snapshot())
             if now > deadline:
                 raise InfraError(f"{desc}: only {done} of {total} events committed after {timeout_s:.0f} s")
             time.sleep(0.1)
     finally:
         bar.close()
         admin.close()
+
+
+def scrape_metrics(port: int, host: str = "127.0.0.1") -> dict[str, float]:
+    """A worker's Prometheus metrics, ``{'name{labels}': value}``; empty when it does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return {}
+    return parse_metrics(text)
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    """Prometheus text format → ``{'name{labels}': value}``.
+
+    >>> parse_metrics('# HELP x y\\nx_total{a="b"} 3.0\\ny 1e3\\n')
+    {'x_total{a="b"}': 3.0, 'y': 1000.0}
+    """
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            series, _, value = line.rpartition(" ")
+            out[series] = float(value)
+    return out
 
 
 class OutputWatcher(threading.Thread):

@@ -1,7 +1,7 @@
 """The trivial Faust pass-through worker of ``flashsale bench``: ``python -m streams.bench.passthrough``.
 
 A bare app (:func:`streams.app.create_app` with ``agents=False``) with one agent per input topic that
-takes batches exactly as the pipeline's agents do (``take_events(stream_batch_size, within=...)``) and
+takes batches exactly as the pipeline's agents do (:func:`streams.ingest.batches`) and
 only counts them: what Faust itself costs, on the same topics and consumer settings as the pipeline.
 """
 
@@ -13,6 +13,7 @@ import faust
 from faust.worker import Worker
 
 from streams.app import Flashsale, create_app
+from streams.ingest import batches
 from streams.settings import Settings
 
 
@@ -34,7 +35,7 @@ def passthrough_app(settings: Settings) -> Flashsale:
 def _counter(size: int, within: float) -> Callable[[faust.StreamT], Awaitable[None]]:
     async def count(stream: faust.StreamT) -> None:
         seen = 0
-        async for events in stream.take_events(size, within=within):
+        async for events in batches(stream, size, within):
             seen += len(events)
 
     return count

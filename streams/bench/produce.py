@@ -83,10 +83,10 @@ class Producer:
         or ``duration_s`` run out. Returns ``event_id → sent_at`` (epoch s) of the events that have one.
         """
         sent_at: dict[str, float] = {}
-        started, sent = time.monotonic(), 0
+        started = time.monotonic()
         total = int(rate * duration_s) if rate and duration_s else None
         bar = tqdm(total=total, desc=desc, unit="ev", file=sys.stderr, mininterval=0.5, leave=False)
-        for topic, key, value in events:
+        for sent, (topic, key, value) in enumerate(events):
             elapsed = time.monotonic() - started
             if duration_s is not None and elapsed >= duration_s:
                 break
@@ -102,7 +102,6 @@ class Producer:
             )
             if stamped.get("event_id"):
                 sent_at[stamped["event_id"]] = now
-            sent += 1
             bar.update(1)
         bar.close()
         self.producer.flush()

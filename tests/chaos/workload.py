@@ -106,7 +106,7 @@ def build_sale(params: ChaosParams, start: datetime) -> Sale:
         duration_minutes=params.minutes, campaign_offset_minutes=params.minutes // 4,
         campaign_minutes=params.minutes // 2, restock_lead_minutes=min(15, params.minutes // 8),
         sessions_per_minute=params.sessions_per_minute, p_buy=0.6, max_buy=0.95,
-        stock_coverage=(2.0, 4.0), p_search=0.2,
+        p_search=0.2,
     )  # fmt: skip
     market = FlashSaleMarket(config)
     events = market.initial_events()
@@ -114,7 +114,9 @@ def build_sale(params: ChaosParams, start: datetime) -> Sale:
         events += market.step(1)
     sale = Sale(start, skus=list(market.skus))
     for e in events:
-        sale.messages.append(Message(e.topic, e.key.encode(), json.dumps(e.value).encode(), timestamp_ms(e) / 1e3))
+        sale.messages.append(
+            Message(e.topic, e.key.encode(), json.dumps(e.value).encode(), timestamp_ms(e) / 1e3)
+        )
     end = start + timedelta(minutes=params.minutes, seconds=TRAILING_S)
     for i, sku in enumerate(market.skus):
         value = {"event_id": f"closing-{sku}", "sku": sku, "on_hand": int(market.on_hand[i]),
@@ -130,7 +132,12 @@ def publish(settings: Settings, messages: Sequence[Message]) -> list[Placed]:
     producer = KafkaProducer(**client_config(settings), acks="all", linger_ms=20, max_request_size=4 << 20)
     try:
         futures = [
-            (m, producer.send(settings.topic(m.topic), key=m.key, value=m.value, timestamp_ms=round(m.ts * 1e3)))
+            (
+                m,
+                producer.send(
+                    settings.topic(m.topic), key=m.key, value=m.value, timestamp_ms=round(m.ts * 1e3)
+                ),
+            )
             for m in messages
         ]
         producer.flush()
@@ -180,7 +187,9 @@ def reference(placed: Sequence[Placed], settings: Settings) -> Reference:
         data = json.loads(m.value or b"")
         if m.topic == "orders":
             units[data["sku"]] += data["quantity"]
-        per_sku[data["sku"]].append((m.ts, KIND_RANK[KIND_OF_TOPIC[m.topic]], f"{m.topic}/{p.partition}", p.offset, data))
+        per_sku[data["sku"]].append(
+            (m.ts, KIND_RANK[KIND_OF_TOPIC[m.topic]], f"{m.topic}/{p.partition}", p.offset, data)
+        )
     until = max(e[0] for events in per_sku.values() for e in events) - settings.allowed_lateness_s
     decisions: dict[str, dict[str, dict[str, Any]]] = {"restock": {}, "discount": {}}
     status = {}

@@ -23,10 +23,11 @@ import sqlalchemy as sa
 from models.forecasting import DemandForecaster
 from models.ids import decision_id, from_epoch
 from models.restock import restock_decision
-from models.sku_state import SkuPolicy, SkuState
+from models.sku_state import SkuState
 from streams.admin import client_config, ensure_topics, partitions_of
 from streams.clock import KIND_RANK
 from streams.settings import Settings
+from streams.skus import sku_policy
 
 SALE_MINUTES = 10  # orders and clicks happen in minutes 0-9
 SNAPSHOT_MINUTES = 13  # stock snapshots at m:01 for m in 0-12, then a trailing one at 12:30
@@ -53,6 +54,8 @@ PRODUCTS = (  # fast seller, steady seller, slow seller, sells out early, no dem
     Product("sku-mat", "Non-Slip Yoga Mat", "fitness", 25.0, 150, ()),
 )
 CLICKERS = {"alice": ("sku-earbuds", "sku-headphones"), "bob": ("sku-knife", "sku-pan")}
+ACTIONS = ("view", "click", "add_to_cart")
+SEARCHES = {"click-alice-5-0": "noise cancelling earbuds", "click-bob-5-0": "cast iron frying pan"}
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,37 @@ def script_sale(start: datetime) -> ScriptedSale:
         left = p.stock - sold[p.sku]
         add("stock", p.sku, seconds, event_id=f"stock-{p.sku}-{name}", sku=p.sku, on_hand=left, inbound=0)
 
+    def orders(minute: int) -> None:
+        for i, p in enumerate(PRODUCTS):
+            for j, wanted in enumerate(p.units_per_minute):
+                units = min(wanted, p.stock - sold[p.sku])
+                if units <= 0:
+                    continue
+                sold[p.sku] += units
+                n = sum(sold.values())  # grows with every order: a unique id
+                user, seconds = f"buyer-{n % 7}", minute * 60 + 5 + 7 * j + i  # distinct times in the minute
+                add("orders", user, seconds, event_id=f"order-{n}", order_id=f"o-{n}", user_id=user,
+                    sku=p.sku, quantity=units, unit_price=round(p.base_price * 0.8, 2))  # fmt: skip
+
+    def clicks(minute: int) -> None:
+        for k, (user, skus) in enumerate(CLICKERS.items()):
+            for j in range(3):  # 20 s apart: above the 5 s debounce, so each click is recommended on
+                event_id, seconds = f"click-{user}-{minute}-{j}", minute * 60 + 10 + 20 * j + k
+                query = SEARCHES.get(event_id)
+                sku, action = (
+                    (None, "search") if query else (skus[(minute + j) % 2], ACTIONS[(minute + j) % 3])
+                )
+                add(
+                    "clicks",
+                    user,
+                    seconds,
+                    event_id=event_id,
+                    user_id=user,
+                    sku=sku,
+                    action=action,
+                    query=query,
+                )
+
     for p in PRODUCTS:
         add("catalog", p.sku, 0, sku=p.sku, title=p.title, category=p.category, base_price=p.base_price,
             campaign=campaign)  # fmt: skip
@@ -114,34 +148,12 @@ def script_sale(start: datetime) -> ScriptedSale:
         for p in PRODUCTS:
             snapshot(p, minute * 60 + 1, str(minute))
         if minute < SALE_MINUTES:
-            for i, p in enumerate(PRODUCTS):
-                for j, wanted in enumerate(p.units_per_minute):
-                    units = min(wanted, p.stock - sold[p.sku])
-                    if units > 0:  # distinct times, all inside the minute
-                        sold[p.sku] += units
-                        n = sum(sold.values())
-                        add("orders", f"buyer-{n % 7}", minute * 60 + 5 + 7 * j + i, event_id=f"order-{n}",
-                            order_id=f"o-{n}", user_id=f"buyer-{n % 7}", sku=p.sku, quantity=units,
-                            unit_price=round(p.base_price * 0.8, 2))  # fmt: skip
-            for k, (user, skus) in enumerate(CLICKERS.items()):
-                for j in range(3):  # 20 s apart: above the 5 s debounce, so each click is recommended on
-                    add("clicks", user, minute * 60 + 10 + 20 * j + k, event_id=f"click-{user}-{minute}-{j}",
-                        user_id=user, sku=skus[(minute + j) % 2],
-                        action=("view", "click", "add_to_cart")[(minute + j) % 3], query=None)  # fmt: skip
+            orders(minute)
+            clicks(minute)
     for p in PRODUCTS:  # trailing snapshots: event time moves past the last sale minute
         snapshot(p, 12 * 60 + 30, "end")
     sale.messages.sort(key=lambda m: m.ts)  # each partition in event-time order, as producers send
     return sale
-
-
-def sku_policy(settings: Settings) -> SkuPolicy:
-    """The policy the per-SKU agent builds from ``settings`` (streams/skus.py)."""
-    return SkuPolicy(
-        bucket_minutes=settings.bucket_minutes,
-        service_level=settings.service_level,
-        max_discount_step=settings.discount_max_step,
-        discount_cooldown_minutes=settings.discount_cooldown_minutes,
-    )
 
 
 def final_watermark(messages: list[Message], settings: Settings) -> float:
@@ -190,12 +202,13 @@ def expected_restocks(sale: ScriptedSale, settings: Settings) -> dict[str, dict[
     policy, until = sku_policy(settings), final_watermark(sale.messages, settings)
     bucket_s = 60 * settings.bucket_minutes
     lead = sale.campaign["restock_lead_minutes"]
+    ends_at = datetime.fromisoformat(sale.campaign["ends_at"]).timestamp()
     start = sale.start.timestamp()
     out = {}
     for sku in sale.products:
         orders = [m.data for m in sale.of("orders") if m.data["sku"] == sku]
         levels = [(m.ts, m.data) for m in sale.of("stock") if m.data["sku"] == sku]
-        forecaster, ours = DemandForecaster(), []
+        forecaster, ours = DemandForecaster(season=policy.season_buckets), []
         for b in range(int((until - start) // bucket_s)):
             begin, end = start + b * bucket_s, start + (b + 1) * bucket_s
             units = sum(
@@ -205,6 +218,8 @@ def expected_restocks(sale: ScriptedSale, settings: Settings) -> dict[str, dict[
             if level["on_hand"] != 0:  # a sold-out bucket says nothing about demand
                 forecaster.learn_one(units)
             ours = [(t, q) for t, q in ours if t + lead * 60 > end]
+            if ends_at - policy.review_buckets * bucket_s <= end + lead * 60 and end < ends_at:
+                continue  # it would arrive after the sale
             inbound = max(level["inbound"], sum(q for _, q in ours))
             lead_buckets = max(math.ceil(lead / settings.bucket_minutes), 1)
             decision = restock_decision(
@@ -250,15 +265,10 @@ def publish(kafka_bootstrap: str) -> Iterator[Callable[[Settings, list[Message]]
 
     def send(settings: Settings, messages: list[Message]) -> list[Sent]:
         ensure_topics(settings)
-        futures = [
-            (
-                m,
-                producer.send(
-                    settings.topic(m.topic), key=m.key, value=m.value, timestamp_ms=round(m.ts * 1000)
-                ),
-            )
-            for m in messages
-        ]
+        futures = []
+        for m in messages:
+            future = producer.send(settings.topic(m.topic), m.value, m.key, timestamp_ms=round(m.ts * 1000))
+            futures.append((m, future))
         producer.flush()
         return [Sent(m, md.topic, md.partition, md.offset) for m, f in futures for md in [f.get(timeout=30)]]
 

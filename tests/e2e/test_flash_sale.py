@@ -86,6 +86,8 @@ def test_scripted_flash_sale(
     assert restocks == e2e.expected_restocks(sale, settings)
     fast = sorted((r for r in restocks.values() if r["sku"] == FAST_SELLER), key=lambda r: r["ts"])
     assert fast and fast[0]["on_hand"] == sale.products[FAST_SELLER].stock and fast[0]["inbound"] == 0
+    # No forecast errors seen yet at the first close: the order-up-to level is at least the expected demand.
+    assert fast[0]["on_hand"] + fast[0]["quantity"] >= fast[0]["forecast_units"]
     assert all(r["quantity"] >= 1 for r in restocks.values())
     assert not [r for r in restocks.values() if r["sku"] in SLOW_SELLERS]
 

@@ -1,0 +1,49 @@
+"""Distinct, realistic search queries and the ``clicks`` search events that carry them.
+
+Queries combine the simulator catalogue's vocabulary (brand, model, shopper query, variant, price cap),
+so tens of thousands are distinct: an LRU query cache cannot inflate the BERT stage's figure.
+
+>>> qs = distinct_queries(1000)
+>>> len(qs) == len(set(qs)) == 1000
+True
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+from models.sim_catalog import CATEGORIES
+from models.simulation import SimEvent
+
+PRICE_CAPS = (25, 50, 75, 100, 150, 200, 300, 500)
+
+
+def distinct_queries(n: int, seed: int = 7) -> list[str]:
+    """``n`` distinct queries in a seeded shuffled order (at most ~36k exist)."""
+    pool = [
+        f"{brand} {model} {query} {variant.lower()} under {cap}"
+        for category in CATEGORIES
+        for product in category.products
+        for query, brand, model, variant, cap in itertools.product(
+            product.queries, category.brands, category.models, category.variants, PRICE_CAPS
+        )
+    ]
+    if n > len(pool):
+        raise ValueError(f"only {len(pool)} distinct queries can be made, asked for {n}")
+    random.Random(seed).shuffle(pool)
+    return pool[:n]
+
+
+def search_events(queries: list[str], n_users: int, first_id: int = 0) -> list[SimEvent]:
+    """One ``clicks`` search event per query, users in turn; ``ts`` is set when the event is sent.
+
+    >>> search_events(["air fryer"], 10, first_id=5)[0].value["event_id"]
+    'bench-search-5'
+    """
+    events = []
+    for i, query in enumerate(queries, start=first_id):
+        user = f"bu{i % n_users:06d}"
+        value = {"event_id": f"bench-search-{i}", "user_id": user, "sku": None, "action": "search"}
+        events.append(SimEvent("clicks", user, {**value, "query": query, "ts": None}))
+    return events

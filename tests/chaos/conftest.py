@@ -1,0 +1,122 @@
+"""Chaos fixtures: the variant's sizes, the seeded sale, a stack of our own to break, a report.
+
+Crash and hostile-input tests run on the session's Kafka and Postgres. Outage tests stop and restart
+servers, so they get a Kafka and a Postgres of their own (module-scoped, free ports, a temporary dir).
+``FLASHSALE_CHAOS_LONG=1`` runs the long variant; ``FLASHSALE_CHAOS_REPORT=path.json`` writes each
+test's figures there (docs/reliability.md quotes them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from streams.settings import Settings
+from tests.chaos.driver import free_port
+from tests.chaos.workload import ChaosParams, Sale, build_sale, sale_start
+
+
+@pytest.fixture(scope="session")
+def chaos() -> ChaosParams:
+    """Sizes of this run: fast (CI) unless FLASHSALE_CHAOS_LONG=1."""
+    return ChaosParams.from_env()
+
+
+@pytest.fixture(scope="session")
+def sale(chaos: ChaosParams) -> Sale:
+    """The seeded sale every chaos test replays (one start time for the whole session)."""
+    return build_sale(chaos, sale_start())
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[sa.Engine]:
+    """An engine on the test's Postgres."""
+    engine = sa.create_engine(settings.database_url.get_secret_value(), pool_pre_ping=True)
+    yield engine
+    engine.dispose()
+
+
+@dataclass
+class OwnStack:
+    """A Kafka and a Postgres that a test may stop, kill and restart."""
+
+    kafka: Any  # infra.kafka.KafkaServer
+    postgres: Any  # infra.postgres.PostgresServer
+
+
+@pytest.fixture(scope="module")
+def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnStack]:
+    """A private local Kafka and Postgres on free ports (always infra/, never containers: we kill them)."""
+    from infra.kafka import KafkaServer
+    from infra.postgres import PostgresServer
+
+    root = tmp_path_factory.mktemp("own-stack")
+    stack = OwnStack(
+        KafkaServer(root, port=free_port(), controller_port=free_port()),
+        PostgresServer(root, port=free_port()),
+    )
+    stack.kafka.start()
+    stack.postgres.start()
+    try:
+        yield stack
+    finally:
+        stack.kafka.stop()
+        stack.postgres.stop()
+
+
+@pytest.fixture
+def own_settings(own_stack: OwnStack, namespace: str, tmp_path: Path) -> Iterator[Settings]:
+    """Settings on the private stack, with a migrated schema of this test's own."""
+    from infra import migrations
+
+    url = own_stack.postgres.url
+    migrations.upgrade(url, namespace)
+    yield Settings(
+        broker_url=f"kafka://{own_stack.kafka.bootstrap}",
+        database_url=url,
+        topic_prefix=namespace,
+        db_schema=namespace,
+        data_dir=tmp_path / "data",
+        web_port=free_port(),
+        stream_batch_wait_ms=50,
+    )
+    if own_stack.postgres.is_running():
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(sa.schema.DropSchema(namespace, cascade=True, if_exists=True))
+        engine.dispose()
+
+
+@pytest.fixture
+def own_engine(own_settings: Settings) -> Iterator[sa.Engine]:
+    engine = sa.create_engine(own_settings.database_url.get_secret_value(), pool_pre_ping=True)
+    yield engine
+    engine.dispose()
+
+
+_FIGURES: dict[str, Any] = {}
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest, chaos: ChaosParams) -> Callable[..., None]:
+    """``figures(key=value, …)``: record this test's figures (printed, and written to the report)."""
+
+    def record(**values: Any) -> None:
+        entry = _FIGURES.setdefault(request.node.name, {"variant": chaos.name})
+        entry.update(values)
+        print(f"{request.node.name}: {json.dumps(values, default=str)}")
+
+    return record
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    target = os.environ.get("FLASHSALE_CHAOS_REPORT")
+    if target and _FIGURES:
+        Path(target).write_text(json.dumps(_FIGURES, indent=2, default=str) + "\n")

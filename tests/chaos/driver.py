@@ -1,0 +1,130 @@
+"""The chaos driver: a fleet of worker processes, and a thread that SIGKILLs a random one at random
+moments of the run and restarts it, as Kafka's own system tests bounce their services.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from streams.settings import Settings
+
+StartWorker = Callable[[Settings], Any]  # tests/conftest.py's ``start_worker``: a ready WorkerProcess
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Fleet:
+    """``n`` workers of one consumer group, each with its own web port and data dir."""
+
+    def __init__(self, start: StartWorker, settings: Settings, n: int, root: Path) -> None:
+        self.start = start
+        self.settings = [
+            settings.model_copy(update={"web_port": free_port(), "data_dir": root / f"worker{i}"})
+            for i in range(n)
+        ]
+        with ThreadPoolExecutor(n) as pool:  # BERT loads in parallel
+            self.workers = list(pool.map(start, self.settings))
+        self.expected_exits = 0
+
+    def metrics_url(self, i: int = 0) -> str:
+        return f"http://127.0.0.1:{self.settings[i].web_port}/metrics"
+
+    def kill(self, i: int) -> None:
+        """SIGKILL worker ``i``, as a crash would, and reap it."""
+        proc = self.workers[i].proc
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+
+    def restart(self, i: int) -> None:
+        self.workers[i] = self.start(self.settings[i])
+
+    def dead(self) -> list[str]:
+        """Workers that exited on their own, with the end of their log."""
+        out = []
+        for w in self.workers:
+            if w.proc.poll() is not None:
+                tail = w.log.read_text(errors="replace")[-2000:]
+                out.append(f"worker {w.proc.pid} exited {w.proc.returncode}; log ends:\n{tail}")
+        return out
+
+    def logs(self) -> str:
+        """Everything every worker of this fleet logged (restarted ones included)."""
+        root = self.workers[0].log.parent
+        return "".join(p.read_text(errors="replace") for p in sorted(root.glob("worker-*.log")))
+
+    def kill_all(self) -> None:
+        """End the run: SIGKILL every worker (a graceful stop is not what is tested here)."""
+        for i, w in enumerate(self.workers):
+            if w.proc.poll() is None:
+                self.kill(i)
+
+
+@dataclass
+class Kill:
+    worker: int
+    progress: float  # share of the input the group had committed when the worker was killed
+    down_s: float  # how long it stayed down before its restart began
+    restart_s: float  # until it was ready again
+
+
+class ChaosDriver(threading.Thread):
+    """Kills a random worker of ``fleet`` ``kills`` times, each when the group's progress passes a
+    random point of the run (plus a random delay), and restarts it; exceptions are kept for the test.
+    """
+
+    def __init__(
+        self, fleet: Fleet, progress: Callable[[], float], kills: int, seed: int, timeout_s: float
+    ) -> None:
+        super().__init__(name="chaos-driver", daemon=True)
+        self.fleet, self.progress, self.kills, self.seed, self.timeout_s = (
+            fleet,
+            progress,
+            kills,
+            seed,
+            timeout_s,
+        )
+        self.done: list[Kill] = []
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        rng = random.Random(self.seed)
+        points = sorted(rng.uniform(0.05, 0.95) for _ in range(self.kills))
+        deadline = time.monotonic() + self.timeout_s
+        try:
+            for point in points:
+                while (seen := self.progress()) < point and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                time.sleep(rng.uniform(0, 0.3))
+                victim = rng.randrange(len(self.fleet.workers))
+                self.fleet.kill(victim)
+                down = rng.uniform(0, 3)
+                time.sleep(down)
+                began = time.monotonic()
+                self.fleet.restart(victim)
+                self.done.append(
+                    Kill(victim, round(seen, 3), round(down, 2), round(time.monotonic() - began, 1))
+                )
+        except BaseException as exc:  # surfaced by the test
+            self.error = exc
+
+    def finish(self) -> list[Kill]:
+        """Wait for every kill and restart; the kills done."""
+        self.join(self.timeout_s + 120)
+        if self.error is not None:
+            raise self.error
+        assert not self.is_alive(), "the chaos driver did not finish"
+        return self.done
