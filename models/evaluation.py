@@ -220,10 +220,13 @@ def evaluate(
     lag_minutes: int = 1,
     item_vectors: Mapping[str, np.ndarray] | None = None,
     k: int = 10,
-    season: int = 60,
 ) -> Evaluation:
-    """Run adaptive (in process), static and oracle on ``config`` and score forecasts and lists."""
-    adaptive = AdaptivePolicy(policy or SkuPolicy(), lag_minutes)
+    """Run adaptive (in process), static and oracle on ``config`` and score forecasts and lists.
+
+    Forecasts are scored with the policy's own season, against seasonal-naive at that season.
+    """
+    policy = policy or SkuPolicy()
+    adaptive = AdaptivePolicy(policy, lag_minutes)
     recommender = ShadowRecommender(dict(item_vectors or {}), k)
 
     def callback(events: Sequence[SimEvent], now: datetime) -> list[SimDecision]:
@@ -232,7 +235,7 @@ def evaluate(
 
     ledgers = {"adaptive": run_policy(config, callback), "static": run_static(config)}
     ledgers["oracle"] = run_oracle(config)
-    forecast, backtests = forecast_mae(ledgers["adaptive"].sold, season)
+    forecast, backtests = forecast_mae(ledgers["adaptive"].sold, policy.season_buckets)
     kinds = Counter(d.kind for d in adaptive.decisions)
     report = {
         "scenario": {n: v.isoformat() if isinstance(v, datetime) else v for n, v in asdict(config).items()},

@@ -10,184 +10,20 @@ import bisect
 import collections
 import math
 import pickle
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from statistics import NormalDist
 from typing import Any, NamedTuple
 
 from river import time_series
 
-from models.ids import from_epoch, to_epoch
+from models.forecast_models import LogETS, SeasonalNaive
+
+__all__ = ["ClosedBucket", "DemandForecaster", "LogETS", "SeasonalNaive"]
 
 
 class ClosedBucket(NamedTuple):
     start: datetime
     units: float
-
-
-@dataclass
-class BucketAggregator:
-    """Sum units per event-time bucket; emit buckets once event time has passed their end.
-
-    Closed buckets come out in order and without gaps (empty ones carry 0 units). An event for an
-    already closed bucket is counted in the oldest open one (``late_events`` counts them) so that
-    no ordered unit is ever lost.
-
-    Examples
-    --------
-    >>> from datetime import UTC
-    >>> agg = BucketAggregator(bucket_seconds=60)
-    >>> agg.add(datetime(2024, 1, 1, 0, 0, 10, tzinfo=UTC), 2)
-    []
-    >>> [(b.start.minute, b.units) for b in agg.add(datetime(2024, 1, 1, 0, 3, tzinfo=UTC), 1)]
-    [(0, 2.0), (1, 0.0), (2, 0.0)]
-    """
-
-    bucket_seconds: int = 60
-    allowed_lateness_seconds: float = 0.0
-    max_emit: int = 10_000  # a bogus far-future timestamp must not make a worker emit millions of buckets
-    start: int | None = None  # start (epoch s) of the oldest bucket not yet emitted
-    emitted_any: bool = False
-    watermark: float | None = None
-    units: dict[int, float] = field(default_factory=dict)
-    late_events: int = 0
-    skipped_buckets: int = 0
-
-    def add(self, ts: datetime, units: float) -> list[ClosedBucket]:
-        """Count ``units`` at event time ``ts``; return the buckets this closes."""
-        t = to_epoch(ts)
-        b = int(t // self.bucket_seconds) * self.bucket_seconds
-        if self.start is None:
-            self.start = b
-        elif b < self.start:
-            if self.emitted_any:
-                self.late_events += 1
-                b = self.start
-            else:
-                self.start = b
-        self.units[b] = self.units.get(b, 0.0) + float(units)
-        return self.advance(ts)
-
-    def advance(self, ts: datetime) -> list[ClosedBucket]:
-        """Move event time to ``ts`` (e.g. from a stock event) and return the buckets that closes."""
-        t = to_epoch(ts)
-        self.watermark = t if self.watermark is None else max(self.watermark, t)
-        if self.start is None:
-            return []
-        size = self.bucket_seconds
-        n_closable = int((self.watermark - self.allowed_lateness_seconds - self.start) // size)
-        if n_closable > self.max_emit:
-            skip = n_closable - self.max_emit
-            self.start += skip * size
-            self.skipped_buckets += skip
-            n_closable = self.max_emit
-        closed = []
-        for _ in range(max(n_closable, 0)):
-            closed.append(ClosedBucket(from_epoch(self.start), self.units.pop(self.start, 0.0)))
-            self.start += size
-        self.emitted_any = self.emitted_any or bool(closed)
-        return closed
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> BucketAggregator:
-        # JSON turns int keys into strings; restore them.
-        return cls(**{**d, "units": {int(k): float(v) for k, v in d["units"].items()}})
-
-
-class SeasonalNaive(time_series.base.Forecaster):
-    """Forecast the value one season ago (``season=1``: the last value). The baseline to beat."""
-
-    def __init__(self, season: int = 60) -> None:
-        self.season = max(int(season), 1)
-        self.history: collections.deque[float] = collections.deque(maxlen=self.season)
-
-    def learn_one(self, y: float, x: dict | None = None) -> None:
-        self.history.append(float(y))
-
-    def forecast(self, horizon: int, xs: list[dict] | None = None) -> list[float]:
-        h = list(self.history)
-        if len(h) < self.season:  # less than a season seen: repeat the last value
-            return [h[-1] if h else 0.0] * horizon
-        return [h[i % self.season] for i in range(horizon)]
-
-
-class LogETS(time_series.base.Forecaster):
-    """Additive Holt-Winters with a damped trend on ``log1p(y)``: multiplicative seasonality that copes
-    with zero counts, and a trend that cannot run away exponentially over long horizons.
-
-    The seasonal update sees its error clipped to ``clip`` times a running mean absolute error, so one
-    outage (a drop to zero) does not stamp a hole into next season; level and trend take the error
-    whole, so a real shift such as a campaign launch is followed at once. Until a full season has been
-    seen the forecast is an EWMA of what has been seen.
-
-    Examples
-    --------
-    >>> m = LogETS(season=2)
-    >>> for y in [10, 0, 10, 0, 10, 0, 10, 0]:
-    ...     m.learn_one(y)
-    >>> [round(v) for v in m.forecast(4)]
-    [10, 0, 10, 0]
-    """
-
-    def __init__(
-        self,
-        season: int = 60,
-        alpha: float = 0.2,
-        beta: float = 0.01,
-        gamma: float = 0.2,
-        phi: float = 0.9,
-        clip: float = 3.0,
-    ) -> None:
-        self.season, self.alpha, self.beta, self.gamma, self.phi = max(season, 1), alpha, beta, gamma, phi
-        self.clip = clip
-        self.abs_err: float | None = None  # running mean |error| of the log forecast one step ahead
-        self.warmup: list[float] = []
-        self.level: float | None = None
-        self.trend = 0.0
-        self.seasonal: list[float] = []
-        self.phase = 0
-
-    def learn_one(self, y: float, x: dict | None = None) -> None:
-        z = math.log1p(max(float(y), 0.0))
-        if self.level is None:
-            self.warmup.append(z)
-            if len(self.warmup) >= self.season:
-                self.level = sum(self.warmup) / len(self.warmup)
-                self.seasonal = [v - self.level for v in self.warmup] if self.season > 1 else []
-                self.warmup, self.phase = [], 0
-            return
-        s = self.seasonal[self.phase] if self.seasonal else 0.0
-        prev, prev_trend = self.level, self.trend
-        self.level = self.alpha * (z - s) + (1 - self.alpha) * (prev + self.phi * prev_trend)
-        self.trend = self.beta * (self.level - prev) + (1 - self.beta) * self.phi * prev_trend
-        if self.seasonal:
-            err = z - (prev + self.phi * prev_trend + s)
-            if self.abs_err is None:
-                self.abs_err = abs(err) + 1e-3
-            lim = self.clip * self.abs_err
-            err = min(max(err, -lim), lim)
-            self.abs_err += 0.05 * (abs(err) - self.abs_err)
-            self.seasonal[self.phase] = self.gamma * (err + s) + (1 - self.gamma) * s
-            self.phase = (self.phase + 1) % self.season
-
-    def forecast(self, horizon: int, xs: list[dict] | None = None) -> list[float]:
-        if self.level is None:
-            if not self.warmup:
-                return [0.0] * horizon
-            lvl = self.warmup[0]
-            for z in self.warmup[1:]:
-                lvl += 0.3 * (z - lvl)
-            return [math.expm1(lvl)] * horizon
-        out, damp, p = [], 0.0, 1.0
-        for h in range(horizon):
-            p *= self.phi
-            damp += p
-            s = self.seasonal[(self.phase + h) % self.season] if self.seasonal else 0.0
-            out.append(max(math.expm1(self.level + damp * self.trend + s), 0.0))
-        return out
 
 
 def _grid(max_horizon: int) -> list[int]:

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -193,10 +194,10 @@ def produce(kafka_bootstrap: str) -> Iterator[Callable[..., None]]:
 
 @pytest.fixture
 def consume(kafka_bootstrap: str) -> Callable[..., list]:
-    """Read a topic from the start until ``n`` records arrived (or ``timeout`` passed)."""
+    """Read a topic from the start until ``n`` records (those ``where`` accepts) arrived, or ``timeout``."""
     from kafka import KafkaConsumer
 
-    def read(topic: str, n: int, timeout: float = 60) -> list:
+    def read(topic: str, n: int, timeout: float = 60, where: Callable[[Any], bool] = bool) -> list:
         consumer = KafkaConsumer(
             topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest", group_id=None
         )
@@ -205,7 +206,7 @@ def consume(kafka_bootstrap: str) -> Callable[..., list]:
         try:
             while len(records) < n and time.monotonic() < deadline:
                 for batch in consumer.poll(timeout_ms=500).values():
-                    records.extend(batch)
+                    records.extend(r for r in batch if where(r))
         finally:
             consumer.close()
         return records

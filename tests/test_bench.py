@@ -148,7 +148,7 @@ def test_cli_has_bench_and_bench_bert() -> None:
 @pytest.mark.integration
 def test_bert_bench_end_to_end(settings: Settings, tiny_model: Path) -> None:
     s = settings.model_copy(update={"model_path": tiny_model, "device": "cpu", "bert_threads": 1})
-    cfg = BertBench(texts=600, repeats=1, latency_s=3, batch_sizes=(1, 16))
+    cfg = BertBench(texts=600, repeats=1, latency_s=3, warmup_s=1, target_s=0.1, batch_sizes=(1, 16))
     result = run_bert_bench(s, cfg, lambda _: None)
     assert all(result[key] > 0 for key in BERT_KEYS), {k: result[k] for k in BERT_KEYS}
     assert result["device"] == "cpu" and result["model"] == tiny_model.name
@@ -161,7 +161,8 @@ def test_bert_bench_end_to_end(settings: Settings, tiny_model: Path) -> None:
 @pytest.mark.integration
 def test_pipeline_bench_end_to_end(settings: Settings, tiny_model: Path) -> None:
     s = settings.model_copy(update={"model_path": tiny_model, "device": "cpu", "bert_threads": 1})
-    result = run_pipeline_bench(s, PipelineBench(events=6000, repeats=1, latency_s=3), lambda _: None)
+    cfg = PipelineBench(events=6000, repeats=1, latency_s=3, warmup_s=1)
+    result = run_pipeline_bench(s, cfg, lambda _: None)
     assert all(result[key] > 0 for key in PIPELINE_KEYS), {k: result[k] for k in PIPELINE_KEYS}
     assert result["pipeline_vs_raw"] == pytest.approx(
         result["pipeline_events_per_s"] / result["raw_consumer_events_per_s"], abs=0.001

@@ -25,15 +25,16 @@ from models.bert import BertScorer
 from models.bert_bench import DEFAULT_BATCH_SIZES, SAMPLE_DESCRIPTIONS, SAMPLE_TITLES, measure_peak
 from models.simulation import FlashSaleMarket, ScenarioConfig
 from streams.app import group_id
-from streams.bench.common import format_table, host_info, latency_summary, median_of, ratio
-from streams.bench.measure import OutputWatcher, Window, end_offsets, group_window, scrape_metrics
-from streams.bench.pipeline import CATALOG_READY, WORKER, wait_quiet, worker_settings
+from streams.bench.common import format_table, host_info, median_of, ratio
+from streams.bench.latency import timed_outputs
+from streams.bench.measure import Window, end_offsets, group_window, scrape_metrics
+from streams.bench.pipeline import CATALOG_READY, WORKER, worker_settings
 from streams.bench.process import BenchProcess
 from streams.bench.produce import Producer
 from streams.bench.queries import distinct_queries, search_events
 from streams.bench.stack import Say, bench_stack, drop_namespace, new_namespace
 from streams.settings import Settings
-from streams.topics import CLICKS, RECOMMENDATIONS
+from streams.topics import CLICKS
 
 BERT_SECONDS = "flashsale_bert_batch_seconds"
 BERT_TEXTS = "flashsale_bert_texts_total"
@@ -43,11 +44,13 @@ CLICK_BATCHES = 'flashsale_batch_size_{}{{agent="user-clicks"}}'
 
 @dataclass(frozen=True)
 class BertBench:
-    """Texts per repeat of the stage, repeats, latency run length, users the searches come from."""
+    """Texts per stage run (at least; or ``target_s`` at peak speed), repeats, latency run, users."""
 
     texts: int = 6000
     repeats: int = 3
     latency_s: float = 20.0
+    warmup_s: float = 5.0
+    target_s: float = 30.0
     users: int = 20_000
     batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
 
@@ -64,7 +67,7 @@ def peak(settings: Settings, queries: list[str], cfg: BertBench, say: Say) -> di
     """measure_peak on the bench queries, short titles and long descriptions; the model is freed after."""
     scorer = load_scorer(settings)
     say(f"measuring the peak of {scorer!r} at batch sizes {list(cfg.batch_sizes)}")
-    texts = {"queries": queries[:256], "short": SAMPLE_TITLES, "long": SAMPLE_DESCRIPTIONS}
+    texts = {"queries": queries, "short": SAMPLE_TITLES, "long": SAMPLE_DESCRIPTIONS}
     result = measure_peak(scorer, cfg.batch_sizes, texts, repeats=max(cfg.repeats, 1))
     del scorer
     gc.collect()
@@ -95,8 +98,7 @@ def stage_repeat(stack: Settings, queries: list[str], latency: list[str] | None,
     """Publish the catalog and the searches, let a fresh worker consume them; latency on the last."""
     ns = new_namespace(stack, "benchbert")
     s = worker_settings(ns, f"bench-bert-{r}")
-    market = FlashSaleMarket(ScenarioConfig())
-    catalog = [e for e in market.initial_events() if e.topic == "catalog"]
+    catalog = [e for e in FlashSaleMarket(ScenarioConfig()).initial_events() if e.topic == "catalog"]
     try:
         producer = Producer(ns, linger_ms=1)
         producer.send_stamped(catalog, None, None, "catalog")
@@ -110,15 +112,10 @@ def stage_repeat(stack: Settings, queries: list[str], latency: list[str] | None,
             result: dict[str, Any] = {"pipeline_texts_per_s": window.events_per_s, **stage_metrics(window)}
             if latency:
                 rate = window.events_per_s / 2
-                desc = f"latency at {rate:,.0f} texts/s"
-                watcher = OutputWatcher(ns, RECOMMENDATIONS)
-                watcher.start()
-                events = search_events(latency, cfg.users, first_id=len(queries))
-                sent_at = producer.send_stamped(events, rate, cfg.latency_s, desc)
-                wait_quiet(watcher)
-                watcher.stop()
-                summary = latency_summary(watcher.latencies_ms(sent_at))
-                result["latency"] = {**summary, "rate_texts_per_s": rate}
+                # Enough users that the recommendation debounce never hides an event's output.
+                users = max(cfg.users, int(4 * rate * s.recommendation_debounce_s))
+                events = search_events(latency, users, first_id=len(queries))
+                result["latency"] = timed_outputs(producer, events, rate, cfg.warmup_s, cfg.latency_s)
             producer.close()
             return result
     finally:
@@ -129,15 +126,17 @@ def run_bert_bench(settings: Settings, cfg: BertBench, say: Say) -> dict[str, An
     """Peak, then the stage through Kafka (median of repeats), then latency; returns the JSON."""
     logs = Path(tempfile.mkdtemp(prefix="flashsale-bench-logs-"))
     say(f"worker logs in {logs}")
-    n_latency = int(cfg.latency_s * 2000)  # ample for any CPU rate; more than a GPU needs is cut by time
-    pool = distinct_queries(cfg.texts * cfg.repeats + n_latency)
-    peak_result = peak(settings, pool, cfg, say)
+    peak_result = peak(settings, distinct_queries(256, seed=1), cfg, say)
     sets = peak_result["sets"]
     peak_rate = sets["queries"]["peak_texts_per_s"]
+    # A faster device gets more texts, so that every stage window lasts about target_s.
+    texts = max(cfg.texts, int(peak_rate * cfg.target_s))
+    n_latency = int(0.6 * peak_rate * (cfg.warmup_s + cfg.latency_s)) + 100
+    pool = distinct_queries(texts * cfg.repeats + n_latency, seed=2)
     with bench_stack(settings, say) as stack:
         runs = []
         for r in range(cfg.repeats):
-            mine = pool[r * cfg.texts : (r + 1) * cfg.texts]
+            mine = pool[r * texts : (r + 1) * texts]
             last = r == cfg.repeats - 1
             runs.append(stage_repeat(stack, mine, pool[-n_latency:] if last else None, r + 1, cfg, logs))
             say(f"[{r + 1}] stage {runs[-1]['pipeline_texts_per_s']:,.0f} texts/s vs peak {peak_rate:,.0f}")
@@ -160,7 +159,7 @@ def run_bert_bench(settings: Settings, cfg: BertBench, say: Say) -> dict[str, An
         "stage": {k: median_or_none([run[k] for run in runs]) for k in runs[0] if k != "latency"},
         "peak_by_set": {name: round(v["peak_texts_per_s"], 1) for name, v in sets.items()},
         "peak_detail": sets,
-        "texts": cfg.texts,
+        "texts": texts,
         "repeats": cfg.repeats,
         "statistic": "median of repeats" if cfg.repeats > 1 else "single run",
         "runs": runs,
@@ -168,7 +167,7 @@ def run_bert_bench(settings: Settings, cfg: BertBench, say: Say) -> dict[str, An
         "distinct_texts": True,
         "host": host_info(),
         "logs": str(logs),
-    }  # fmt: skip
+    }
 
 
 def format_result(result: dict[str, Any]) -> str:
@@ -182,7 +181,7 @@ def format_result(result: dict[str, Any]) -> str:
         ("  time in BERT", _or_na(stage["bert_busy_fraction"], "{:.0%}")),
         ("  encoder texts/s while busy", _or_na(stage["encoder_texts_per_s"], "{:,.0f}")),
         ("  texts per encode call", _or_na(stage["texts_per_encode_call"], "{:,.0f}")),
-        (f"latency p50 @ {result['latency']['rate_texts_per_s']:,.0f} texts/s",
+        (f"latency p50 @ {result['latency']['latency_rate_per_s']:,.0f} texts/s",
          f"{result['latency_ms_p50']:,.0f} ms"),
         ("latency p99", f"{result['latency_ms_p99']:,.0f} ms"),
     ]  # fmt: skip

@@ -1,13 +1,11 @@
 """Measuring consumption: end offsets, a raw aiokafka consumer, a consumer group's committed progress,
-and the outputs that come back (for event → output latency).
+and a worker's own metrics.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -167,40 +165,3 @@ def parse_metrics(text: str) -> dict[str, float]:
             series, _, value = line.rpartition(" ")
             out[series] = float(value)
     return out
-
-
-class OutputWatcher(threading.Thread):
-    """Reads a topic from its current end and notes when each message arrived (epoch s)."""
-
-    def __init__(self, settings: Settings, topic: str) -> None:
-        super().__init__(daemon=True, name=f"watch-{topic}")
-        self.consumer = KafkaConsumer(
-            **client_config(settings), group_id=None, enable_auto_commit=False, fetch_max_wait_ms=10
-        )
-        name = settings.topic(topic)
-        parts = [TopicPartition(name, p) for p in sorted(self.consumer.partitions_for_topic(name) or ())]
-        self.consumer.assign(parts)
-        self.consumer.seek_to_end()
-        for tp in parts:  # resolve the end now, before anything is produced
-            self.consumer.position(tp)
-        self.arrivals: list[tuple[float, dict]] = []
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.is_set():
-            for records in self.consumer.poll(timeout_ms=50).values():
-                arrived = time.time()
-                self.arrivals += [(arrived, json.loads(r.value)) for r in records]
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join(timeout=5)
-        self.consumer.close()
-
-    def latencies_ms(self, sent_at: dict[str, float], id_field: str = "source_event_id") -> list[float]:
-        """Arrival minus send time of every output whose source event is in ``sent_at``."""
-        return [
-            (arrived - sent_at[value[id_field]]) * 1000
-            for arrived, value in self.arrivals
-            if value.get(id_field) in sent_at
-        ]

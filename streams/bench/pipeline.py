@@ -17,20 +17,20 @@ its source event's send time. Peak RSS is the worker's, sampled through all pipe
 from __future__ import annotations
 
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from models.bert_loading import resolve_device
 from streams.app import group_id
-from streams.bench.common import format_table, host_info, latency_summary, median_of, ratio
-from streams.bench.measure import OutputWatcher, Window, end_offsets, group_window, raw_consumer_window
+from streams.bench.common import format_table, host_info, median_of, ratio
+from streams.bench.latency import timed_outputs
+from streams.bench.measure import Window, end_offsets, group_window, raw_consumer_window
 from streams.bench.process import COMMIT_INTERVAL_S, BenchProcess
 from streams.bench.produce import Producer, simulator_events
 from streams.bench.stack import Say, bench_stack, drop_namespace, free_port, new_namespace
 from streams.settings import Settings
-from streams.topics import INPUT_TOPICS, RECOMMENDATIONS
+from streams.topics import INPUT_TOPICS
 
 CATALOG_READY = "catalog view ready"  # logged by streams.catalog_view once the model and catalog are in
 WORKER = ["streams", "worker"]
@@ -44,6 +44,7 @@ class PipelineBench:
     events: int = 100_000
     repeats: int = 3
     latency_s: float = 20.0
+    warmup_s: float = 5.0
     seed: int = 7
 
 
@@ -90,42 +91,20 @@ def one_repeat(stack: Settings, events: list, r: int, logs: Path, say: Say) -> d
     }
 
 
-def wait_quiet(watcher: OutputWatcher, quiet_s: float = 3.0, limit_s: float = 60.0) -> None:
-    """Wait until no output has arrived for ``quiet_s`` (the last events' outputs are in)."""
-    deadline, seen, since = time.monotonic() + limit_s, -1, time.monotonic()
-    while time.monotonic() < deadline:
-        if len(watcher.arrivals) != seen:
-            seen, since = len(watcher.arrivals), time.monotonic()
-        elif time.monotonic() - since >= quiet_s:
-            return
-        time.sleep(0.2)
-
-
 def latency_run(stack: Settings, rate: float, cfg: PipelineBench, logs: Path) -> dict[str, Any]:
     """Event → recommendation latency of a fresh worker fed at ``rate`` events/s, stamped with now."""
     ns = new_namespace(stack, "bench")
     s = worker_settings(ns, "bench-latency")
-    events = simulator_events(int(rate * cfg.latency_s * 1.2) + 1000, seed=cfg.seed + 1)
+    events = simulator_events(int(rate * (cfg.warmup_s + cfg.latency_s) * 1.2) + 1000, seed=cfg.seed + 1)
     opening = next(i for i, e in enumerate(events) if e.topic not in ("catalog", "stock"))
     try:
         producer = Producer(ns, linger_ms=1)
         producer.send_stamped(events[:opening], None, None, "catalog and stock")
         with BenchProcess(s, logs / "latency.log", WORKER) as proc:
             proc.wait_for(CATALOG_READY)
-            watcher = OutputWatcher(ns, RECOMMENDATIONS)
-            watcher.start()
-            sent_at = producer.send_stamped(
-                events[opening:], rate, cfg.latency_s, f"latency at {rate:,.0f} ev/s"
-            )
-            wait_quiet(watcher)
-            watcher.stop()
+            result = timed_outputs(producer, events[opening:], rate, cfg.warmup_s, cfg.latency_s)
             producer.close()
-            return {
-                **latency_summary(watcher.latencies_ms(sent_at)),
-                "latency_rate_events_per_s": round(rate, 1),
-                "latency_events_sent": len(sent_at),
-                "latency_peak_rss_mb": proc.peak_rss_mb,
-            }
+            return {**result, "latency_peak_rss_mb": proc.peak_rss_mb}
     finally:
         drop_namespace(ns)
 
@@ -174,7 +153,7 @@ def format_result(result: dict[str, Any]) -> str:
         ("pipeline / pass-through", f"{result['pipeline_vs_passthrough']:.2f}"),
         ("pipeline / raw", f"{result['pipeline_vs_raw']:.2f}"),
         ("pass-through / raw", f"{result['passthrough_vs_raw']:.2f}"),
-        (f"latency p50 @ {lat['latency_rate_events_per_s']:,.0f} ev/s", f"{lat['latency_ms_p50']:,.0f} ms"),
+        (f"latency p50 @ {lat['latency_rate_per_s']:,.0f} ev/s", f"{lat['latency_ms_p50']:,.0f} ms"),
         ("latency p99", f"{lat['latency_ms_p99']:,.0f} ms"),
         ("worker peak RSS", f"{result['peak_rss_mb']:,.0f} MB"),
     ]

@@ -1,7 +1,7 @@
 """Distinct, realistic search queries and the ``clicks`` search events that carry them.
 
 Queries combine the simulator catalogue's vocabulary (brand, model, shopper query, variant, price cap),
-so tens of thousands are distinct: an LRU query cache cannot inflate the BERT stage's figure.
+so about a million are distinct: an LRU query cache cannot inflate the BERT stage's figure.
 
 >>> qs = distinct_queries(1000)
 >>> len(qs) == len(set(qs)) == 1000
@@ -16,23 +16,32 @@ import random
 from models.sim_catalog import CATEGORIES
 from models.simulation import SimEvent
 
-PRICE_CAPS = (25, 50, 75, 100, 150, 200, 300, 500)
+PRICE_CAPS = range(10, 1000, 5)  # "under 735": the same shape of query, many more distinct ones
+
+
+def _phrases() -> list[tuple[str, str, str, str]]:
+    return [
+        (brand, model, query, variant.lower())
+        for category in CATEGORIES
+        for product in category.products
+        for query, brand, model, variant in itertools.product(
+            product.queries, category.brands, category.models, category.variants
+        )
+    ]
 
 
 def distinct_queries(n: int, seed: int = 7) -> list[str]:
-    """``n`` distinct queries in a seeded shuffled order (at most ~36k exist)."""
-    pool = [
-        f"{brand} {model} {query} {variant.lower()} under {cap}"
-        for category in CATEGORIES
-        for product in category.products
-        for query, brand, model, variant, cap in itertools.product(
-            product.queries, category.brands, category.models, category.variants, PRICE_CAPS
-        )
-    ]
-    if n > len(pool):
-        raise ValueError(f"only {len(pool)} distinct queries can be made, asked for {n}")
-    random.Random(seed).shuffle(pool)
-    return pool[:n]
+    """``n`` distinct queries drawn uniformly (seeded) from about a million combinations."""
+    phrases = _phrases()
+    total = len(phrases) * len(PRICE_CAPS)
+    if n > total:
+        raise ValueError(f"only {total} distinct queries can be made, asked for {n}")
+    picks = random.Random(seed).sample(range(total), n)
+    out = []
+    for pick in picks:
+        brand, model, query, variant = phrases[pick // len(PRICE_CAPS)]
+        out.append(f"{brand} {model} {query} {variant} under {PRICE_CAPS[pick % len(PRICE_CAPS)]}")
+    return out
 
 
 def search_events(queries: list[str], n_users: int, first_id: int = 0) -> list[SimEvent]:

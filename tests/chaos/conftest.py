@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from streams.settings import Settings
-from tests.chaos.driver import free_port
+from tests.chaos.driver import OwnStack, free_port
 from tests.chaos.workload import ChaosParams, Sale, build_sale, sale_start
 
 
@@ -41,14 +40,6 @@ def engine(settings: Settings) -> Iterator[sa.Engine]:
     engine = sa.create_engine(settings.database_url.get_secret_value(), pool_pre_ping=True)
     yield engine
     engine.dispose()
-
-
-@dataclass
-class OwnStack:
-    """A Kafka and a Postgres that a test may stop, kill and restart."""
-
-    kafka: Any  # infra.kafka.KafkaServer
-    postgres: Any  # infra.postgres.PostgresServer
 
 
 @pytest.fixture(scope="module")

@@ -27,6 +27,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass
+class OwnStack:
+    """A Kafka and a Postgres that a test may stop, kill and restart."""
+
+    kafka: Any  # infra.kafka.KafkaServer
+    postgres: Any  # infra.postgres.PostgresServer
+
+
 class Fleet:
     """``n`` workers of one consumer group, each with its own web port and data dir."""
 
@@ -82,8 +90,9 @@ class Kill:
 
 
 class ChaosDriver(threading.Thread):
-    """Kills a random worker of ``fleet`` ``kills`` times, each when the group's progress passes a
-    random point of the run (plus a random delay), and restarts it; exceptions are kept for the test.
+    """Kills a random worker of ``fleet`` ``kills`` times, each when the run's ``progress`` (0..1)
+    passes a random point of its own stretch of the run (plus up to 0.3 s), and restarts it after a
+    random pause; exceptions are kept for the test to raise.
     """
 
     def __init__(
@@ -102,7 +111,8 @@ class ChaosDriver(threading.Thread):
 
     def run(self) -> None:
         rng = random.Random(self.seed)
-        points = sorted(rng.uniform(0.05, 0.95) for _ in range(self.kills))
+        width = 0.9 / self.kills  # one kill in each of ``kills`` equal stretches of the run
+        points = [0.05 + width * (k + rng.random()) for k in range(self.kills)]
         deadline = time.monotonic() + self.timeout_s
         try:
             for point in points:

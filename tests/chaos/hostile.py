@@ -138,7 +138,7 @@ def _number_literal(text: bytes, field: str, literal: bytes) -> bytes:
 
 def byte_defects(good: bytes, topic: str, rng: random.Random) -> list[tuple[str, bytes | None]]:
     """Defects of the bytes themselves."""
-    number = rng.choice(NUMBERS.get(topic, ("extra",)))
+    number = rng.choice(NUMBERS.get(topic, (TS_FIELD[topic],)))  # a field the contract checks
     cut = rng.randint(1, len(good) - 1)
     return [
         ("truncated JSON", good[:cut]),
@@ -189,7 +189,8 @@ def with_hostile(
     """
     rng = random.Random(seed)
     where = {t: [i for i, m in enumerate(good) if m.topic == t] for t in topics}
-    places = sorted(rng.randrange(len(good)) for _ in range(n))
+    # Not among the first 2%: every source partition has had good events before its first bad one.
+    places = sorted(rng.randrange(len(good) // 50, len(good)) for _ in range(n))
     out: list[Message] = []
     bad: list[Bad] = []
     p = 0

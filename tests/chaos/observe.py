@@ -186,3 +186,50 @@ def progress(settings: Settings, placed: Sequence[Placed], ref: Reference) -> fl
     status = latest_status(settings)
     counted = sum(min(status.get(sku, {}).get("units_sold", 0), units) for sku, units in ref.units.items())
     return 0.5 * done / max(len(placed), 1) + 0.5 * counted / max(sum(ref.units.values()), 1)
+
+
+def scrape(url: str) -> dict[str, float]:
+    """A worker's Prometheus samples: ``name{label="v",…}`` → value (labels sorted)."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
+            out[f"{s.name}{{{labels}}}" if labels else s.name] = s.value
+    return out
+
+
+def total(samples: dict[str, float], name: str) -> float:
+    """Sum of ``name``'s samples over all label values."""
+    return sum(v for k, v in samples.items() if k == name or k.startswith(name + "{"))
+
+
+def topic_size(settings: Settings, names: Sequence[str]) -> int:
+    """Records in the contract topics ``names`` (sum of end offsets)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(**client_config(settings), group_id=None)
+    try:
+        tps = [
+            TopicPartition(settings.topic(n), p)
+            for n in names
+            for p in consumer.partitions_for_topic(settings.topic(n)) or ()
+        ]
+        return sum(consumer.end_offsets(tps).values()) if tps else 0
+    finally:
+        consumer.close()
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float, what: str, every_s: float = 0.2) -> float:
+    """Poll ``condition`` until it holds; the seconds that took. AssertionError after ``timeout_s``."""
+    began = time.monotonic()
+    while not condition():
+        if time.monotonic() - began > timeout_s:
+            raise AssertionError(f"{what}: not within {timeout_s:.0f}s")
+        time.sleep(every_s)
+    return time.monotonic() - began

@@ -1,35 +1,16 @@
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from river.time_series.base import Forecaster
 
 from models.forecast_eval import evaluate, flash_sale_traffic
-from models.forecasting import BucketAggregator, DemandForecaster, LogETS, SeasonalNaive
+from models.forecasting import DemandForecaster, LogETS, SeasonalNaive
 
 T0 = datetime(2024, 11, 11, tzinfo=UTC)
 
 
 def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
-
-
-def test_buckets_close_in_order_with_empty_ones_and_tolerate_disorder() -> None:
-    agg = BucketAggregator(bucket_seconds=60)
-    assert agg.add(at(0.9), 1) == [] and agg.add(at(0.1), 2) == []  # out of order inside the bucket
-    closed = agg.add(at(3.5), 4)
-    assert [(b.start, b.units) for b in closed] == [(at(0), 3.0), (at(1), 0.0), (at(2), 0.0)]
-    assert agg.add(at(1.5), 5) == [] and agg.late_events == 1  # late: kept in the open bucket, not lost
-    assert agg.advance(at(4)) == [(at(3), 9.0)]
-
-
-def test_allowed_lateness_delays_closing_and_state_survives_json() -> None:
-    agg = BucketAggregator(bucket_seconds=60, allowed_lateness_seconds=30)
-    agg.add(at(0), 1)
-    assert agg.advance(at(1.4)) == []
-    agg = BucketAggregator.from_dict(json.loads(json.dumps(agg.to_dict())))
-    agg.add(at(0.5), 1)  # within the lateness: still counted in its own bucket
-    assert agg.advance(at(1.5)) == [(at(0), 2.0)] and agg.late_events == 0
 
 
 def test_log_ets_beats_seasonal_naive_on_flash_sale_traffic() -> None:

@@ -1,0 +1,90 @@
+"""Event → output latency: stamped events sent at a rate, their outputs noted as they arrive.
+
+Each event carries its send time (Kafka timestamp and ``ts``); an output names its source event
+(``source_event_id``), so its latency is its arrival here minus that send time. The first seconds
+(``warmup_s``) are sent but not counted: a fresh worker's first batches pay one-off costs.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+from models.simulation import SimEvent
+from streams.admin import client_config
+from streams.bench.common import latency_summary
+from streams.bench.produce import Producer
+from streams.settings import Settings
+from streams.topics import RECOMMENDATIONS
+
+
+class OutputWatcher(threading.Thread):
+    """Reads a topic from its current end and notes when each message arrived (epoch s)."""
+
+    def __init__(self, settings: Settings, topic: str) -> None:
+        super().__init__(daemon=True, name=f"watch-{topic}")
+        self.consumer = KafkaConsumer(
+            **client_config(settings), group_id=None, enable_auto_commit=False, fetch_max_wait_ms=10
+        )
+        name = settings.topic(topic)
+        parts = [TopicPartition(name, p) for p in sorted(self.consumer.partitions_for_topic(name) or ())]
+        self.consumer.assign(parts)
+        self.consumer.seek_to_end()
+        for tp in parts:  # resolve the end now, before anything is produced
+            self.consumer.position(tp)
+        self.arrivals: list[tuple[float, dict]] = []
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            for records in self.consumer.poll(timeout_ms=50).values():
+                arrived = time.time()
+                self.arrivals += [(arrived, json.loads(r.value)) for r in records]
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)
+        self.consumer.close()
+
+    def latencies_ms(self, sent_at: dict[str, float], id_field: str = "source_event_id") -> list[float]:
+        """Arrival minus send time of every output whose source event is in ``sent_at``."""
+        return [
+            (arrived - sent_at[value[id_field]]) * 1000
+            for arrived, value in self.arrivals
+            if value.get(id_field) in sent_at
+        ]
+
+
+def wait_quiet(watcher: OutputWatcher, quiet_s: float = 3.0, limit_s: float = 60.0) -> None:
+    """Wait until no output has arrived for ``quiet_s`` (the last events' outputs are in)."""
+    deadline, seen, since = time.monotonic() + limit_s, -1, time.monotonic()
+    while time.monotonic() < deadline:
+        if len(watcher.arrivals) != seen:
+            seen, since = len(watcher.arrivals), time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return
+        time.sleep(0.2)
+
+
+def timed_outputs(
+    producer: Producer, events: list[SimEvent], rate: float, warmup_s: float, latency_s: float
+) -> dict[str, Any]:
+    """Send ``events`` stamped at ``rate``/s for ``warmup_s + latency_s``; latency of the later ones."""
+    watcher = OutputWatcher(producer.settings, RECOMMENDATIONS)
+    watcher.start()
+    counted_from = time.time() + warmup_s
+    desc = f"latency at {rate:,.0f}/s ({warmup_s:.0f} s warm-up)"
+    sent_at = producer.send_stamped(events, rate, warmup_s + latency_s, desc)
+    wait_quiet(watcher)
+    watcher.stop()
+    counted = {event_id: t for event_id, t in sent_at.items() if t >= counted_from}
+    return {
+        **latency_summary(watcher.latencies_ms(counted)),
+        "latency_rate_per_s": round(rate, 1),
+        "latency_events_counted": len(counted),
+        "latency_warmup_s": warmup_s,
+    }

@@ -1,0 +1,66 @@
+"""SkuState: event-time buckets, what the forecaster learns, and when decisions are (not) taken."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from models.sku_state import SkuPolicy, SkuState
+
+T0 = datetime(2026, 11, 11, 12, tzinfo=UTC)
+
+
+def at(minutes: float) -> float:
+    return (T0 + timedelta(minutes=minutes)).timestamp()
+
+
+def campaign(start: float, end: float, lead: int = 10) -> dict:
+    iso = lambda m: (T0 + timedelta(minutes=m)).isoformat()  # noqa: E731
+    return {"campaign_id": "c1", "starts_at": iso(start), "ends_at": iso(end), "discount": 0.2,
+            "min_discount": 0.1, "max_discount": 0.5, "restock_lead_minutes": lead}  # fmt: skip
+
+
+def order(quantity: int) -> dict:
+    return {"order_id": "o", "quantity": quantity, "unit_price": 10.0}
+
+
+def test_buckets_close_on_event_time_including_empty_ones() -> None:
+    state = SkuState("s1")
+    state.apply({"on_hand": 100, "inbound": 0}, at(0))
+    state.apply(order(3), at(0.5))
+    state.advance(at(3))
+    assert state.closed_buckets == 3 and state.forecaster.n_seen == 3
+    assert state.forecaster.total == 3  # 3 units, then two empty buckets
+
+
+def test_sold_out_buckets_do_not_teach_zero_demand() -> None:
+    state = SkuState("s1")
+    state.apply({"on_hand": 0, "inbound": 0}, at(0))
+    state.advance(at(5))
+    assert state.closed_buckets == 5 and state.forecaster.n_seen == 0
+
+
+def test_restock_when_demand_outruns_stock_but_not_for_after_the_sale() -> None:
+    def run(sale_end: float) -> list[str]:
+        state = SkuState("s1", SkuPolicy(review_buckets=5))
+        state.apply({"title": "t", "campaign": campaign(0, sale_end)}, at(0))
+        state.apply({"on_hand": 20, "inbound": 0}, at(0))
+        kinds = []
+        for minute in range(10):
+            state.apply(order(5), at(minute + 0.5))
+            kinds += [d.kind for d in state.advance(at(minute + 1))]
+        return kinds
+
+    assert "restock" in run(sale_end=120)  # a long sale: stock must come in
+    assert "restock" not in run(sale_end=12)  # it would arrive after the sale ends
+
+
+def test_decisions_are_deterministic() -> None:
+    def decisions() -> list[tuple[str, dict]]:
+        state = SkuState("s1")
+        state.apply({"title": "t", "campaign": campaign(0, 60)}, at(0))
+        state.apply({"on_hand": 500, "inbound": 0}, at(0))
+        return [(d.kind, d.fields) for d in state.advance(at(20))]
+
+    first = decisions()
+    assert first and first == decisions()
+    assert all(fields["event_id"] for _, fields in first)
