@@ -1,0 +1,106 @@
+"""Commands of the local stack and the worker: setup, up, status, down, topics, migrate, worker, schemas."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from streams.commands import cli
+from streams.settings import get_settings
+
+
+@cli.command()
+def setup() -> None:
+    """Fetch and check what the local stack needs (Kafka jars, Java, Postgres binaries)."""
+    from infra.stack import LocalStack, check_prerequisites
+
+    postgres = LocalStack.from_settings(get_settings()).postgres
+    for line in check_prerequisites(progress=lambda line: click.echo(line, err=True), postgres=postgres):
+        click.echo(line)
+
+
+@cli.command()
+def up() -> None:
+    """Start the local Kafka and Postgres (idempotent) and migrate the database."""
+    from infra.stack import LocalStack
+
+    stack = LocalStack.from_settings(get_settings())
+    stack.up(progress=lambda line: click.echo(line, err=True))
+    _print_status(stack.status())
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def status(as_json: bool) -> None:
+    """Show the local stack: URLs, PIDs, data dir."""
+    from infra.stack import LocalStack
+
+    info = LocalStack.from_settings(get_settings()).status()
+    click.echo(json.dumps(info, indent=2)) if as_json else _print_status(info)
+
+
+@cli.command()
+def down() -> None:
+    """Stop the local stack (idempotent); data stays in the data dir."""
+    from infra.stack import LocalStack
+
+    LocalStack.from_settings(get_settings()).down()
+    click.echo("local stack stopped")
+
+
+def _print_status(info: dict) -> None:
+    for name in ("kafka", "postgres"):
+        part = info[name]
+        state = f"running (pid {part['pid']})" if part["running"] else "stopped"
+        url = part.get("bootstrap") or part.get("url")
+        click.echo(f"{name:<9}{state:<22}{url}")
+    click.echo(f"{'data':<9}{info['data_dir']}")
+
+
+@cli.command()
+def topics() -> None:
+    """Create the app's topics (namespace from FLASHSALE_TOPIC_PREFIX) that are missing."""
+    from streams.admin import ensure_topics
+
+    created = ensure_topics(get_settings())
+    click.echo(f"created {len(created)} topics" + (f": {', '.join(created)}" if created else ""))
+
+
+@cli.command()
+@click.option("--revision", default="head", show_default=True)
+@click.option("--down", "downgrade", is_flag=True, help="downgrade to --revision (default base)")
+def migrate(revision: str, downgrade: bool) -> None:
+    """Apply (or revert) the database migrations in FLASHSALE_DB_SCHEMA."""
+    from infra import migrations
+
+    s = get_settings()
+    url = s.database_url.get_secret_value()
+    if downgrade:
+        migrations.downgrade(url, s.db_schema, "base" if revision == "head" else revision)
+    else:
+        migrations.upgrade(url, s.db_schema, revision)
+    click.echo(f"schema {s.db_schema} at {migrations.current(url, s.db_schema) or 'base'}")
+
+
+@cli.command()
+@click.option("--loglevel", default=None, help="default: FLASHSALE_LOG_LEVEL")
+def worker(loglevel: str | None) -> None:
+    """Run a stream worker (add more workers to scale; they share the consumer group)."""
+    from streams.worker import run_worker
+
+    run_worker(get_settings(), loglevel)
+
+
+@cli.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("docs/schemas"), show_default=True)
+@click.option("--check", is_flag=True, help="fail if the files differ from the records")
+def schemas(out: Path, check: bool) -> None:
+    """Write the JSON Schemas of every contract event (for downstream services)."""
+    from streams.schemas import write_schemas
+
+    stale = write_schemas(out, check=check)
+    if check and stale:
+        raise click.ClickException(f"schemas out of date: {', '.join(stale)} (run `flashsale schemas`)")
+    click.echo(f"{'checked' if check else 'wrote'} schemas in {out}")
