@@ -85,7 +85,7 @@ def drop_namespace(live: Settings, name: str) -> None:
     engine = create_engine(live)
     try:
         with engine.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+            conn.execute(sa.schema.DropSchema(name, cascade=True, if_exists=True))
     finally:
         engine.dispose()
     shutil.rmtree(live.data_dir / "faust" / group, ignore_errors=True)

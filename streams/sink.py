@@ -33,11 +33,15 @@ MAX_BACKOFF_S = 5.0
 
 def create_engine(settings: Settings) -> sa.Engine:
     """An engine for the decision store; TLS mode from settings."""
-    return sa.create_engine(
-        settings.database_url.get_secret_value(),
-        pool_pre_ping=True,
-        connect_args={"sslmode": settings.db_sslmode, "connect_timeout": 5},
-    )
+    return sa.create_engine(database_url(settings), pool_pre_ping=True, connect_args={"connect_timeout": 5})
+
+
+def database_url(settings: Settings) -> sa.URL:
+    """The decision store's URL with FLASHSALE_DB_SSLMODE, unless the URL names its own sslmode."""
+    url = sa.engine.make_url(settings.database_url.get_secret_value())
+    if "sslmode" in url.query:  # the URL's own sslmode wins: it is never weakened
+        return url
+    return url.update_query_dict({"sslmode": settings.db_sslmode})
 
 
 def decision_row(event: EventT, record: Event) -> dict[str, Any]:

@@ -113,5 +113,5 @@ def drop_namespace(settings: Settings) -> None:
     with contextlib.suppress(Exception):
         engine = sa.create_engine(settings.database_url.get_secret_value(), poolclass=sa.NullPool)
         with engine.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{ns}" CASCADE'))
+            conn.execute(sa.schema.DropSchema(ns, cascade=True, if_exists=True))
         engine.dispose()

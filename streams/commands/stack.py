@@ -74,9 +74,10 @@ def topics() -> None:
 def migrate(revision: str, downgrade: bool) -> None:
     """Apply (or revert) the database migrations in FLASHSALE_DB_SCHEMA."""
     from infra import migrations
+    from streams.sink import database_url
 
     s = get_settings()
-    url = s.database_url.get_secret_value()
+    url = database_url(s).render_as_string(hide_password=False)
     if downgrade:
         migrations.downgrade(url, s.db_schema, "base" if revision == "head" else revision)
     else:
