@@ -115,7 +115,7 @@ async def follow(view: CatalogView, settings: Settings, ready: asyncio.Event) ->
                     if tp.topic == names[0]:
                         try:
                             catalog.append(decode(CatalogItem, message.value))
-                        except ValueError:
+                        except Exception:
                             continue  # the catalog agent dead-letters it
                     elif message.value:
                         view.status[message.key.decode()] = json.loads(message.value)

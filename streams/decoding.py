@@ -18,7 +18,7 @@ import faust
 from faust.models.fields import CharField, DatetimeField, FieldDescriptor, FloatField, IntegerField
 from faust.types.models import FieldDescriptorT
 
-from streams.records import ChoiceField, Event
+from streams.records import ID_MAX, ChoiceField, Event
 
 E = TypeVar("E", bound=faust.Record)
 
@@ -49,6 +49,8 @@ def parse_json(raw: bytes | None) -> dict[str, Any]:
         raise InvalidEvent(f"value is not UTF-8: {exc.reason} at byte {exc.start}") from None
     except json.JSONDecodeError as exc:
         raise InvalidEvent(f"value is not JSON: {exc.msg} at char {exc.pos}") from None
+    except RecursionError:
+        raise InvalidEvent("value is nested too deeply") from None
     if not isinstance(data, dict):
         raise InvalidEvent(f"value must be a JSON object, got {type(data).__name__}")
     return data
@@ -102,6 +104,12 @@ def _check_text(name: str, value: Any, field: CharField) -> None:
         raise InvalidEvent(f"{name} must be a string, got {type(value).__name__}")
     if not value.strip():
         raise InvalidEvent(f"{name} must not be blank")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidEvent(f"{name} is not valid Unicode (a lone surrogate)") from None
+    if field.max_length == ID_MAX and any(ord(c) < 32 for c in value):
+        raise InvalidEvent(f"{name} contains control characters")
     if field.max_length is not None and len(value) > field.max_length:
         raise InvalidEvent(f"{name} is {len(value)} characters, the limit is {field.max_length}")
     choices = getattr(field, "choices", None)

@@ -24,13 +24,17 @@ def serve(app: faust.App) -> None:
 
     class MetricsView(faust.web.View):
         async def get(self, request: faust.web.Request) -> faust.web.Response:
-            return self.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+            # aiohttp refuses a content_type with a charset: the header carries it instead
+            return self.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app.page("/metrics")(MetricsView)
 
     @app.timer(interval=5.0)
     async def measure_lag() -> None:
         for tp in app.consumer.assignment():
-            highwater, position = app.consumer.highwater(tp), await app.consumer.position(tp)
+            try:  # a partition revoked by a rebalance meanwhile has no position: skip it
+                highwater, position = app.consumer.highwater(tp), await app.consumer.position(tp)
+            except Exception:
+                continue
             if highwater is not None and position is not None:
                 CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(highwater - position)

@@ -69,7 +69,7 @@ def drop_namespace(live: Settings, name: str) -> None:
     group = replay_group(live, name)
     admin = KafkaAdminClient(**client_config(live), client_id="flashsale-replay")
     try:
-        for _, result in admin.delete_groups([group]):
+        for result in admin.delete_groups([group]).values():
             if result not in ("OK", GroupIdNotFoundError.__name__):  # a running worker: NonEmptyGroupError
                 raise ReplayError(f"cannot delete consumer group {group} ({result}): stop its worker first")
         topics = namespace_topics(admin, live, name)

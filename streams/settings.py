@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     bert_max_batch: int = Field(64, ge=1, description="texts per BERT forward pass")
     bert_max_wait_ms: int = Field(20, ge=0, description="longest wait to fill a BERT batch")
     bert_int8: bool = Field(False, description="dynamic int8 quantisation on CPU")
-    bert_threads: int | None = Field(None, ge=1, description="torch CPU threads; default: all cores")
+    bert_threads: int | None = Field(None, ge=1, description="torch CPU threads; default: all cores but one")
     query_cache_size: int = Field(10_000, ge=0, description="LRU of encoded search queries")
 
     # --- stream batching ---------------------------------------------------------------------

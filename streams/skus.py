@@ -10,7 +10,7 @@ passes them; buckets that close emit restock and discount decisions with determi
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ from streams.forwarding import MARK, Forwarder
 from streams.ingest import batches, decode_batch
 from streams.records import DiscountAdjustment, Restock
 from streams.settings import Settings
-from streams.tablestate import load, put, state_table
+from streams.tablestate import load, put, settle, state_table
 from streams.topics import CATALOG, ORDERS, STOCK
 
 
@@ -150,6 +150,7 @@ def register(fs: Flashsale) -> None:
         async for events in batches(stream, s.stream_batch_size, within):
             metrics.BATCH_SIZE.labels(agent="skus").observe(len(events))
             clocks_seen: dict[int, PartitionClock] = {}
+            deliveries: list[Awaitable[Any]] = []
             batch: dict[int, dict[str, SkuSlot]] = {}  # partition → sku → slot, written once per batch
             for event in events:
                 partition = event.message.partition
@@ -166,5 +167,6 @@ def register(fs: Flashsale) -> None:
                 if watermark is not None and watermark != previous:
                     await advance(slots_here, clock, watermark)
                 for sku, current in slots_here.items():
-                    put(slots, partition, sku, current)
-                put(clocks, partition, f"p{partition}", clock)
+                    deliveries.append(await put(slots, partition, sku, current))
+                deliveries.append(await put(clocks, partition, f"p{partition}", clock))
+            await settle(deliveries)

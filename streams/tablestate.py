@@ -8,7 +8,9 @@ declared with ``value_type=bytes`` so the changelog carries exactly those bytes.
 
 from __future__ import annotations
 
+import asyncio
 import pickle
+from collections.abc import Awaitable
 from typing import Any
 
 import faust
@@ -26,8 +28,23 @@ def load(table: TableT, key: str) -> Any | None:
     return pickle.loads(raw) if raw is not None else None
 
 
-def put(table: TableT, partition: int, key: str, value: Any) -> None:
-    """Store ``value`` under ``key`` with its changelog record on ``partition``."""
+async def put(table: TableT, partition: int, key: str, value: Any) -> Awaitable[Any]:
+    """Store ``value`` under ``key``; returns the delivery of its changelog record on ``partition``.
+
+    Await the deliveries before the next batch: Faust's pre-commit flush of its send buffer is
+    bounded, so an offset could otherwise be committed before the state that applied it is durable.
+    """
     raw = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     table.data[key] = raw
-    table.send_changelog(partition, key, raw)
+    return await table.changelog_topic.send(
+        key=key,
+        value=raw,
+        partition=partition,
+        key_serializer="json",  # what state_table's key_type=str and value_type=bytes imply
+        value_serializer="raw",
+    )
+
+
+async def settle(deliveries: list[Awaitable[Any]]) -> None:
+    """Wait until every changelog record of a batch is stored by the broker."""
+    await asyncio.gather(*deliveries)

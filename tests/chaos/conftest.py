@@ -92,6 +92,14 @@ def own_engine(own_settings: Settings) -> Iterator[sa.Engine]:
     engine.dispose()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long variant outlasts the suite's 600 s per-test limit: give chaos tests an hour."""
+    if ChaosParams.from_env().name == "long":
+        for item in items:
+            if item.get_closest_marker("chaos"):
+                item.add_marker(pytest.mark.timeout(3600))
+
+
 _FIGURES: dict[str, Any] = {}
 
 

@@ -11,7 +11,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,8 +43,8 @@ class Fleet:
             settings.model_copy(update={"web_port": free_port(), "data_dir": root / f"worker{i}"})
             for i in range(n)
         ]
-        with ThreadPoolExecutor(n) as pool:  # BERT loads in parallel
-            self.workers = list(pool.map(start, self.settings))
+        # One after the other: start_worker names each log by the count of workers started so far.
+        self.workers = [start(s) for s in self.settings]
         self.expected_exits = 0
 
     def metrics_url(self, i: int = 0) -> str:
@@ -96,16 +95,18 @@ class ChaosDriver(threading.Thread):
     """
 
     def __init__(
-        self, fleet: Fleet, progress: Callable[[], float], kills: int, seed: int, timeout_s: float
+        self,
+        fleet: Fleet,
+        progress: Callable[[], float],
+        kills: int,
+        seed: int,
+        timeout_s: float,
+        stall_s: float = 90,
     ) -> None:
         super().__init__(name="chaos-driver", daemon=True)
-        self.fleet, self.progress, self.kills, self.seed, self.timeout_s = (
-            fleet,
-            progress,
-            kills,
-            seed,
-            timeout_s,
-        )
+        self.fleet, self.progress, self.kills = fleet, progress, kills
+        self.seed, self.timeout_s = seed, timeout_s
+        self.stall_s = stall_s  # progress frozen this long: the run is stuck, stop killing
         self.done: list[Kill] = []
         self.error: BaseException | None = None
 
@@ -116,8 +117,13 @@ class ChaosDriver(threading.Thread):
         deadline = time.monotonic() + self.timeout_s
         try:
             for point in points:
-                while (seen := self.progress()) < point and time.monotonic() < deadline:
+                seen, moved = self.progress(), time.monotonic()
+                while seen < point and time.monotonic() < min(deadline, moved + self.stall_s):
                     time.sleep(0.1)
+                    if (now := self.progress()) != seen:
+                        seen, moved = now, time.monotonic()
+                if seen < point:
+                    return  # stuck or out of time: the test's own checks say why
                 time.sleep(rng.uniform(0, 0.3))
                 victim = rng.randrange(len(self.fleet.workers))
                 self.fleet.kill(victim)

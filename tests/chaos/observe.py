@@ -16,10 +16,10 @@ import sqlalchemy as sa
 from streams.admin import client_config
 from streams.app import group_id
 from streams.settings import Settings
+from streams.tables import tables_for
 from streams.topics import DISCOUNTS, INPUT_TOPICS, RESTOCK, SKU_EVENTS, SKU_STATUS
 from tests.chaos.workload import Placed, Reference, normalise
 
-DECISION_TABLES = {"restock": "restock_events", "discount": "discount_adjustments"}
 DECISION_TOPICS = {"restock": RESTOCK, "discount": DISCOUNTS}
 SOURCE_COLUMNS = ("source_topic", "source_partition", "source_offset", "created_at")
 GROUP_TOPICS = (*INPUT_TOPICS, SKU_EVENTS, RESTOCK, DISCOUNTS)  # what the consumer group reads
@@ -55,11 +55,11 @@ def latest_status(settings: Settings) -> dict[str, dict[str, Any]]:
 
 def decision_rows(engine: sa.Engine, schema: str) -> dict[str, list[dict[str, Any]]]:
     """All decision rows of ``schema``, per kind (duplicates, were there any, kept)."""
+    tables = tables_for(schema)
     out = {}
     with engine.connect() as conn:
-        for kind, table in DECISION_TABLES.items():
-            rows = conn.execute(sa.text(f'SELECT * FROM "{schema}".{table}'))  # schema: a test's own uuid
-            out[kind] = [dict(r._mapping) for r in rows]
+        for kind, table in (("restock", tables.restock_events), ("discount", tables.discount_adjustments)):
+            out[kind] = [dict(r._mapping) for r in conn.execute(sa.select(table))]
     return out
 
 

@@ -59,13 +59,13 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(
         fleet, lambda: observe.progress(settings, placed, ref), chaos.kills, chaos.seed, chaos.timeout_s
     )
     driver.start()
-    kills = driver.finish()
     try:
+        kills = driver.finish()
         observe.wait_converged(settings, engine, ref, chaos.timeout_s, alive=fleet.dead)
         observe.check_final(settings, engine, ref)
     finally:
         fleet.kill_all()
-    assert len(kills) == chaos.kills
+    assert len(kills) == chaos.kills, f"only {len(kills)} kills: the run stalled before the others"
     figures(
         events=len(placed),
         units_sold=sum(ref.units.values()),

@@ -74,13 +74,16 @@ def test_hostile_input_is_dead_lettered_and_costs_no_good_event(
     ref = reference([p for p in placed if id(p.message) not in defects], settings)
     fleet = Fleet(start_worker, settings, 1, tmp_path)
     problems: list[str] = []
+
+    def settled() -> bool:  # caught up, or dead
+        return bool(fleet.dead()) or observe.group_progress(settings)[0] == 0
+
     try:
         try:
-            observe.wait_for(
-                lambda: observe.group_progress(settings)[0] == 0, chaos.timeout_s / 2, "caught up"
-            )
+            observe.wait_for(settled, chaos.timeout_s / 2, "caught up")
         except AssertionError as exc:
             problems.append(f"{exc} (lag {observe.group_progress(settings)[0]})")
+        problems += [f"the worker died: {d}" for d in fleet.dead()]
         letters = observe.read_topic(settings, DEAD_LETTERS)
         problems += dead_letter_problems(letters, bad, where)
         try:
