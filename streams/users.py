@@ -8,6 +8,7 @@ top-k at most once per debounce interval of event time.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from streams.forwarding import source_name
 from streams.ingest import batches, decode_batch
 from streams.records import Click, Event, Order, Recommendation, RecommendedItem
 from streams.tablestate import load, put, settle, state_table
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -68,7 +71,12 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
     @app.task
     async def follow_catalog() -> None:
         view.attach(scorer if scorer is not None else await asyncio.to_thread(load_scorer, fs))
-        await follow(view, s, catalog_ready)
+        while True:  # a broker outage must not take the worker down: read the catalog again
+            try:
+                await follow(view, s, catalog_ready)
+            except Exception as exc:
+                log.warning("catalog view interrupted (%s); reading it again in 2 s", exc)
+                await asyncio.sleep(2)
 
     async def recommend(
         user_id: str, slot: UserSlot, event_id: str, ts: float, cache: dict[int, tuple[Candidates, list[str]]]
