@@ -81,6 +81,8 @@ class AdaptivePolicy:
         taken: list[Decision] = []
         for t, _, _, value in sorted(items, key=lambda item: item[:3]):
             state = self.states.setdefault(value["sku"], SkuState(value["sku"], self.policy))
+            if state.rejects(value):
+                continue  # the stream dead-letters it
             taken += state.advance(t)
             state.apply(value, t)
         for sku in sorted(self.states):

@@ -82,6 +82,7 @@ class SkuState:
     restocks: list[tuple[float, int]] = field(default_factory=list)  # (time, quantity) not yet arrived
     bucket_start: float | None = None
     bucket_units: float = 0.0
+    listed: bool = False  # the catalog has named this SKU
     popularity: float = 0.0  # EWMA of units per bucket
     closed_buckets: int = 0
     forecaster: DemandForecaster = field(init=False)
@@ -94,6 +95,20 @@ class SkuState:
     def bucket_s(self) -> int:
         return 60 * self.policy.bucket_minutes
 
+    def rejects(self, event: dict[str, Any]) -> str | None:
+        """Why ``event`` cannot be applied, or None: orders and stock need a catalog entry first.
+
+        >>> state = SkuState("ghost-1")
+        >>> state.rejects({"order_id": "o1", "quantity": 1, "unit_price": 2.0})
+        "unknown sku 'ghost-1': the catalog has not listed it"
+        >>> state.apply({"title": "Phone", "campaign": None}, 0.0)
+        >>> state.rejects({"order_id": "o1", "quantity": 1, "unit_price": 2.0}) is None
+        True
+        """
+        if "title" in event or self.listed:
+            return None
+        return f"unknown sku {self.sku!r}: the catalog has not listed it"
+
     def apply(self, event: dict[str, Any], t: float) -> None:
         """Apply one validated order, stock or catalog event (as its JSON dict) at event time ``t``."""
         if self.bucket_start is None:
@@ -105,6 +120,7 @@ class SkuState:
         elif "on_hand" in event:
             self.on_hand, self.inbound = event["on_hand"], event["inbound"]
         elif "title" in event:
+            self.listed = True
             self._apply_catalog(event.get("campaign"))
 
     def _apply_catalog(self, campaign: dict[str, Any] | None) -> None:

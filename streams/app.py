@@ -56,6 +56,9 @@ def create_app(settings: Settings, *, agents: bool = True, web: bool = True) -> 
         broker_session_timeout=settings.broker_session_timeout_s,
         broker_heartbeat_interval=settings.broker_session_timeout_s / 3,
         store="memory://",
+        # No standby replicas: in-memory tables restore from their changelogs on takeover anyway, and
+        # Faust's standby recovery crashed workers in chaos runs (a negative seek offset on rebalance).
+        table_standby_replicas=0,
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication_factor,
         processing_guarantee=settings.processing_guarantee.replace("-", "_"),

@@ -101,8 +101,8 @@ async def follow(view: CatalogView, settings: Settings, ready: asyncio.Event) ->
     """Read ``catalog`` and ``sku-status`` from the start, forever; ``ready`` once caught up."""
     names = [settings.topic(CATALOG), settings.topic(SKU_STATUS)]
     consumer = AIOKafkaConsumer(**aiokafka_config(settings), group_id=None, enable_auto_commit=False)
-    await consumer.start()
     try:
+        await consumer.start()  # inside: a broker that is down still gets the consumer closed
         partitions = await _partitions(settings, names)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
@@ -114,7 +114,7 @@ async def follow(view: CatalogView, settings: Settings, ready: asyncio.Event) ->
                 for message in messages:
                     if tp.topic == names[0]:
                         try:
-                            catalog.append(decode(CatalogItem, message.value))
+                            catalog.append(decode(CatalogItem, message.value, message.timestamp / 1000))
                         except Exception:
                             continue  # the catalog agent dead-letters it
                     elif message.value:

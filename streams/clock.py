@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 KIND_RANK = {"catalog": 0, "stock": 1, "order": 2}  # same-time ties: know the item before selling it
-Pending = tuple[float, int, str, int, bytes]  # (event time, kind rank, source, offset, value)
+Pending = tuple[float, int, str, int, bytes, bytes | None]  # (time, kind rank, source, offset, value, key)
 
 
 @dataclass
@@ -42,12 +42,51 @@ class PartitionClock:
     marks: dict[str, SourceMark] = field(default_factory=dict)
     current: float | None = None
     skus: set[str] = field(default_factory=set)
+    position: int | None = None  # offset of the last per-SKU-topic record this state has applied
+    latest: dict[str, float] = field(default_factory=dict)  # latest event time received per source
+
+    def place(self, offset: int) -> str:
+        """Where the record at ``offset`` stands: ``"applied"`` already, ``"next"``, or ``"gap"``.
+
+        State and input must advance together: a record at or before :attr:`position` is already in
+        the state (it is read again after a rebalance or restart); one beyond the next means the
+        stream got ahead of the state, and must be read again from ``position + 1``.
+
+        >>> clock = PartitionClock(expected=())
+        >>> clock.place(7)  # a fresh state starts wherever its input does
+        'next'
+        >>> clock.position = 7
+        >>> [clock.place(o) for o in (6, 7, 8, 9)]
+        ['applied', 'applied', 'next', 'gap']
+        """
+        if self.position is None or offset == self.position + 1:
+            return "next"
+        return "applied" if offset <= self.position else "gap"
 
     def mark(self, source: str, time: float, idle: bool = False) -> None:
         """Record that ``source`` reached ``time`` (a source's own time never moves back)."""
         previous = self.marks.get(source)
         best = max(time, previous.time) if previous else time
         self.marks[source] = SourceMark(best, idle)
+
+    def behind(self, source: str, time: float) -> float:
+        """How far (s) an event of ``source`` at ``time`` is behind what that source already reached.
+
+        A source's events arrive in its own order, so a good event is at most slightly behind;
+        one far behind (more than the allowed lateness) carries a time that cannot be true.
+
+        >>> clock = PartitionClock(expected=("orders/0",))
+        >>> clock.saw("orders/0", 100.0)
+        >>> clock.behind("orders/0", 97.0), clock.behind("orders/0", 120.0), clock.behind("stock/0", 1.0)
+        (3.0, 0.0, 0.0)
+        """
+        mark = self.marks.get(source)
+        reached = max(self.latest.get(source, time), mark.time if mark else time)
+        return max(reached - time, 0.0)
+
+    def saw(self, source: str, time: float) -> None:
+        """Record an event of ``source`` at ``time`` (first copies only)."""
+        self.latest[source] = max(self.latest.get(source, time), time)
 
     def watermark(self) -> float | None:
         """Event time (epoch s) before which no more events are expected; None until all sources spoke."""
@@ -77,13 +116,23 @@ class Inbox:
     pending: list[Pending] = field(default_factory=list)
     received: dict[str, int] = field(default_factory=dict)
 
-    def accept(self, source: str, offset: int, event_time: float, kind: str, value: bytes) -> bool:
+    def is_new(self, source: str, offset: int) -> bool:
+        """Whether the event at ``offset`` of ``source`` was never received before."""
+        return offset > self.received.get(source, -1)
+
+    def accept(
+        self, source: str, offset: int, event_time: float, kind: str, value: bytes, key: bytes | None = None
+    ) -> bool:
         """Queue an event unless it is a redelivery; True when queued."""
-        if offset <= self.received.get(source, -1):
+        if not self.is_new(source, offset):
             return False
         self.received[source] = offset
-        self.pending.append((event_time, KIND_RANK[kind], source, offset, value))
+        self.pending.append((event_time, KIND_RANK[kind], source, offset, value, key))
         return True
+
+    def refuse(self, source: str, offset: int) -> None:
+        """Note an event as received without queueing it (it was dead-lettered)."""
+        self.received[source] = max(offset, self.received.get(source, -1))
 
     def due(self, watermark: float) -> list[Pending]:
         """Remove and return, in a deterministic order, the events before ``watermark``."""

@@ -3,37 +3,59 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import faust
 from faust.types import EventT
 
 from streams import metrics
 from streams.logs import coordinates
+from streams.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
 REASON_MAX = 1000
 
 
-def dead_letter_headers(event: EventT, error: BaseException) -> list[tuple[str, bytes]]:
+@dataclass(frozen=True)
+class Origin:
+    """Where a message came from: its input topic, partition and offset, and its original key."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+
+    @classmethod
+    def of(cls, event: EventT) -> Origin:
+        message = event.message
+        return cls(message.topic, message.partition, message.offset, message.key)
+
+
+def dead_letter_headers(origin: Origin, error: BaseException) -> list[tuple[str, bytes]]:
     """Headers naming the source topic/partition/offset and the error's class and message."""
-    message = event.message
     return [
-        ("source_topic", message.topic.encode()),
-        ("source_partition", str(message.partition).encode()),
-        ("source_offset", str(message.offset).encode()),
+        ("source_topic", origin.topic.encode()),
+        ("source_partition", str(origin.partition).encode()),
+        ("source_offset", str(origin.offset).encode()),
         ("error_class", type(error).__name__.encode()),
         ("error_message", str(error)[:REASON_MAX].encode("utf-8", "replace")),
     ]
 
 
-async def send_dead_letter(topic: faust.TopicT, event: EventT, error: BaseException) -> None:
-    """Publish ``event``'s original key and value to ``topic`` and count it."""
-    message = event.message
-    await topic.send(key=message.key, value=message.value, headers=dead_letter_headers(event, error))
-    metrics.DEAD_LETTERS.labels(topic=message.topic, error=type(error).__name__).inc()
+async def send_dead_letter(topic: faust.TopicT, event: EventT, error: BaseException, outbox: Outbox) -> None:
+    """Publish ``event``'s original key and value to ``topic`` (delivery in ``outbox``) and count it."""
+    await send_dead_value(topic, Origin.of(event), event.message.value, error, outbox)
+
+
+async def send_dead_value(
+    topic: faust.TopicT, origin: Origin, value: bytes | None, error: BaseException, outbox: Outbox
+) -> None:
+    """Publish ``value`` as it came from ``origin`` to ``topic`` (delivery in ``outbox``) and count it."""
+    await outbox.send(topic, key=origin.key, value=value, headers=dead_letter_headers(origin, error))
+    metrics.DEAD_LETTERS.labels(topic=origin.topic, error=type(error).__name__).inc()
     log.warning(
         "dead letter from %s[%s]@%s: %s",
-        message.topic, message.partition, message.offset, str(error)[:200],
-        extra={**coordinates(message), "error_class": type(error).__name__},
+        origin.topic, origin.partition, origin.offset, str(error)[:200],
+        extra={**coordinates(origin), "error_class": type(error).__name__},
     )  # fmt: skip

@@ -27,10 +27,20 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 # Kafka timestamp = event time (the contract); a payload ts far from it is a producer bug.
 MAX_SKEW = timedelta(days=1)
+# Producers' clocks drift a little; an event from further in the future than this cannot be true.
+MAX_AHEAD = timedelta(minutes=5)
 
 
 class InvalidEvent(ValueError):
     """A value that breaks its topic's contract; the message says why."""
+
+
+class LateEvent(InvalidEvent):
+    """A valid event whose time is far behind what its source partition already reached."""
+
+
+class UnknownSku(InvalidEvent):
+    """An order, stock level or click for an SKU the catalog has not listed."""
 
 
 def _reject_constant(name: str) -> Any:
@@ -161,12 +171,17 @@ def validate(record_cls: type[E], data: dict[str, Any], prefix: str = "") -> E:
     return record
 
 
-def decode(record_cls: type[E], raw: bytes | None, kafka_timestamp: float | None = None) -> E:
-    """Decode a raw Kafka value; ``kafka_timestamp`` (seconds) bounds the event's own ``ts``."""
+def decode(
+    record_cls: type[E], raw: bytes | None, kafka_timestamp: float | None = None, now: datetime | None = None
+) -> E:
+    """Decode a raw Kafka value; ``kafka_timestamp`` (seconds) bounds the event's own ``ts``, and
+    so does ``now`` (default: the wall clock): no event comes from more than MAX_AHEAD ahead."""
     record = validate(record_cls, parse_json(raw))
     event_ts = getattr(record, "ts", None) or getattr(record, "updated_at", None)
     if kafka_timestamp is not None and event_ts is not None:
         skew = abs(event_ts - datetime.fromtimestamp(kafka_timestamp, UTC))
         if skew > MAX_SKEW:
             raise InvalidEvent(f"event time is {skew} away from the Kafka timestamp")
+    if event_ts is not None and event_ts - (now or datetime.now(UTC)) > MAX_AHEAD:
+        raise InvalidEvent(f"event time {event_ts.isoformat()} is more than {MAX_AHEAD} in the future")
     return record

@@ -4,10 +4,13 @@ Forwarded events keep their original bytes; headers say what they are and where 
 so the per-SKU agent can drop duplicates (a source offset it has already received) and order
 events deterministically. Marks (see :mod:`streams.clock`) go to every partition after the events
 they vouch for; a timer marks caught-up source partitions idle so the watermark never stalls.
+Callers :meth:`Forwarder.settle` after each batch, so no input offset is committed before what it
+forwarded is stored.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 
@@ -15,6 +18,7 @@ import faust
 from faust.types import TP, EventT
 
 from streams import metrics
+from streams.outbox import Outbox
 
 MARK = "mark"
 
@@ -42,21 +46,24 @@ class Forwarder:
     prefix: str = ""
     mark_every_s: float = 1.0
     progress: dict[TP, SourceProgress] = field(default_factory=dict)
+    outbox: Outbox = field(default_factory=Outbox)
+    # The agent and the idle timer both mark; one at a time, so the last mark on the wire is the
+    # one ``idle_marked`` describes (else a late "active" mark could hide an idle one for good).
+    marking: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def forward(self, event: EventT, kind: str, sku: str, event_time: float) -> None:
         """Send ``event``'s bytes to the partition of ``sku``."""
         message = event.message
-        await self.target.send(
-            key=sku.encode(),
-            value=message.value,
-            timestamp=event_time,
-            headers=[
-                ("kind", kind.encode()),
-                ("source", source_name(message.topic, message.partition, self.prefix).encode()),
-                ("source_offset", str(message.offset).encode()),
-                ("event_time", repr(event_time).encode()),
-            ],
-        )
+        headers = [
+            ("kind", kind.encode()),
+            ("source", source_name(message.topic, message.partition, self.prefix).encode()),
+            ("source_offset", str(message.offset).encode()),
+            ("event_time", repr(event_time).encode()),
+        ]
+        if message.key is not None:  # kept for a dead letter that must carry the original key
+            headers.append(("source_key", message.key))
+        await self.outbox.send(self.target, key=sku.encode(), value=message.value, timestamp=event_time,
+                               headers=headers)  # fmt: skip
         metrics.EVENTS_OUT.labels(topic=self.target.get_topic_name()).inc()
 
     def seen(self, event: EventT, event_time: float | None) -> None:
@@ -72,26 +79,42 @@ class Forwarder:
         """After a batch: mark sources whose event time moved on by ``mark_every_s``."""
         for tp, state in self.progress.items():
             if state.marked is None or state.time - state.marked >= self.mark_every_s:
-                await self._mark(tp, state, idle=False)
+                await self._mark(tp, state, False, self.outbox)
 
     async def mark_idle(self, app: faust.App, topic: str) -> None:
         """Mark this worker's caught-up partitions of ``topic`` idle (called by a timer).
 
-        Caught up = everything below the consumer's last known high watermark was processed.
+        Caught up = everything below the consumer's last known high watermark was processed; for a
+        partition this worker has processed nothing of (taken over with nothing new), the group's
+        committed offset is at the high watermark. (Not the fetch position: fetched records may
+        still wait for the agent.) The timer settles its own marks: the agent's outbox is the
+        agent's to settle.
         """
+        committed: dict[TP, int | None] = getattr(app.consumer, "_committed_offset", {})
+        outbox = Outbox()
         for tp in app.consumer.assignment():
             if tp.topic != topic:
                 continue
             state = self.progress.setdefault(tp, SourceProgress())
             highwater = app.consumer.highwater(tp)
-            if highwater is not None and state.offset + 1 >= highwater and not state.idle_marked:
-                await self._mark(tp, state, idle=True)
-                state.idle_marked = True
+            if highwater is None or state.idle_marked:
+                continue
+            done = state.offset + 1 if state.offset >= 0 else committed.get(tp)
+            if done is not None and done >= highwater:
+                await self._mark(tp, state, True, outbox)
+        await outbox.settle()
 
-    async def _mark(self, tp: TP, state: SourceProgress, idle: bool) -> None:
+    async def _mark(self, tp: TP, state: SourceProgress, idle: bool, outbox: Outbox) -> None:
         value = json.dumps(
             {"source": source_name(tp.topic, tp.partition, self.prefix), "time": state.time, "idle": idle}
         ).encode()
-        for partition in range(self.partitions):
-            await self.target.send(value=value, partition=partition, headers=[("kind", MARK.encode())])
-        state.marked = state.time
+        async with self.marking:
+            for partition in range(self.partitions):
+                await outbox.send(
+                    self.target, value=value, partition=partition, headers=[("kind", MARK.encode())]
+                )
+            state.marked, state.idle_marked = state.time, idle
+
+    async def settle(self) -> None:
+        """Wait until everything forwarded and marked so far is stored by the broker."""
+        await self.outbox.settle()

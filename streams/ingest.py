@@ -11,6 +11,7 @@ from faust.types import EventT
 from streams import metrics
 from streams.deadletters import send_dead_letter
 from streams.decoding import decode
+from streams.outbox import Outbox
 from streams.records import RECORDS_BY_TOPIC, Event
 
 E = TypeVar("E", bound=Event)
@@ -36,8 +37,10 @@ async def decode_batch(
     first agent already dead-letters them.
 
     Any exception while decoding dead-letters that one event, so bad input never stops a worker.
+    Dead letters are stored by the broker before this returns, so acknowledging the batch is safe.
     """
     good: list[tuple[EventT, Event]] = []
+    outbox = Outbox()
     for event in events:
         message = event.message
         metrics.EVENTS_IN.labels(topic=message.topic).inc()
@@ -45,7 +48,8 @@ async def decode_batch(
             record = decode(record_type(message.topic, prefix), message.value, message.timestamp)
         except Exception as exc:  # InvalidEvent, or a decoder bug: neither may cost the events behind
             if dead_letters is not None:
-                await send_dead_letter(dead_letters, event, exc)
+                await send_dead_letter(dead_letters, event, exc, outbox)
         else:
             good.append((event, record))
+    await outbox.settle()
     return good

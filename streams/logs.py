@@ -16,9 +16,9 @@ from faust.types import Message
 FIELDS = ("topic", "partition", "offset", "agent", "error_class")
 
 
-def coordinates(message: Message) -> dict[str, Any]:
-    """``extra`` for a log call about ``message``."""
-    return {"topic": message.topic, "partition": message.partition, "offset": message.offset}
+def coordinates(where: Message | Any) -> dict[str, Any]:
+    """``extra`` for a log call about a message (or anything with its topic, partition and offset)."""
+    return {"topic": where.topic, "partition": where.partition, "offset": where.offset}
 
 
 class JsonFormatter(logging.Formatter):

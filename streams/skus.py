@@ -5,38 +5,45 @@ Each SKU keeps an inbox (events received but not yet behind the watermark, and t
 offset received per source partition, so redelivered events are dropped) and a model state
 (:class:`models.sku_state.SkuState`). Events are applied in event-time order once the watermark
 passes them; buckets that close emit restock and discount decisions with deterministic ids.
+
+Each partition's clock also records the last ``sku-events`` offset applied, so state and input move
+together: what is read again after a rebalance is skipped, and when the stream is ahead of the state
+(Faust's recovery restored an older one) the agent reads the stretch in between itself.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Mapping
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import faust
-from faust.types import EventT
 
 from models.sku_state import Decision, SkuPolicy, SkuState
 from streams import metrics
 from streams.app import Flashsale
+from streams.catchup import read_range
 from streams.clock import KIND_RANK, Inbox, PartitionClock, expected_sources
-from streams.deadletters import send_dead_letter
+from streams.deadletters import Origin, send_dead_letter, send_dead_value
+from streams.decoding import LateEvent, UnknownSku
 from streams.forwarding import MARK, Forwarder
 from streams.ingest import batches, decode_batch
+from streams.outbox import Outbox
 from streams.records import DiscountAdjustment, Restock
 from streams.settings import Settings
-from streams.tablestate import load, put, settle, state_table
+from streams.tablestate import load, put, state_table
 from streams.topics import CATALOG, ORDERS, STOCK
 
+log = logging.getLogger(__name__)
+NUDGE = b"nudge"  # a no-op record kind on sku-events
 
-def _header(event: EventT, name: str) -> str:
-    headers = event.message.headers or ()
+
+def _headers(message: Any) -> dict[str, bytes]:
+    headers = message.headers or ()
     pairs = headers.items() if isinstance(headers, Mapping) else headers
-    for key, value in pairs:
-        if key == name:
-            return value.decode() if isinstance(value, bytes) else str(value)
-    return ""
+    return {key: value if isinstance(value, bytes) else str(value).encode() for key, value in pairs}
 
 
 def _timestamp(record: Any) -> float:
@@ -88,6 +95,7 @@ def register(fs: Flashsale) -> None:
                         await forwarder.forward(event, kind, record.sku, event_time)
                     forwarder.seen(event, event_time)
                 await forwarder.mark_progress()
+                await forwarder.settle()
 
         app.agent(topic, name=f"forward-{kind}")(forward)
 
@@ -100,73 +108,152 @@ def register(fs: Flashsale) -> None:
         for topic, forwarder in fs.forwarders.items():
             await forwarder.mark_idle(app, topic)
 
-    async def emit(decision: Decision) -> None:
+    async def emit(decision: Decision, outbox: Outbox) -> None:
         topic, record = (
             (topics.restock, Restock(**decision.fields))
             if decision.kind == "restock"
             else (topics.discounts, DiscountAdjustment(**decision.fields))
         )
-        await topic.send(key=decision.sku, value=record, timestamp=decision.ts.timestamp())
+        await outbox.send(topic, key=decision.sku, value=record, timestamp=decision.ts.timestamp())
         metrics.EVENTS_OUT.labels(topic=topic.get_topic_name()).inc()
 
-    async def advance(batch: dict[str, SkuSlot], clock: PartitionClock, watermark: float) -> None:
+    async def advance(
+        batch: dict[str, SkuSlot], clock: PartitionClock, watermark: float, outbox: Outbox
+    ) -> None:
         """Apply each SKU's due events in order and close its buckets behind ``watermark``."""
         for sku in sorted(clock.skus):
             current = batch.get(sku) or load(slots, sku) or new_slot(sku)
             decisions: list[Decision] = []
             closed_before = current.state.closed_buckets
             due = current.inbox.due(watermark)
-            for event_time, _rank, _source, _offset, value in due:
+            for event_time, _rank, source, offset, value, key in due:
+                data = json.loads(value)
+                reason = current.state.rejects(data)
+                if reason:
+                    await send_dead_value(topics.dead_letters, origin(source, offset, key), value,
+                                          UnknownSku(reason), outbox)  # fmt: skip
+                    continue
                 decisions += current.state.advance(event_time)
-                current.state.apply(json.loads(value), event_time)
+                current.state.apply(data, event_time)
             decisions += current.state.advance(watermark)
             for decision in decisions:
-                await emit(decision)
+                await emit(decision, outbox)
             if current.state.closed_buckets != closed_before:  # every worker's recommendations see it
                 status = json.dumps(current.state.status()).encode()
-                await topics.sku_status.send(key=sku.encode(), value=status, timestamp=watermark)
+                await outbox.send(topics.sku_status, key=sku.encode(), value=status, timestamp=watermark)
             if due or current.state.closed_buckets != closed_before:
                 batch[sku] = current  # changed: written back once at the end of the batch
 
-    def receive(event: EventT, clock: PartitionClock, slots_here: dict[str, SkuSlot]) -> None:
-        """Take a mark into the clock, or queue an event in its SKU's inbox."""
-        value = event.message.value or b""
-        if _header(event, "kind") == MARK:
+    def origin(source: str, offset: int, key: bytes | None) -> Origin:
+        """The input coordinates of a forwarded event (``orders/3`` → the prefixed orders topic)."""
+        base, _, partition = source.rpartition("/")
+        return Origin(s.topic(base), int(partition), offset, key)
+
+    async def receive(
+        message: Any, clock: PartitionClock, slots_here: dict[str, SkuSlot], outbox: Outbox
+    ) -> None:
+        """Take a mark into the clock, or queue an event in its SKU's inbox (a lying time: dead letter).
+
+        ``message``: a Faust message, or a record read by :func:`streams.catchup.read_range`.
+        """
+        value, headers = message.value or b"", _headers(message)
+        if headers.get("kind") == NUDGE:
+            return  # only there to wake this agent (see state_watchdog)
+        if headers.get("kind") == MARK.encode():
             mark = json.loads(value)
             clock.mark(mark["source"], float(mark["time"]), bool(mark["idle"]))
             return
-        kind, source = _header(event, "kind"), _header(event, "source")
-        offset, event_time = int(_header(event, "source_offset")), float(_header(event, "event_time"))
-        sku = (event.message.key or b"").decode()
+        kind, source = headers.get("kind", b"").decode(), headers.get("source", b"").decode()
+        offset, event_time = int(headers["source_offset"]), float(headers["event_time"])
+        sku = (message.key or b"").decode()
         if not sku or kind not in KIND_RANK:
             raise ValueError(f"not a forwarded event: kind={kind!r} sku={sku!r}")
         current = slots_here.get(sku) or load(slots, sku) or new_slot(sku)
         slots_here[sku] = current
+        if not current.inbox.is_new(source, offset):
+            return  # forwarded again after a crash
+        key = headers.get("source_key")
+        behind = clock.behind(source, event_time)
+        if behind > s.allowed_lateness_s:
+            current.inbox.refuse(source, offset)
+            late = LateEvent(f"event time is {behind:.0f} s behind what {source} already reached "
+                             f"(allowed lateness {s.allowed_lateness_s:g} s)")  # fmt: skip
+            await send_dead_value(topics.dead_letters, origin(source, offset, key), value, late, outbox)
+            return
         clock.skus.add(sku)
-        current.inbox.accept(source, offset, event_time, kind, value)
+        clock.saw(source, event_time)
+        current.inbox.accept(source, offset, event_time, kind, value, key)
+
+    stalled: dict[int, int | None] = {}  # partition → clock position at the watchdog's last look
+
+    @app.timer(interval=5.0)
+    async def state_watchdog() -> None:
+        """Wake the agent of a partition whose stream is ahead of its state while the state has not
+        moved for a whole interval (a gap left by a rebalance, with nothing read after it): a nudge
+        record makes the agent read the missing stretch."""
+        name = topics.sku_events.get_topic_name()
+        try:
+            for tp in app.consumer.assignment():
+                clock = load(clocks, f"p{tp.partition}") if tp.topic == name and not app.rebalancing else None
+                if clock is None or clock.position is None:
+                    continue
+                position = await app.consumer.position(tp)
+                was, stalled[tp.partition] = stalled.get(tp.partition), clock.position
+                if was == clock.position and position is not None and position > clock.position + 1:
+                    log.warning("%s[%s]: state at offset %s, stream at %s; nudging", name, tp.partition,
+                                clock.position, position)  # fmt: skip
+                    nudge = [("kind", NUDGE)]
+                    await topics.sku_events.send(value=b"{}", partition=tp.partition, headers=nudge)
+        except Exception as exc:  # a broker outage: look again next time
+            log.warning("state watchdog skipped a round (%s)", exc)
+
+    async def take(
+        message: Any, clock: PartitionClock, slots_here: dict[str, SkuSlot], outbox: Outbox
+    ) -> None:
+        """Apply one record of the partition, unless the state already holds it."""
+        if clock.place(message.offset) != "next":
+            return
+        clock.position = message.offset
+        await receive(message, clock, slots_here, outbox)
 
     @app.agent(topics.sku_events, name="skus")
     async def skus(stream: faust.StreamT) -> None:
         async for events in batches(stream, s.stream_batch_size, within):
             metrics.BATCH_SIZE.labels(agent="skus").observe(len(events))
+            rebalances = app.rebalancing_count
             clocks_seen: dict[int, PartitionClock] = {}
-            deliveries: list[Awaitable[Any]] = []
             batch: dict[int, dict[str, SkuSlot]] = {}  # partition → sku → slot, written once per batch
+            outputs, slot_writes, clock_writes = Outbox(), Outbox(), Outbox()
             for event in events:
                 partition = event.message.partition
                 clock = clocks_seen.get(partition) or load(clocks, f"p{partition}")
                 clock = clocks_seen[partition] = clock or PartitionClock(sources, s.allowed_lateness_s)
+                slots_here = batch.setdefault(partition, {})
+                if clock.place(event.message.offset) == "gap":  # the stream is ahead of the state
+                    start = cast(int, clock.position) + 1
+                    log.warning("%s[%s]: state at offset %s, stream at %s; reading the stretch between",
+                                event.message.topic, partition, start - 1, event.message.offset)  # fmt: skip
+                    name = event.message.topic
+                    for record in await read_range(s, name, partition, start, event.message.offset):
+                        await take(record, clock, slots_here, outputs)
                 try:
-                    receive(event, clock, batch.setdefault(partition, {}))
+                    await take(event.message, clock, slots_here, outputs)
                 except Exception as exc:  # only a foreign writer could put such a message here
-                    await send_dead_letter(topics.dead_letters, event, exc)
+                    await send_dead_letter(topics.dead_letters, event, exc, outputs)
             for partition, clock in clocks_seen.items():
                 previous = clock.current
                 watermark = clock.watermark()
-                slots_here = batch.setdefault(partition, {})
                 if watermark is not None and watermark != previous:
-                    await advance(slots_here, clock, watermark)
+                    await advance(batch.setdefault(partition, {}), clock, watermark, outputs)
+            # Outputs, then SKUs, then clocks, each stored before the next is written: restored state
+            # never holds work whose outputs are missing, nor a clock ahead of its SKUs (see outbox).
+            await outputs.settle()
+            for partition, slots_here in batch.items():
                 for sku, current in slots_here.items():
-                    deliveries.append(await put(slots, partition, sku, current))
-                deliveries.append(await put(clocks, partition, f"p{partition}", clock))
-            await settle(deliveries)
+                    slot_writes.add(await put(slots, partition, sku, current))
+            await slot_writes.settle()
+            if app.rebalancing or app.rebalancing_count != rebalances:
+                continue  # recovery may be restoring the tables: keep the clock behind, read the input again
+            for partition, clock in clocks_seen.items():
+                clock_writes.add(await put(clocks, partition, f"p{partition}", clock))
+            await clock_writes.settle()

@@ -8,7 +8,6 @@ declared with ``value_type=bytes`` so the changelog carries exactly those bytes.
 
 from __future__ import annotations
 
-import asyncio
 import pickle
 from collections.abc import Awaitable
 from typing import Any
@@ -31,8 +30,8 @@ def load(table: TableT, key: str) -> Any | None:
 async def put(table: TableT, partition: int, key: str, value: Any) -> Awaitable[Any]:
     """Store ``value`` under ``key``; returns the delivery of its changelog record on ``partition``.
 
-    Await the deliveries before the next batch: Faust's pre-commit flush of its send buffer is
-    bounded, so an offset could otherwise be committed before the state that applied it is durable.
+    Settle the deliveries (:class:`streams.outbox.Outbox`) before the next batch: an offset could
+    otherwise be committed before the state that applied it is durable.
     """
     raw = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     table.data[key] = raw
@@ -43,8 +42,3 @@ async def put(table: TableT, partition: int, key: str, value: Any) -> Awaitable[
         key_serializer="json",  # what state_table's key_type=str and value_type=bytes imply
         value_serializer="raw",
     )
-
-
-async def settle(deliveries: list[Awaitable[Any]]) -> None:
-    """Wait until every changelog record of a batch is stored by the broker."""
-    await asyncio.gather(*deliveries)

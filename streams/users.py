@@ -24,10 +24,13 @@ from models.recommend import rank
 from streams import metrics
 from streams.app import Flashsale
 from streams.catalog_view import Candidates, CatalogView, follow
+from streams.deadletters import send_dead_letter
+from streams.decoding import InvalidEvent, LateEvent, UnknownSku
 from streams.forwarding import source_name
 from streams.ingest import batches, decode_batch
+from streams.outbox import Outbox
 from streams.records import Click, Event, Order, Recommendation, RecommendedItem
-from streams.tablestate import load, put, settle, state_table
+from streams.tablestate import load, put, state_table
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +42,20 @@ class UserSlot:
     vector: UserVector
     recommended_at: float | None = None
     received: dict[str, int] = field(default_factory=dict)
+    latest: dict[str, float] = field(default_factory=dict)  # latest event time per source
 
     def accept(self, source: str, offset: int) -> bool:
         if offset <= self.received.get(source, -1):
             return False  # redelivered after a crash: already in the vector
         self.received[source] = offset
         return True
+
+    def behind(self, source: str, time: float) -> float:
+        """How far (s) an event at ``time`` is behind this user's latest one from ``source``."""
+        return max(self.latest.get(source, time) - time, 0.0)
+
+    def saw(self, source: str, time: float) -> None:
+        self.latest[source] = max(self.latest.get(source, time), time)
 
 
 def load_scorer(fs: Flashsale) -> BertScorer:
@@ -79,7 +90,12 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
                 await asyncio.sleep(2)
 
     async def recommend(
-        user_id: str, slot: UserSlot, event_id: str, ts: float, cache: dict[int, tuple[Candidates, list[str]]]
+        user_id: str,
+        slot: UserSlot,
+        event_id: str,
+        ts: float,
+        cache: dict[int, tuple[Candidates, list[str]]],
+        outbox: Outbox,
     ) -> None:
         minute = int(ts // 60)  # candidates change with campaigns and stock: per minute is fresh enough
         if minute not in cache:
@@ -97,7 +113,7 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
             source_event_id=event_id,
             ts=from_epoch(ts),
         )
-        await topics.recommendations.send(key=user_id, value=record, timestamp=ts)
+        await outbox.send(topics.recommendations, key=user_id, value=record, timestamp=ts)
         metrics.EVENTS_OUT.labels(topic=topics.recommendations.get_topic_name()).inc()
 
     async def encode(queries: list[str]) -> np.ndarray:
@@ -107,20 +123,38 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
         metrics.BERT_TEXTS.inc(view.cache_misses - misses_before)
         return vectors
 
-    async def learn(good: Sequence[tuple[EventT, Event]]) -> None:
+    def refusal(slot: UserSlot, source: str, record: Click | Order) -> InvalidEvent | None:
+        """Why a valid event cannot move a user: a time its source already left behind, an unlisted SKU."""
+        behind = slot.behind(source, record.ts.timestamp())
+        if behind > s.allowed_lateness_s:
+            return LateEvent(f"event time is {behind:.0f} s behind this user's latest event from {source} "
+                             f"(allowed lateness {s.allowed_lateness_s:g} s)")  # fmt: skip
+        if isinstance(record, Click) and record.sku and record.sku not in view.items:
+            return UnknownSku(f"unknown sku {record.sku!r}: the catalog has not listed it")
+        return None
+
+    async def learn(good: Sequence[tuple[EventT, Event]], dead_letters: faust.TopicT | None) -> None:
         queries = [r.query for _, r in good if isinstance(r, Click) and r.action == "search" and r.query]
         vectors = await encode(queries) if queries else None
         query_vec = dict(zip(queries, vectors, strict=True)) if vectors is not None else {}
         batch: dict[str, tuple[int, UserSlot]] = {}
         candidates: dict[int, tuple[Candidates, list[str]]] = {}
+        outputs, state = Outbox(), Outbox()
         for event, record in good:
             assert isinstance(record, Click | Order)
             message = event.message
             _, slot = batch.get(record.user_id) or (0, load(users, record.user_id))
             slot = slot or UserSlot(UserVector.empty(view.dim))
             batch[record.user_id] = (message.partition, slot)
-            if not slot.accept(source_name(message.topic, message.partition, s.topic_prefix), message.offset):
+            source = source_name(message.topic, message.partition, s.topic_prefix)
+            if not slot.accept(source, message.offset):
                 continue
+            refused = refusal(slot, source, record)
+            if refused is not None:
+                if dead_letters is not None:  # orders: the per-SKU agent dead-letters them
+                    await send_dead_letter(dead_letters, event, refused, outputs)
+                continue
+            slot.saw(source, record.ts.timestamp())
             action = "order" if isinstance(record, Order) else record.action
             item = query_vec.get(record.query or "") if action == "search" else view.vector(record.sku or "")
             if item is None or not np.any(item):
@@ -128,18 +162,19 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
             slot.vector = slot.vector.learn_one(item, action, record.ts)
             ts = record.ts.timestamp()
             if slot.recommended_at is None or ts - slot.recommended_at >= s.recommendation_debounce_s:
-                await recommend(record.user_id, slot, record.event_id, ts, candidates)
+                await recommend(record.user_id, slot, record.event_id, ts, candidates, outputs)
                 slot.recommended_at = ts
-        await settle(
-            [await put(users, partition, user_id, slot) for user_id, (partition, slot) in batch.items()]
-        )
+        await outputs.settle()  # recommendations stored before the vectors that made them (see outbox)
+        for user_id, (partition, slot) in batch.items():
+            state.add(await put(users, partition, user_id, slot))
+        await state.settle()
 
     def user_agent(topic: faust.TopicT, name: str, dead_letters: faust.TopicT | None) -> None:
         async def agent(stream: faust.StreamT) -> None:
             await catalog_ready.wait()  # vectors of the items users touch must be known first
             async for events in batches(stream, s.stream_batch_size, s.bert_max_wait_ms / 1000):
                 metrics.BATCH_SIZE.labels(agent=name).observe(len(events))
-                await learn(await decode_batch(events, dead_letters, s.topic_prefix))
+                await learn(await decode_batch(events, dead_letters, s.topic_prefix), dead_letters)
 
         app.agent(topic, name=name)(agent)
 

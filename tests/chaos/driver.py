@@ -10,12 +10,13 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from streams.settings import Settings
+from tests.chaos.workload import Message, Placed, Reference, publish, reference
 
 StartWorker = Callable[[Settings], Any]  # tests/conftest.py's ``start_worker``: a ready WorkerProcess
 
@@ -144,3 +145,14 @@ class ChaosDriver(threading.Thread):
             raise self.error
         assert not self.is_alive(), "the chaos driver did not finish"
         return self.done
+
+
+def start_run(
+    settings: Settings, messages: Sequence[Message], start_worker: Callable, workers: int, logs: Path
+) -> tuple[list[Placed], Reference, Fleet]:
+    """Create the topics, publish ``messages``, compute the reference, start ``workers`` workers."""
+    from streams.admin import ensure_topics
+
+    ensure_topics(settings)
+    placed = publish(settings, messages)
+    return placed, reference(placed, settings), Fleet(start_worker, settings, workers, logs)

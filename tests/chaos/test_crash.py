@@ -15,12 +15,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from streams.admin import ensure_topics
 from streams.settings import Settings
 from streams.topics import SKU_EVENTS
 from tests.chaos import observe
-from tests.chaos.driver import ChaosDriver, Fleet
-from tests.chaos.workload import ChaosParams, Sale, publish, reference
+from tests.chaos.driver import ChaosDriver, start_run
+from tests.chaos.workload import ChaosParams, Sale
 
 pytestmark = pytest.mark.chaos
 
@@ -31,7 +30,7 @@ def redeliveries(settings: Settings) -> dict[str, int]:
     forwarded = Counter(
         (h["source"], h["source_offset"])
         for r in observe.read_topic(settings, SKU_EVENTS)
-        if (h := dict(r.headers)).get("kind") != b"mark"
+        if (h := dict(r.headers)).get("kind") not in (b"mark", b"nudge")
     )
     out = {"sku_events": sum(n - 1 for n in forwarded.values())}
     for kind, topic in observe.DECISION_TOPICS.items():
@@ -50,11 +49,8 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(
     tmp_path: Path,
     figures: Callable,
 ) -> None:
-    ensure_topics(settings)
-    placed = publish(settings, sale.messages)
-    ref = reference(placed, settings)
     began = time.monotonic()
-    fleet = Fleet(start_worker, settings, 2, tmp_path)
+    placed, ref, fleet = start_run(settings, sale.messages, start_worker, 2, tmp_path)
     driver = ChaosDriver(
         fleet, lambda: observe.progress(settings, placed, ref), chaos.kills, chaos.seed, chaos.timeout_s
     )

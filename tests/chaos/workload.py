@@ -199,6 +199,8 @@ def reference(placed: Sequence[Placed], settings: Settings) -> Reference:
         for t, _rank, _source, _offset, data in sorted(events, key=lambda e: e[:4]):
             if t >= until:
                 break
+            if state.rejects(data):
+                continue  # dead-lettered by the per-SKU agent
             out += state.advance(t)
             state.apply(data, t)
         out += state.advance(until)

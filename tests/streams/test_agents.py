@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from unittest.mock import AsyncMock
@@ -18,13 +19,20 @@ ORDER = {
 }  # fmt: skip
 
 
+def stored(**_: object) -> asyncio.Future[None]:
+    """What a send returns: its delivery, here already confirmed by the (absent) broker."""
+    delivery = asyncio.get_running_loop().create_future()
+    delivery.set_result(None)
+    return delivery
+
+
 @pytest.fixture
 def fs() -> Flashsale:
     fs = create_app(Settings(topic_prefix="unit", stream_batch_wait_ms=10), web=False)
     fs.app.finalize()
     # Outputs are captured at the topic boundary; what reaches Kafka is the integration tier's job.
-    object.__setattr__(fs.topics.sku_events, "send", AsyncMock())
-    object.__setattr__(fs.topics.dead_letters, "send", AsyncMock())
+    object.__setattr__(fs.topics.sku_events, "send", AsyncMock(side_effect=stored))
+    object.__setattr__(fs.topics.dead_letters, "send", AsyncMock(side_effect=stored))
     return fs
 
 

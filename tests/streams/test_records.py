@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -109,3 +109,10 @@ def test_event_time_far_from_kafka_timestamp_is_rejected() -> None:
     assert decode(StockLevel, stock, kafka_ts).on_hand == 5
     with pytest.raises(InvalidEvent, match="away from the Kafka timestamp"):
         decode(StockLevel, stock, kafka_ts + 3 * 86400)
+
+
+def test_event_time_ahead_of_the_clock_is_rejected() -> None:
+    noon = datetime(2026, 11, 11, 12, tzinfo=UTC)
+    assert decode(Order, raw(ORDER), now=noon - timedelta(minutes=4)).sku == "s1"  # drift is forgiven
+    with pytest.raises(InvalidEvent, match="in the future"):
+        decode(Order, raw(ORDER), now=noon - timedelta(minutes=6))
