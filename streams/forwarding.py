@@ -85,9 +85,9 @@ class Forwarder:
         """Mark this worker's caught-up partitions of ``topic`` idle (called by a timer).
 
         Caught up = everything below the consumer's last known high watermark was processed; for a
-        partition this worker has processed nothing of (taken over with nothing new), the group's
-        committed offset is at the high watermark. (Not the fetch position: fetched records may
-        still wait for the agent.) The timer settles its own marks: the agent's outbox is the
+        partition this worker has processed nothing of (empty, or taken over with nothing new), the
+        group's committed offset is at the high watermark. (Not the fetch position: fetched records
+        may still wait for the agent.) The timer settles its own marks: the agent's outbox is the
         agent's to settle.
         """
         committed: dict[TP, int | None] = getattr(app.consumer, "_committed_offset", {})
@@ -99,8 +99,8 @@ class Forwarder:
             highwater = app.consumer.highwater(tp)
             if highwater is None or state.idle_marked:
                 continue
-            done = state.offset + 1 if state.offset >= 0 else committed.get(tp)
-            if done is not None and done >= highwater:
+            done = state.offset + 1 if state.offset >= 0 else committed.get(tp) or 0  # 0: never committed
+            if done >= highwater:
                 await self._mark(tp, state, True, outbox)
         await outbox.settle()
 
