@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,9 @@ class CatalogView:
     status: dict[str, dict[str, Any]] = field(default_factory=dict)
     scorer: BertScorer | None = None
     embeddings: ItemEmbeddingCache | None = None
+    # Queries (user agents) and titles (catalog reader) are encoded in worker threads: one at a time,
+    # as the model and its caches are shared.
+    model_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def attach(self, scorer: BertScorer) -> None:
         """Use ``scorer`` for titles and queries (loaded once the worker runs)."""
@@ -64,14 +68,15 @@ class CatalogView:
 
     def encode_queries(self, queries: list[str]) -> np.ndarray:
         assert self.scorer is not None
-        return self.scorer.encode_queries(queries)
+        with self.model_lock:
+            return self.scorer.encode_queries(queries)
 
     def apply_catalog(self, items: list[CatalogItem]) -> None:
         """Take new catalog versions; titles that changed are embedded together."""
         assert self.embeddings is not None
-        for item in items:
-            self.items[item.sku] = item
-        self.embeddings.update({item.sku: item.title for item in items})
+        with self.model_lock:
+            self.embeddings.update({item.sku: item.title for item in items})
+        self.items = {**self.items, **{item.sku: item for item in items}}  # swapped whole for readers
 
     def vector(self, sku: str) -> np.ndarray | None:
         if self.embeddings is None or sku not in self.embeddings:

@@ -33,7 +33,10 @@ MAX_BACKOFF_S = 5.0
 
 def create_engine(settings: Settings) -> sa.Engine:
     """An engine for the decision store; TLS mode from settings."""
-    return sa.create_engine(database_url(settings), pool_pre_ping=True, connect_args={"connect_timeout": 5})
+    # lock_timeout: a write blocked by another session's open transaction fails and is retried
+    # (write_until_done) instead of waiting forever.
+    options = {"connect_timeout": 5, "options": "-c lock_timeout=10000"}
+    return sa.create_engine(database_url(settings), pool_pre_ping=True, connect_args=options)
 
 
 def database_url(settings: Settings) -> sa.URL:
