@@ -76,9 +76,10 @@ def create_app(settings: Settings, *, agents: bool = True, web: bool = True) -> 
     flashsale = Flashsale(app=app, settings=settings, topics=define_topics(app, settings))
     metrics.serve(app)
     if agents:
-        from streams import sink, skus, users
+        from streams import sink, skus, stalls, users
 
         skus.register(flashsale)
         users.register(flashsale)
         sink.register(flashsale)
+        stalls.watch(flashsale)
     return flashsale

@@ -18,13 +18,14 @@ from streams.settings import Settings
 async def read_range(
     settings: Settings, topic: str, partition: int, start: int, stop: int, timeout_s: float = 60
 ) -> list[ConsumerRecord]:
-    """The records of ``topic[partition]`` at offsets ``start`` ≤ offset < ``stop``, in order."""
+    """The records of ``topic[partition]`` at offsets ``start`` ≤ offset < ``stop``, in order (those
+    retention has not deleted yet)."""
     consumer = AIOKafkaConsumer(**aiokafka_config(settings), group_id=None, enable_auto_commit=False)
     try:
         await consumer.start()
         tp = TopicPartition(topic, partition)
         consumer.assign([tp])
-        consumer.seek(tp, start)
+        consumer.seek(tp, max(start, (await consumer.beginning_offsets([tp]))[tp]))
         stop = min(stop, (await consumer.end_offsets([tp]))[tp])
         records: list[ConsumerRecord] = []
         deadline = time.monotonic() + timeout_s

@@ -34,6 +34,28 @@ class SourceMark:
 
 
 @dataclass
+class SourceTimes:
+    """The latest event time received per source. A source's events arrive in its own order, so a
+    good event is at most slightly behind its source's latest; one far behind cannot be true.
+
+    >>> times = SourceTimes()
+    >>> times.saw("orders/0", 100.0)
+    >>> times.behind("orders/0", 97.0), times.behind("orders/0", 120.0), times.behind("stock/0", 1.0)
+    (3.0, 0.0, 0.0)
+    """
+
+    latest: dict[str, float] = field(default_factory=dict)
+
+    def behind(self, source: str, time: float) -> float:
+        """How far (s) an event of ``source`` at ``time`` is behind that source's latest."""
+        return max(self.latest.get(source, time) - time, 0.0)
+
+    def saw(self, source: str, time: float) -> None:
+        """Record an event of ``source`` at ``time`` (first copies only)."""
+        self.latest[source] = max(self.latest.get(source, time), time)
+
+
+@dataclass
 class PartitionClock:
     """Watermark of one partition of the per-SKU topic, from the marks of its sources."""
 
@@ -42,24 +64,26 @@ class PartitionClock:
     marks: dict[str, SourceMark] = field(default_factory=dict)
     current: float | None = None
     skus: set[str] = field(default_factory=set)
-    position: int | None = None  # offset of the last per-SKU-topic record this state has applied
-    latest: dict[str, float] = field(default_factory=dict)  # latest event time received per source
+    position: int = -1  # offset of the last per-SKU-topic record this state has applied (-1: none)
+    received: SourceTimes = field(default_factory=SourceTimes)  # of the events, not the marks
 
     def place(self, offset: int) -> str:
         """Where the record at ``offset`` stands: ``"applied"`` already, ``"next"``, or ``"gap"``.
 
         State and input must advance together: a record at or before :attr:`position` is already in
         the state (it is read again after a rebalance or restart); one beyond the next means the
-        stream got ahead of the state, and must be read again from ``position + 1``.
+        stream got ahead of the state, and must be read again from ``position + 1``. A fresh state has
+        applied nothing: if its stream begins later (batches were read, and their offsets committed,
+        but a rebalance or crash kept their state from being stored), it reads from the start.
 
         >>> clock = PartitionClock(expected=())
-        >>> clock.place(7)  # a fresh state starts wherever its input does
-        'next'
+        >>> [clock.place(o) for o in (0, 7)]
+        ['next', 'gap']
         >>> clock.position = 7
         >>> [clock.place(o) for o in (6, 7, 8, 9)]
         ['applied', 'applied', 'next', 'gap']
         """
-        if self.position is None or offset == self.position + 1:
+        if offset == self.position + 1:
             return "next"
         return "applied" if offset <= self.position else "gap"
 
@@ -70,23 +94,16 @@ class PartitionClock:
         self.marks[source] = SourceMark(best, idle)
 
     def behind(self, source: str, time: float) -> float:
-        """How far (s) an event of ``source`` at ``time`` is behind what that source already reached.
-
-        A source's events arrive in its own order, so a good event is at most slightly behind;
-        one far behind (more than the allowed lateness) carries a time that cannot be true.
+        """How far (s) an event of ``source`` at ``time`` is behind what that source already reached:
+        its latest event received here, or its latest mark (which covers every partition).
 
         >>> clock = PartitionClock(expected=("orders/0",))
-        >>> clock.saw("orders/0", 100.0)
-        >>> clock.behind("orders/0", 97.0), clock.behind("orders/0", 120.0), clock.behind("stock/0", 1.0)
-        (3.0, 0.0, 0.0)
+        >>> clock.mark("orders/0", 100.0)
+        >>> clock.behind("orders/0", 90.0), clock.behind("orders/0", 101.0)
+        (10.0, 0.0)
         """
         mark = self.marks.get(source)
-        reached = max(self.latest.get(source, time), mark.time if mark else time)
-        return max(reached - time, 0.0)
-
-    def saw(self, source: str, time: float) -> None:
-        """Record an event of ``source`` at ``time`` (first copies only)."""
-        self.latest[source] = max(self.latest.get(source, time), time)
+        return max(self.received.behind(source, time), mark.time - time if mark else 0.0)
 
     def watermark(self) -> float | None:
         """Event time (epoch s) before which no more events are expected; None until all sources spoke."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import faust
 from faust.types import EventT
@@ -27,8 +28,8 @@ class Origin:
     key: bytes | None
 
     @classmethod
-    def of(cls, event: EventT) -> Origin:
-        message = event.message
+    def of(cls, message: Any) -> Origin:
+        """The origin of a Faust message or an aiokafka record (both carry these four)."""
         return cls(message.topic, message.partition, message.offset, message.key)
 
 
@@ -45,7 +46,7 @@ def dead_letter_headers(origin: Origin, error: BaseException) -> list[tuple[str,
 
 async def send_dead_letter(topic: faust.TopicT, event: EventT, error: BaseException, outbox: Outbox) -> None:
     """Publish ``event``'s original key and value to ``topic`` (delivery in ``outbox``) and count it."""
-    await send_dead_value(topic, Origin.of(event), event.message.value, error, outbox)
+    await send_dead_value(topic, Origin.of(event.message), event.message.value, error, outbox)
 
 
 async def send_dead_value(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 import faust
@@ -75,20 +76,24 @@ class Forwarder:
         if event_time is not None:
             state.time = max(state.time, event_time)
 
-    async def mark_progress(self) -> None:
-        """After a batch: mark sources whose event time moved on by ``mark_every_s``."""
+    async def mark_progress(self, held: Collection[TP]) -> None:
+        """After a batch: mark the ``held`` sources whose event time moved on by ``mark_every_s``.
+
+        Only partitions the batch held: progress left from an earlier tenure is stale.
+        """
         for tp, state in self.progress.items():
+            if tp not in held:
+                continue
             if state.marked is None or state.time - state.marked >= self.mark_every_s:
                 await self._mark(tp, state, False, self.outbox)
 
     async def mark_idle(self, app: faust.App, topic: str) -> None:
         """Mark this worker's caught-up partitions of ``topic`` idle (called by a timer).
 
-        Caught up = everything below the consumer's last known high watermark was processed; for a
-        partition this worker has processed nothing of (empty, or taken over with nothing new), the
-        group's committed offset is at the high watermark. (Not the fetch position: fetched records
-        may still wait for the agent.) The timer settles its own marks: the agent's outbox is the
-        agent's to settle.
+        Caught up = everything below the consumer's last known high watermark was processed here, or
+        the group's committed offset is at the high watermark (a partition this worker has read
+        nothing of since it took it over). Not the fetch position: fetched records may still wait for
+        the agent. The timer settles its own marks: the agent's outbox is the agent's to settle.
         """
         committed: dict[TP, int | None] = getattr(app.consumer, "_committed_offset", {})
         outbox = Outbox()
@@ -99,10 +104,16 @@ class Forwarder:
             highwater = app.consumer.highwater(tp)
             if highwater is None or state.idle_marked:
                 continue
-            done = state.offset + 1 if state.offset >= 0 else committed.get(tp) or 0  # 0: never committed
+            done = max(state.offset + 1, committed.get(tp) or 0)  # 0: never committed
             if done >= highwater:
                 await self._mark(tp, state, True, outbox)
         await outbox.settle()
+
+    def forget(self, lost: Iterable[TP]) -> None:
+        """Drop the progress of partitions this worker lost: if one comes back, others moved it on
+        (and marked it) meanwhile, so it must be marked afresh."""
+        for tp in lost:
+            self.progress.pop(tp, None)
 
     async def _mark(self, tp: TP, state: SourceProgress, idle: bool, outbox: Outbox) -> None:
         value = json.dumps(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 import faust
@@ -40,12 +41,12 @@ async def decode_batch(
     Dead letters are stored by the broker before this returns, so acknowledging the batch is safe.
     """
     good: list[tuple[EventT, Event]] = []
-    outbox = Outbox()
+    outbox, now = Outbox(), datetime.now(UTC)  # one clock reading per batch
     for event in events:
         message = event.message
         metrics.EVENTS_IN.labels(topic=message.topic).inc()
         try:
-            record = decode(record_type(message.topic, prefix), message.value, message.timestamp)
+            record = decode(record_type(message.topic, prefix), message.value, message.timestamp, now)
         except Exception as exc:  # InvalidEvent, or a decoder bug: neither may cost the events behind
             if dead_letters is not None:
                 await send_dead_letter(dead_letters, event, exc, outbox)

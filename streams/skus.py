@@ -17,7 +17,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import faust
 
@@ -26,7 +26,7 @@ from streams import metrics
 from streams.app import Flashsale
 from streams.catchup import read_range
 from streams.clock import KIND_RANK, Inbox, PartitionClock, expected_sources
-from streams.deadletters import Origin, send_dead_letter, send_dead_value
+from streams.deadletters import Origin, send_dead_value
 from streams.decoding import LateEvent, UnknownSku
 from streams.forwarding import MARK, Forwarder
 from streams.ingest import batches, decode_batch
@@ -34,6 +34,7 @@ from streams.outbox import Outbox
 from streams.records import DiscountAdjustment, Restock
 from streams.settings import Settings
 from streams.tablestate import load, put, state_table
+from streams.tenure import Ownership, Tenure
 from streams.topics import CATALOG, ORDERS, STOCK
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ def register(fs: Flashsale) -> None:
     clocks = state_table(app, "sku-clocks")
     sources = expected_sources((ORDERS, STOCK, CATALOG), s.topic_partitions)
     policy = sku_policy(s)
+    ownership = Ownership(app)
 
     def new_slot(sku: str) -> SkuSlot:
         return SkuSlot(Inbox(), SkuState(sku, policy))
@@ -84,9 +86,12 @@ def register(fs: Flashsale) -> None:
     def forwarding_agent(topic: faust.TopicT, kind: str) -> None:
         forwarder = Forwarder(topics.sku_events, s.topic_partitions, s.topic_prefix)
         fs.forwarders[topic.get_topic_name()] = forwarder
+        ownership.on_lost.append(forwarder.forget)
 
         async def forward(stream: faust.StreamT) -> None:
-            async for events in batches(stream, s.stream_batch_size, within):
+            async for batch in batches(stream, s.stream_batch_size, within):
+                tenure = ownership.begin()
+                events = [e for e in batch if tenure.holds(e.message.tp)]  # the rest: their new owner's
                 good = {id(e): r for e, r in await decode_batch(events, topics.dead_letters, s.topic_prefix)}
                 for event in events:
                     record = good.get(id(event))
@@ -94,7 +99,7 @@ def register(fs: Flashsale) -> None:
                     if record is not None and event_time is not None:
                         await forwarder.forward(event, kind, record.sku, event_time)
                     forwarder.seen(event, event_time)
-                await forwarder.mark_progress()
+                await forwarder.mark_progress(tenure.held)
                 await forwarder.settle()
 
         app.agent(topic, name=f"forward-{kind}")(forward)
@@ -118,10 +123,12 @@ def register(fs: Flashsale) -> None:
         metrics.EVENTS_OUT.labels(topic=topic.get_topic_name()).inc()
 
     async def advance(
-        batch: dict[str, SkuSlot], clock: PartitionClock, watermark: float, outbox: Outbox
+        batch: dict[str, SkuSlot], clock: PartitionClock, watermark: float, outbox: Outbox, tenure: Tenure
     ) -> None:
         """Apply each SKU's due events in order and close its buckets behind ``watermark``."""
         for sku in sorted(clock.skus):
+            if not tenure.steady:
+                return  # a rebalance began: what the tables hold may no longer be this batch's
             current = batch.get(sku) or load(slots, sku) or new_slot(sku)
             decisions: list[Decision] = []
             closed_before = current.state.closed_buckets
@@ -170,8 +177,10 @@ def register(fs: Flashsale) -> None:
             raise ValueError(f"not a forwarded event: kind={kind!r} sku={sku!r}")
         current = slots_here.get(sku) or load(slots, sku) or new_slot(sku)
         slots_here[sku] = current
+        clock.skus.add(sku)  # a copy too: the clock that saw it first may have been lost in a crash
         if not current.inbox.is_new(source, offset):
-            return  # forwarded again after a crash
+            clock.received.saw(source, event_time)
+            return  # forwarded again after a crash, or read again after one
         key = headers.get("source_key")
         behind = clock.behind(source, event_time)
         if behind > s.allowed_lateness_s:
@@ -180,11 +189,10 @@ def register(fs: Flashsale) -> None:
                              f"(allowed lateness {s.allowed_lateness_s:g} s)")  # fmt: skip
             await send_dead_value(topics.dead_letters, origin(source, offset, key), value, late, outbox)
             return
-        clock.skus.add(sku)
-        clock.saw(source, event_time)
+        clock.received.saw(source, event_time)
         current.inbox.accept(source, offset, event_time, kind, value, key)
 
-    stalled: dict[int, int | None] = {}  # partition → clock position at the watchdog's last look
+    stalled: dict[int, int] = {}  # partition → clock position at the watchdog's last look
 
     @app.timer(interval=5.0)
     async def state_watchdog() -> None:
@@ -194,14 +202,15 @@ def register(fs: Flashsale) -> None:
         name = topics.sku_events.get_topic_name()
         try:
             for tp in app.consumer.assignment():
-                clock = load(clocks, f"p{tp.partition}") if tp.topic == name and not app.rebalancing else None
-                if clock is None or clock.position is None:
+                if tp.topic != name or app.rebalancing:
                     continue
+                clock = load(clocks, f"p{tp.partition}")
+                applied = clock.position if clock is not None else -1
                 position = await app.consumer.position(tp)
-                was, stalled[tp.partition] = stalled.get(tp.partition), clock.position
-                if was == clock.position and position is not None and position > clock.position + 1:
+                was, stalled[tp.partition] = stalled.get(tp.partition), applied
+                if was == applied and position is not None and position > applied + 1:
                     log.warning("%s[%s]: state at offset %s, stream at %s; nudging", name, tp.partition,
-                                clock.position, position)  # fmt: skip
+                                applied, position)  # fmt: skip
                     nudge = [("kind", NUDGE)]
                     await topics.sku_events.send(value=b"{}", partition=tp.partition, headers=nudge)
         except Exception as exc:  # a broker outage: look again next time
@@ -220,40 +229,46 @@ def register(fs: Flashsale) -> None:
     async def skus(stream: faust.StreamT) -> None:
         async for events in batches(stream, s.stream_batch_size, within):
             metrics.BATCH_SIZE.labels(agent="skus").observe(len(events))
-            rebalances = app.rebalancing_count
+            tenure = ownership.begin()
             clocks_seen: dict[int, PartitionClock] = {}
             batch: dict[int, dict[str, SkuSlot]] = {}  # partition → sku → slot, written once per batch
-            outputs, slot_writes, clock_writes = Outbox(), Outbox(), Outbox()
+            outbox = Outbox()  # settled after each phase below
             for event in events:
+                if not tenure.holds(event.message.tp) or not tenure.steady:
+                    continue  # its new owner reads it
                 partition = event.message.partition
                 clock = clocks_seen.get(partition) or load(clocks, f"p{partition}")
                 clock = clocks_seen[partition] = clock or PartitionClock(sources, s.allowed_lateness_s)
-                slots_here = batch.setdefault(partition, {})
+                messages: list[Any] = [event.message]
                 if clock.place(event.message.offset) == "gap":  # the stream is ahead of the state
-                    start = cast(int, clock.position) + 1
+                    start, topic = clock.position + 1, event.message.topic
                     log.warning("%s[%s]: state at offset %s, stream at %s; reading the stretch between",
-                                event.message.topic, partition, start - 1, event.message.offset)  # fmt: skip
-                    name = event.message.topic
-                    for record in await read_range(s, name, partition, start, event.message.offset):
-                        await take(record, clock, slots_here, outputs)
-                try:
-                    await take(event.message, clock, slots_here, outputs)
-                except Exception as exc:  # only a foreign writer could put such a message here
-                    await send_dead_letter(topics.dead_letters, event, exc, outputs)
+                                topic, partition, start - 1, event.message.offset)  # fmt: skip
+                    messages[:0] = await read_range(s, topic, partition, start, event.message.offset)
+                for message in messages:
+                    if not tenure.steady:
+                        break
+                    try:
+                        await take(message, clock, batch.setdefault(partition, {}), outbox)
+                    except Exception as exc:  # only a foreign writer could put such a message here
+                        await send_dead_value(topics.dead_letters, Origin.of(message), message.value, exc,
+                                              outbox)  # fmt: skip
             for partition, clock in clocks_seen.items():
                 previous = clock.current
                 watermark = clock.watermark()
                 if watermark is not None and watermark != previous:
-                    await advance(batch.setdefault(partition, {}), clock, watermark, outputs)
+                    await advance(batch.setdefault(partition, {}), clock, watermark, outbox, tenure)
             # Outputs, then SKUs, then clocks, each stored before the next is written: restored state
             # never holds work whose outputs are missing, nor a clock ahead of its SKUs (see outbox).
-            await outputs.settle()
+            await outbox.settle()
+            if not tenure.steady:
+                continue  # store nothing: the clocks stay behind, and the input is read again
             for partition, slots_here in batch.items():
                 for sku, current in slots_here.items():
-                    slot_writes.add(await put(slots, partition, sku, current))
-            await slot_writes.settle()
-            if app.rebalancing or app.rebalancing_count != rebalances:
-                continue  # recovery may be restoring the tables: keep the clock behind, read the input again
+                    await put(slots, partition, sku, current, outbox)
+            await outbox.settle()
+            if not tenure.steady:
+                continue  # recovery may be restoring the tables: keep the clocks behind
             for partition, clock in clocks_seen.items():
-                clock_writes.add(await put(clocks, partition, f"p{partition}", clock))
-            await clock_writes.settle()
+                await put(clocks, partition, f"p{partition}", clock, outbox)
+            await outbox.settle()

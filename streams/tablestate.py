@@ -9,11 +9,12 @@ declared with ``value_type=bytes`` so the changelog carries exactly those bytes.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Awaitable
 from typing import Any
 
 import faust
 from faust.types import TableT
+
+from streams.outbox import Outbox
 
 
 def state_table(app: faust.App, name: str) -> TableT:
@@ -27,15 +28,16 @@ def load(table: TableT, key: str) -> Any | None:
     return pickle.loads(raw) if raw is not None else None
 
 
-async def put(table: TableT, partition: int, key: str, value: Any) -> Awaitable[Any]:
-    """Store ``value`` under ``key``; returns the delivery of its changelog record on ``partition``.
+async def put(table: TableT, partition: int, key: str, value: Any, outbox: Outbox) -> None:
+    """Store ``value`` under ``key``, its changelog record on ``partition`` delivered via ``outbox``.
 
-    Settle the deliveries (:class:`streams.outbox.Outbox`) before the next batch: an offset could
-    otherwise be committed before the state that applied it is durable.
+    Settle the outbox before the batch is acknowledged: an offset could otherwise be committed
+    before the state that applied it is durable.
     """
     raw = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     table.data[key] = raw
-    return await table.changelog_topic.send(
+    await outbox.send(
+        table.changelog_topic,
         key=key,
         value=raw,
         partition=partition,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import faust
 import numpy as np
-from faust.types import EventT
+from faust.types import TP, EventT
 
 from models.bert import BertScorer
 from models.embeddings import UserVector
@@ -24,25 +24,29 @@ from models.recommend import rank
 from streams import metrics
 from streams.app import Flashsale
 from streams.catalog_view import Candidates, CatalogView, follow
+from streams.clock import SourceTimes
 from streams.deadletters import send_dead_letter
 from streams.decoding import InvalidEvent, LateEvent, UnknownSku
 from streams.forwarding import source_name
 from streams.ingest import batches, decode_batch
 from streams.outbox import Outbox
 from streams.records import Click, Event, Order, Recommendation, RecommendedItem
+from streams.settings import Settings
 from streams.tablestate import load, put, state_table
+from streams.tenure import Ownership, Tenure
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class UserSlot:
-    """A user's vector, when they were last recommended to, and the last offset seen per source."""
+    """A user's vector, when they were last recommended to, and the last offset and event time seen
+    per source."""
 
     vector: UserVector
     recommended_at: float | None = None
     received: dict[str, int] = field(default_factory=dict)
-    latest: dict[str, float] = field(default_factory=dict)  # latest event time per source
+    times: SourceTimes = field(default_factory=SourceTimes)  # latest event time per source
 
     def accept(self, source: str, offset: int) -> bool:
         if offset <= self.received.get(source, -1):
@@ -50,21 +54,15 @@ class UserSlot:
         self.received[source] = offset
         return True
 
-    def behind(self, source: str, time: float) -> float:
-        """How far (s) an event at ``time`` is behind this user's latest one from ``source``."""
-        return max(self.latest.get(source, time) - time, 0.0)
 
-    def saw(self, source: str, time: float) -> None:
-        self.latest[source] = max(self.latest.get(source, time), time)
-
-
-def load_scorer(fs: Flashsale) -> BertScorer:
-    s = fs.settings
+def load_scorer(s: Settings, query_cache_size: int | None = None) -> BertScorer:
+    """The worker's scorer from settings (``query_cache_size`` overrides the setting: benchmarks)."""
     # One core stays with the Faust loop: on 2 cores, 2 torch threads made the stage 1.2-3.7x slower.
     threads = s.bert_threads or max(1, len(os.sched_getaffinity(0)) - 1)
+    cache = s.query_cache_size if query_cache_size is None else query_cache_size
     return BertScorer.load(
         s.model_path, device=s.device, int8=s.bert_int8, threads=threads,
-        query_cache_size=s.query_cache_size, max_batch=s.bert_max_batch,
+        query_cache_size=cache, max_batch=s.bert_max_batch,
     )  # fmt: skip
 
 
@@ -78,10 +76,11 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
     view = CatalogView()
     catalog_ready = asyncio.Event()
     users = state_table(app, "users")
+    ownership = Ownership(app)
 
     @app.task
     async def follow_catalog() -> None:
-        view.attach(scorer if scorer is not None else await asyncio.to_thread(load_scorer, fs))
+        view.attach(scorer if scorer is not None else await asyncio.to_thread(load_scorer, s))
         while True:  # a broker outage must not take the worker down: read the catalog again
             try:
                 await follow(view, s, catalog_ready)
@@ -125,7 +124,7 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
 
     def refusal(slot: UserSlot, source: str, record: Click | Order) -> InvalidEvent | None:
         """Why a valid event cannot move a user: a time its source already left behind, an unlisted SKU."""
-        behind = slot.behind(source, record.ts.timestamp())
+        behind = slot.times.behind(source, record.ts.timestamp())
         if behind > s.allowed_lateness_s:
             return LateEvent(f"event time is {behind:.0f} s behind this user's latest event from {source} "
                              f"(allowed lateness {s.allowed_lateness_s:g} s)")  # fmt: skip
@@ -133,28 +132,32 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
             return UnknownSku(f"unknown sku {record.sku!r}: the catalog has not listed it")
         return None
 
-    async def learn(good: Sequence[tuple[EventT, Event]], dead_letters: faust.TopicT | None) -> None:
+    async def learn(
+        good: Sequence[tuple[EventT, Event]], dead_letters: faust.TopicT | None, tenure: Tenure
+    ) -> None:
         queries = [r.query for _, r in good if isinstance(r, Click) and r.action == "search" and r.query]
         vectors = await encode(queries) if queries else None
         query_vec = dict(zip(queries, vectors, strict=True)) if vectors is not None else {}
-        batch: dict[str, tuple[int, UserSlot]] = {}
+        batch: dict[str, tuple[TP, UserSlot]] = {}
         candidates: dict[int, tuple[Candidates, list[str]]] = {}
-        outputs, state = Outbox(), Outbox()
+        outbox = Outbox()
         for event, record in good:
             assert isinstance(record, Click | Order)
             message = event.message
-            _, slot = batch.get(record.user_id) or (0, load(users, record.user_id))
+            if not tenure.holds(message.tp):
+                continue  # lost in a rebalance while BERT ran: its new owner reads it again
+            _, slot = batch.get(record.user_id) or (message.tp, load(users, record.user_id))
             slot = slot or UserSlot(UserVector.empty(view.dim))
-            batch[record.user_id] = (message.partition, slot)
+            batch[record.user_id] = (message.tp, slot)
             source = source_name(message.topic, message.partition, s.topic_prefix)
             if not slot.accept(source, message.offset):
                 continue
             refused = refusal(slot, source, record)
             if refused is not None:
                 if dead_letters is not None:  # orders: the per-SKU agent dead-letters them
-                    await send_dead_letter(dead_letters, event, refused, outputs)
+                    await send_dead_letter(dead_letters, event, refused, outbox)
                 continue
-            slot.saw(source, record.ts.timestamp())
+            slot.times.saw(source, record.ts.timestamp())
             action = "order" if isinstance(record, Order) else record.action
             item = query_vec.get(record.query or "") if action == "search" else view.vector(record.sku or "")
             if item is None or not np.any(item):
@@ -162,19 +165,23 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
             slot.vector = slot.vector.learn_one(item, action, record.ts)
             ts = record.ts.timestamp()
             if slot.recommended_at is None or ts - slot.recommended_at >= s.recommendation_debounce_s:
-                await recommend(record.user_id, slot, record.event_id, ts, candidates, outputs)
+                await recommend(record.user_id, slot, record.event_id, ts, candidates, outbox)
                 slot.recommended_at = ts
-        await outputs.settle()  # recommendations stored before the vectors that made them (see outbox)
-        for user_id, (partition, slot) in batch.items():
-            state.add(await put(users, partition, user_id, slot))
-        await state.settle()
+        await outbox.settle()  # recommendations stored before the vectors that made them (see outbox)
+        kept = await tenure.kept()  # written after any recovery, and only where no one else took over
+        for user_id, (tp, slot) in batch.items():
+            if tp in kept:
+                await put(users, tp.partition, user_id, slot, outbox)
+        await outbox.settle()
 
     def user_agent(topic: faust.TopicT, name: str, dead_letters: faust.TopicT | None) -> None:
         async def agent(stream: faust.StreamT) -> None:
             await catalog_ready.wait()  # vectors of the items users touch must be known first
-            async for events in batches(stream, s.stream_batch_size, s.bert_max_wait_ms / 1000):
-                metrics.BATCH_SIZE.labels(agent=name).observe(len(events))
-                await learn(await decode_batch(events, dead_letters, s.topic_prefix), dead_letters)
+            async for batch in batches(stream, s.stream_batch_size, s.bert_max_wait_ms / 1000):
+                metrics.BATCH_SIZE.labels(agent=name).observe(len(batch))
+                tenure = ownership.begin()
+                events = [e for e in batch if tenure.holds(e.message.tp)]  # the rest: their new owner's
+                await learn(await decode_batch(events, dead_letters, s.topic_prefix), dead_letters, tenure)
 
         app.agent(topic, name=name)(agent)
 

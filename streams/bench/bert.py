@@ -37,6 +37,7 @@ from streams.bench.queries import distinct_queries, search_events
 from streams.bench.stack import Say, bench_stack, drop_namespace, new_namespace
 from streams.settings import Settings
 from streams.topics import CLICKS
+from streams.users import load_scorer as worker_scorer
 
 BERT_SECONDS = "flashsale_bert_batch_seconds"
 BERT_TEXTS = "flashsale_bert_texts_total"
@@ -59,11 +60,8 @@ class BertBench:
 
 
 def load_scorer(settings: Settings) -> BertScorer:
-    """The scorer exactly as the worker loads it (``streams.users.load_scorer``), cache aside."""
-    return BertScorer.load(
-        settings.model_path, device=settings.device, int8=settings.bert_int8, threads=settings.bert_threads,
-        query_cache_size=0, max_batch=settings.bert_max_batch,
-    )  # fmt: skip
+    """The scorer exactly as the worker loads it, its query cache off (every text is encoded)."""
+    return worker_scorer(settings, query_cache_size=0)
 
 
 def peak(scorer: BertScorer, queries: list[str], cfg: BertBench, say: Say) -> dict[str, Any]:

@@ -24,11 +24,20 @@ def order(i: int) -> tuple[bytes, bytes, float]:
     return f"u{i % 37}".encode(), json.dumps(value).encode(), ts.timestamp()
 
 
+def listing(i: int) -> tuple[bytes, bytes, float]:
+    """The catalog entry of ``sku-i``, an hour before the first order (unlisted SKUs are dead-lettered)."""
+    ts = START - timedelta(hours=1)
+    value = {"sku": f"sku-{i}", "title": f"speaker {i}", "category": "audio", "base_price": 10.0,
+             "updated_at": ts.isoformat()}  # fmt: skip
+    return f"sku-{i}".encode(), json.dumps(value).encode(), ts.timestamp()
+
+
 def test_thousand_orders_flow_through_a_running_agent(
     settings: Settings, start_worker: Callable, produce: Callable, consume: Callable
 ) -> None:
     ensure_topics(settings)
     bad = [(b"u1", b"{broken", START.timestamp()), (b"u2", json.dumps({"quantity": -1}).encode(), 0.0)]
+    produce(settings.topic("catalog"), [listing(i) for i in range(11)])
     produce(settings.topic("orders"), [order(i) for i in range(1000)] + bad)
     start_worker(settings)
 

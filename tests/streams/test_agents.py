@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from unittest.mock import AsyncMock
 
 import pytest
+from faust.types import TP
 
 from streams.app import Flashsale, create_app
 from streams.settings import Settings
@@ -33,6 +34,9 @@ def fs() -> Flashsale:
     # Outputs are captured at the topic boundary; what reaches Kafka is the integration tier's job.
     object.__setattr__(fs.topics.sku_events, "send", AsyncMock(side_effect=stored))
     object.__setattr__(fs.topics.dead_letters, "send", AsyncMock(side_effect=stored))
+    # No consumer group runs here: this worker holds every partition of the orders topic.
+    held = {TP(fs.topics.orders.get_topic_name(), p) for p in range(fs.settings.topic_partitions)}
+    object.__setattr__(fs.app.consumer, "assignment", lambda: held)
     return fs
 
 

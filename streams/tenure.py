@@ -1,0 +1,73 @@
+"""Which partitions a batch may still act for: a rebalance can take them away while it runs.
+
+Workers run with ``stream_wait_empty=False``, so a rebalance does not wait for a running batch:
+without a check, a batch that began before it goes on applying events of partitions now owned
+elsewhere, to table values Faust has already dropped, and writes the result to their changelogs
+(a stale write that a later recovery would restore). Agents therefore drop events of partitions
+they do not hold when a batch begins, and before writing state ask what they still hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from faust.types import TP
+
+
+class Ownership:
+    """Counts the partitions this worker lost, so that a batch can tell what it held throughout.
+
+    A partition is lost when a new assignment leaves it out. (Faust's eager rebalances revoke every
+    partition each time and assign most of them straight back: being revoked is not being lost.)
+    """
+
+    def __init__(self, app: faust.App) -> None:
+        self.app = app
+        self.assigned: frozenset[TP] = frozenset()
+        self.losses: Counter[TP] = Counter()
+        self.on_lost: list[Callable[[frozenset[TP]], None]] = []
+        app.on_partitions_assigned.connect(self._assigned)
+
+    async def _assigned(self, _sender: Any, /, *assigned: Iterable[TP], signal: Any, **_: Any) -> None:
+        now = frozenset(tp for tps in assigned for tp in tps)  # the signal's one argument
+        lost, self.assigned = self.assigned - now, now
+        self.losses.update(lost)
+        for callback in self.on_lost:
+            callback(lost)
+
+    def begin(self) -> Tenure:
+        """The partitions held now (none while a rebalance is under way)."""
+        held = frozenset() if self.app.rebalancing else frozenset(self.app.consumer.assignment())
+        return Tenure(self, self.app.rebalancing_count, held, {tp: self.losses[tp] for tp in held})
+
+
+@dataclass
+class Tenure:
+    """The partitions a batch began with."""
+
+    ownership: Ownership
+    generation: int
+    held: frozenset[TP]
+    losses: dict[TP, int]
+
+    def holds(self, tp: TP) -> bool:
+        """Whether ``tp`` was held when the batch began and has not been lost since."""
+        return tp in self.held and self.ownership.losses[tp] == self.losses[tp]
+
+    @property
+    def steady(self) -> bool:
+        """No rebalance began since the batch did: state read now is the state it began from."""
+        app = self.ownership.app
+        return not app.rebalancing and app.rebalancing_count == self.generation
+
+    async def kept(self) -> frozenset[TP]:
+        """Once any rebalance has finished (tables recovered): the partitions held all along."""
+        app = self.ownership.app
+        while app.rebalancing:
+            await asyncio.sleep(0.1)
+        return frozenset(tp for tp in self.held if self.holds(tp))

@@ -1,0 +1,93 @@
+"""Event-time marks: the idle timer and the forwarding agent race; stale progress never marks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from types import SimpleNamespace
+from typing import Any
+
+from faust.types import TP
+
+from streams.forwarding import Forwarder
+
+ORDERS_0 = TP("orders", 0)
+
+
+class Target:
+    """A topic stand-in that yields on every send (as a real one does) and records the marks."""
+
+    def __init__(self) -> None:
+        self.marks: list[tuple[int, bool]] = []  # (partition, idle) in the order they were sent
+
+    async def send(self, value: bytes, partition: int, **_: Any) -> asyncio.Future[None]:
+        await asyncio.sleep(0)
+        self.marks.append((partition, json.loads(value)["idle"]))
+        delivery = asyncio.get_running_loop().create_future()
+        delivery.set_result(None)
+        return delivery
+
+    def last(self, partition: int) -> bool:
+        return [idle for p, idle in self.marks if p == partition][-1]
+
+
+def caught_up_app(highwater: int, committed: int | None = None) -> Any:
+    """Just what the idle timer reads of a Faust app: one assigned partition, its high watermark and
+    the group's committed offset."""
+    consumer = SimpleNamespace(
+        assignment=lambda: {ORDERS_0}, highwater=lambda tp: highwater, _committed_offset={ORDERS_0: committed}
+    )
+    return SimpleNamespace(consumer=consumer)
+
+
+def event(offset: int) -> Any:
+    return SimpleNamespace(message=SimpleNamespace(tp=ORDERS_0, offset=offset))
+
+
+async def test_the_last_mark_sent_decides_whether_the_timer_marks_idle_again() -> None:
+    target = Target()
+    forwarder = Forwarder(target, partitions=2)  # type: ignore[arg-type]
+    app = caught_up_app(highwater=10)
+    forwarder.seen(event(8), 100.0)
+    await forwarder.mark_progress({ORDERS_0})
+    forwarder.seen(event(9), 102.0)  # the last event: the partition is now caught up
+    # The timer's idle mark and the agent's progress mark race; whichever is sent last is what
+    # the clocks keep, and the timer must know it.
+    await asyncio.gather(forwarder.mark_idle(app, "orders"), forwarder.mark_progress({ORDERS_0}))
+    state = forwarder.progress[ORDERS_0]
+    assert all(target.last(p) == state.idle_marked for p in (0, 1))
+    await forwarder.mark_idle(app, "orders")  # the next tick
+    assert target.last(0) and target.last(1), target.marks  # every partition ends idle
+
+
+async def test_progress_left_from_an_earlier_tenure_is_not_marked() -> None:
+    target = Target()
+    forwarder = Forwarder(target, partitions=2)  # type: ignore[arg-type]
+    forwarder.seen(event(3), 100.0)
+    await forwarder.mark_progress(set())  # orders/0 went to another worker before this batch
+    assert target.marks == []
+    await forwarder.mark_progress({ORDERS_0})
+    assert target.marks == [(0, False), (1, False)]
+
+
+async def test_a_partition_another_worker_read_to_its_end_is_idle_by_the_committed_offset() -> None:
+    target = Target()
+    forwarder = Forwarder(target, partitions=1)  # type: ignore[arg-type]
+    forwarder.seen(event(3), 100.0)  # this worker's own progress, from before it lost the partition
+    await forwarder.mark_idle(caught_up_app(highwater=10, committed=5), "orders")
+    assert target.marks == []  # offsets 5..9 are still to be read
+    await forwarder.mark_idle(caught_up_app(highwater=10, committed=10), "orders")
+    assert target.marks == [(0, True)]
+
+
+async def test_a_partition_lost_and_taken_back_is_marked_idle_again() -> None:
+    target = Target()
+    forwarder = Forwarder(target, partitions=1)  # type: ignore[arg-type]
+    app = caught_up_app(highwater=10, committed=10)
+    forwarder.seen(event(9), 100.0)
+    await forwarder.mark_idle(app, "orders")
+    await forwarder.mark_idle(app, "orders")
+    assert target.marks == [(0, True)]  # once: the clocks keep it
+    forwarder.forget({ORDERS_0})  # another worker had it meanwhile, and may have marked it active
+    await forwarder.mark_idle(app, "orders")
+    assert target.marks == [(0, True), (0, True)]

@@ -1,0 +1,101 @@
+"""Tenure: what a batch may still act for while rebalances come and go."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+from faust.types import TP
+
+from streams.tenure import Ownership
+
+P0, P1 = TP("sku-events", 0), TP("sku-events", 1)
+
+
+class AssignedSignal:
+    """Faust's ``on_partitions_assigned`` as the app sends it: ``handler(app, assigned, signal=…)``."""
+
+    def __init__(self) -> None:
+        self.handlers: list[Any] = []
+
+    def connect(self, handler: Any) -> None:
+        self.handlers.append(handler)
+
+    async def send(self, app: Any, assigned: set[TP]) -> None:
+        for handler in self.handlers:
+            await handler(app, assigned, signal=self)
+
+
+def worker(*assigned: TP) -> Any:
+    """Just what Ownership reads of a Faust app, with ``assigned`` as its first assignment."""
+    consumer = SimpleNamespace(assigned=set(assigned))
+    consumer.assignment = lambda: consumer.assigned
+    return SimpleNamespace(
+        rebalancing=False, rebalancing_count=1, consumer=consumer, on_partitions_assigned=AssignedSignal()
+    )
+
+
+async def rebalance(app: Any, ownership: Ownership, assigned: set[TP]) -> None:
+    """An eager rebalance: everything revoked, then ``assigned`` (recovery still to come)."""
+    app.rebalancing, app.rebalancing_count = True, app.rebalancing_count + 1
+    app.consumer.assigned = assigned
+    await app.on_partitions_assigned.send(app, assigned)
+
+
+async def owned(*assigned: TP) -> tuple[Any, Ownership]:
+    app = worker(*assigned)
+    ownership = Ownership(app)
+    await app.on_partitions_assigned.send(app, set(assigned))
+    return app, ownership
+
+
+async def test_a_batch_holds_what_was_assigned_when_it_began() -> None:
+    _, ownership = await owned(P0)
+    tenure = ownership.begin()
+    assert tenure.holds(P0) and not tenure.holds(P1) and tenure.steady
+
+
+async def test_nothing_is_held_while_a_rebalance_is_under_way() -> None:
+    app, ownership = await owned(P0)
+    app.rebalancing = True
+    assert not ownership.begin().holds(P0)
+
+
+async def test_a_rebalance_mid_batch_ends_the_steady_state_and_a_lost_partition_is_let_go() -> None:
+    app, ownership = await owned(P0, P1)
+    tenure = ownership.begin()
+    await rebalance(app, ownership, assigned={P1})  # P1 was revoked too, and assigned straight back
+    assert not tenure.steady
+    assert not tenure.holds(P0) and tenure.holds(P1)
+    app.rebalancing = False  # recovery done
+    assert await tenure.kept() == {P1}
+
+
+async def test_kept_waits_for_the_rebalance_to_end() -> None:
+    app, ownership = await owned(P0)
+    tenure = ownership.begin()
+    await rebalance(app, ownership, assigned={P0})
+    kept = asyncio.ensure_future(tenure.kept())
+    await asyncio.sleep(0.15)
+    assert not kept.done()
+    app.rebalancing = False
+    assert await asyncio.wait_for(kept, 1) == {P0}
+
+
+async def test_a_partition_lost_and_regained_during_the_batch_is_not_kept() -> None:
+    app, ownership = await owned(P0)
+    tenure = ownership.begin()
+    await rebalance(app, ownership, assigned=set())
+    await rebalance(app, ownership, assigned={P0})  # another worker may have moved it on meanwhile
+    app.rebalancing = False
+    assert await tenure.kept() == frozenset()
+    assert ownership.begin().holds(P0)  # the next batch starts afresh
+
+
+async def test_the_partitions_an_assignment_leaves_out_are_reported_lost() -> None:
+    app, ownership = await owned(P0, P1)
+    reported: list[frozenset[TP]] = []
+    ownership.on_lost.append(reported.append)
+    await rebalance(app, ownership, assigned={P1})
+    assert reported == [{P0}]
