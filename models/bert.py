@@ -33,7 +33,7 @@ __all__ = ["BertScorer", "ItemEmbeddingCache", "ModelLoadError", "QueryCache", "
 
 # Largest micro-batch per forward pass. A GPU keeps gaining up to a few hundred rows; a CPU saturates its
 # cores at a few dozen, beyond which bigger batches only add padding and memory traffic.
-DEFAULT_MAX_BATCH = {"cuda": 256, "cpu": 32}
+DEFAULT_MAX_BATCH = {"cuda": 256, "cpu": 64}
 
 
 class BertScorer:

@@ -67,7 +67,9 @@ class Settings(BaseSettings):
     # --- BERT --------------------------------------------------------------------------------
     model_path: Path | None = Field(None, description="local BERT checkpoint; default: packaged MiniLM")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="BERT device: cuda when present")
-    bert_max_batch: int = Field(64, ge=1, description="texts per BERT forward pass")
+    bert_max_batch: int | None = Field(
+        None, ge=1, description="texts per BERT forward pass; default: 256 on CUDA, 64 on CPU"
+    )
     bert_max_wait_ms: int = Field(20, ge=0, description="longest wait to fill a BERT batch")
     bert_int8: bool = Field(False, description="dynamic int8 quantisation on CPU")
     bert_threads: int | None = Field(None, ge=1, description="torch CPU threads; default: all cores but one")

@@ -1,13 +1,15 @@
-"""Commit stalls: a partition whose committed offset stopped moving while this worker reads past it.
+"""Commit stalls: a partition whose committed offset falls behind what this worker has read.
 
 Around a rebalance or a broker restart Faust can lose records it had fetched (delivered to no
-stream, never acked), or stop fetching a partition at all. The partition's committed offset then
-never moves again, though every later record is processed, and the group's lag stays up for good
-(chaos runs saw it in about 1 run in 6; faust-streaming issue #629 describes partitions left behind
-after a rebalance). A worker that sees a partition it holds stuck like that for ``commit_stall_s``,
-with records past the commit, seeks it back to its committed offset and resumes fetching it: the
-records come again, and the agents skip what they already applied (offsets kept per source and per
-SKU inbox), so the only cost is reading them twice.
+stream, never acked), stop fetching a partition, or lose count of its acknowledgements (it takes a
+commit that failed during the outage for done). The partition's committed offset then stops
+moving, or moves only a few offsets per commit, though every later record is processed, and the
+group's lag stays up for good (chaos runs saw it in about 1 run in 6; faust-streaming issue #629
+describes partitions left behind after a rebalance). A worker whose commit on a partition it holds
+has not reached, within ``commit_stall_s``, the offset it had read up to when that wait began,
+seeks the partition back to its committed offset, counts its acknowledgements afresh from there
+and resumes fetching it: the records come again, and the agents skip what they already applied
+(offsets kept per source and per SKU inbox), so the only cost is reading them twice.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 from faust.types import TP
@@ -30,37 +33,51 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class StallTracker:
-    """Which partitions have kept one committed offset for ``patience_s`` with records past it
-    (``reached``: the furthest of the read position and the end of the log).
+    """Which partitions' commits fell behind: a commit that has not reached, within ``patience_s``,
+    the read position of when the wait began (or, if nothing was read past the commit, has not
+    moved while the log holds records past it).
 
     >>> t = StallTracker(patience_s=60)
     >>> tp = TP("orders", 0)
-    >>> t.stalled(tp, committed=49, reached=272, now=0), t.stalled(tp, 49, 272, now=59)
+    >>> t.stalled(tp, committed=49, position=272, end=272, now=0), t.stalled(tp, 52, 272, 290, now=59)
     (False, False)
-    >>> t.stalled(tp, 49, 272, now=60)  # stuck for a minute: seek back
+    >>> t.stalled(tp, 55, 272, 300, now=60)  # a minute on, still short of 272: seek back
     True
-    >>> t.stalled(tp, 49, 272, now=61)  # and patience again before the next seek
+    >>> t.stalled(tp, 55, 272, 300, now=61)  # and patience again before the next seek
     False
     """
 
     patience_s: float
-    since: dict[TP, tuple[int, float]] = field(default_factory=dict)  # tp → (committed, first seen)
+    waits: dict[TP, tuple[int, float]] = field(default_factory=dict)  # tp → (offset awaited, since)
 
-    def stalled(self, tp: TP, committed: int, reached: int, now: float) -> bool:
-        if reached <= committed:
-            self.since.pop(tp, None)  # nothing past the commit: nothing to wait for
+    def stalled(self, tp: TP, committed: int, position: int, end: int, now: float) -> bool:
+        if max(position, end) <= committed:
+            self.waits.pop(tp, None)  # nothing past the commit: nothing to wait for
             return False
-        seen = self.since.get(tp)
-        if seen is None or seen[0] != committed:
-            self.since[tp] = (committed, now)  # the commit moved: patience starts again
+        awaited = position if position > committed else committed + 1
+        wait = self.waits.get(tp)
+        if wait is None or committed >= wait[0]:
+            self.waits[tp] = (awaited, now)  # the commit got there: a new wait begins
             return False
-        if now - seen[1] < self.patience_s:
+        if now - wait[1] < self.patience_s:
             return False
-        self.since[tp] = (committed, now)
+        self.waits[tp] = (awaited, now)
         return True
 
     def forget(self) -> None:
-        self.since.clear()
+        self.waits.clear()
+
+
+def recount_acks(consumer: Any, tp: TP, committed: int) -> None:
+    """Make Faust's consumer count the acknowledgements of ``tp`` afresh from ``committed``.
+
+    Faust (0.15) commits the first unbroken run of acked offsets above what it believes committed,
+    and believes a commit that failed: after losses its count can skip records for good or advance
+    one short run per commit. Clearing it is what Faust itself does for a partition it is assigned.
+    """
+    for bookkeeping in ("_acked", "_acked_index", "_gap"):
+        getattr(consumer, bookkeeping).pop(tp, None)
+    consumer._committed_offset[tp] = committed or None  # Faust's own notation for offset 0
 
 
 def watch(fs: Flashsale) -> None:
@@ -97,12 +114,13 @@ def watch(fs: Flashsale) -> None:
                 if tp.topic not in watched or app.rebalancing:
                     continue
                 offset = max(committed.get(tp, 0), 0)  # never committed: the group reads from the start
-                reached = max(await position(tp), app.consumer.highwater(tp) or 0)
-                if tracker.stalled(tp, offset, reached, time.monotonic()):
-                    log.warning("%s[%s]: committed offset stuck at %s for %.0f s (log end %s); reading "
-                                "again from there", tp.topic, tp.partition, offset, s.commit_stall_s,
-                                app.consumer.highwater(tp))  # fmt: skip
+                read, end = await position(tp), app.consumer.highwater(tp) or 0
+                if tracker.stalled(tp, offset, read, end, time.monotonic()):
+                    log.warning("%s[%s]: committed offset %s fell behind for %.0f s (read up to %s, log "
+                                "end %s); reading again from the commit", tp.topic, tp.partition, offset,
+                                s.commit_stall_s, read, end)  # fmt: skip
                     await app.consumer.seek(tp, offset)
+                    recount_acks(app.consumer, tp, offset)
                     app.consumer.resume_partitions({tp})  # fetching it may have stopped altogether
         except Exception as exc:  # a broker outage or a rebalance under way: look again next time
             log.warning("commit-stall watch skipped a round (%r)", exc)

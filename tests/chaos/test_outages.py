@@ -1,11 +1,11 @@
-"""Servers fail under running workers: Postgres goes down for a while. Workers live through it, and
-the output set still equals the input's, with no duplicates. (The broker-restart test is held out:
-see docs/reliability.md, "Status".)
+"""Servers fail under running workers: Postgres goes down for a while, the broker is SIGKILLed and
+restarted. Workers live through it, and the output set still equals the input's, with no duplicates.
 These tests break a Kafka and a Postgres of their own (see ``own_stack``).
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -57,3 +57,37 @@ def test_postgres_outage_is_waited_out(
     logs = fleet.logs()
     assert "Traceback" not in logs, logs[logs.index("Traceback") - 2000 :][:6000]
     figures(events=len(placed), decisions=ref.decision_count, outage_s=round(outage, 1), sink_retries=retried)
+
+
+def test_broker_restart_is_ridden_out(
+    chaos: ChaosParams,
+    sale: Sale,
+    own_stack: OwnStack,
+    own_settings: Settings,
+    own_engine: sa.Engine,
+    start_worker: Callable,
+    tmp_path: Path,
+    figures: Callable,
+) -> None:
+    placed, ref, fleet = start_run(own_settings, sale.messages, start_worker, 2, tmp_path)
+    point = random.Random(chaos.seed).uniform(0.1, 0.6)
+    try:
+        observe.wait_for(
+            lambda: observe.progress(own_settings, placed, ref) >= point, chaos.timeout_s, "progress"
+        )
+        own_stack.kafka.kill()  # SIGKILL: the broker recovers its logs on start
+        down = time.monotonic()
+        time.sleep(chaos.outage_s)
+        assert not fleet.dead(), fleet.dead()
+        own_stack.kafka.start()
+        outage = time.monotonic() - down
+        observe.wait_converged(own_settings, own_engine, ref, chaos.timeout_s, alive=fleet.dead)
+        observe.check_final(own_settings, own_engine, ref)
+    finally:
+        fleet.kill_all()
+    figures(
+        events=len(placed),
+        decisions=ref.decision_count,
+        at_progress=round(point, 2),
+        outage_s=round(outage, 1),
+    )

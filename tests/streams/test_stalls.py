@@ -1,36 +1,80 @@
-"""The commit-stall tracker: patience restarts whenever the commit moves or nothing is read past it."""
+"""The commit-stall watch: when a partition's commit counts as fallen behind, and how Faust's own
+count of acknowledgements is started afresh so that records read again can be committed."""
 
 from __future__ import annotations
 
-from faust.types import TP
+from typing import Any
 
-from streams.stalls import StallTracker
+import faust
+from faust.types import TP, Message
+
+from streams.stalls import StallTracker, recount_acks
 
 TP0 = TP("orders", 0)
 
 
-def test_a_moving_commit_never_stalls() -> None:
+def test_a_commit_that_keeps_up_with_reading_never_stalls() -> None:
     tracker = StallTracker(patience_s=60)
-    moves = [tracker.stalled(TP0, committed=10 * i, reached=10 * i + 50, now=30.0 * i) for i in range(20)]
+    # Every 15 s the worker reads 500 more records and commits what it had read 15 s before.
+    moves = [tracker.stalled(TP0, committed=500 * i, position=500 * (i + 1), end=500 * (i + 3), now=15.0 * i)
+             for i in range(40)]  # fmt: skip
     assert not any(moves)
 
 
 def test_a_caught_up_partition_never_stalls() -> None:
     tracker = StallTracker(patience_s=60)
-    assert not any(tracker.stalled(TP0, committed=49, reached=49, now=float(t)) for t in range(0, 600, 15))
+    assert not any(tracker.stalled(TP0, 49, 49, 49, now=float(t)) for t in range(0, 600, 15))
 
 
 def test_a_stuck_commit_stalls_once_per_patience_and_per_partition() -> None:
     tracker = StallTracker(patience_s=60)
     other = TP("orders", 1)
+    read = {TP0: 272, other: 49}  # only TP0 has records past its commit
     seen = [(t, tp) for t in range(0, 181, 15) for tp in (TP0, other)
-            if tracker.stalled(tp, 49, 272 if tp == TP0 else 49, float(t))]  # fmt: skip
+            if tracker.stalled(tp, 49, read[tp], read[tp], float(t))]  # fmt: skip
     assert seen == [(60, TP0), (120, TP0), (180, TP0)]
+
+
+def test_a_commit_creeping_far_behind_the_reading_stalls() -> None:
+    """Moving, but 5 offsets per 15 s with 1,000 records read past it (seen after a broker restart)."""
+    tracker = StallTracker(patience_s=60)
+    seen = [t for t in range(0, 121, 15) if tracker.stalled(TP0, 800 + t // 3, 1900, 1900, float(t))]
+    assert seen == [60, 120]
+
+
+def test_a_partition_not_fetched_stalls_only_while_its_commit_stays() -> None:
+    tracker = StallTracker(patience_s=60)
+    stopped = [t for t in range(0, 61, 15) if tracker.stalled(TP0, 49, 49, 272, float(t))]
+    assert stopped == [60]
+    # A long backlog fetched a little at a time: the commit moves, so there is nothing to repair.
+    tracker = StallTracker(patience_s=60)
+    assert not any(tracker.stalled(TP0, 10 * t, 10 * t, 100_000, float(t)) for t in range(0, 600, 15))
 
 
 def test_forget_restarts_patience_after_a_rebalance() -> None:
     tracker = StallTracker(patience_s=60)
-    tracker.stalled(TP0, 49, 272, now=0.0)
+    tracker.stalled(TP0, 49, 272, 272, now=0.0)
     tracker.forget()
-    assert not tracker.stalled(TP0, 49, 272, now=60.0)
-    assert tracker.stalled(TP0, 49, 272, now=120.0)
+    assert not tracker.stalled(TP0, 49, 272, 272, now=60.0)
+    assert tracker.stalled(TP0, 49, 272, 272, now=120.0)
+
+
+def _ack(consumer: Any, tp: TP, offsets: range) -> None:
+    for offset in offsets:
+        consumer.ack(Message(tp.topic, tp.partition, offset, 0.0, 0, {}, b"k", b"v", None, tp=tp))
+
+
+def test_records_read_again_are_committed_once_acks_are_recounted() -> None:
+    """Faust's real consumer believes offset 140 committed (its last commit was lost with the broker),
+    while the broker holds 100. Read again from 100, the records commit only after the recount."""
+    app = faust.App("stall-test", broker="kafka://127.0.0.1:1")
+    consumer: Any = app.consumer  # its acknowledgement bookkeeping is private
+    tp = TP("orders", 0)
+    app.topics.acking_topics.add(tp.topic)
+    consumer._committed_offset[tp] = 140
+    _ack(consumer, tp, range(100, 140))
+    assert consumer._new_offset(tp) is None  # below what it believes committed: never counted
+    recount_acks(consumer, tp, 100)
+    _ack(consumer, tp, range(100, 140))
+    assert consumer._new_offset(tp) == 140
+    assert not consumer._acked[tp]  # every offset counted, none left waiting
