@@ -160,6 +160,7 @@ def stream_report(settings: Settings, run: SimulationRun) -> dict[str, Any]:
         "same_decisions_as_in_process": streamed == run.in_process,
         "decisions_only_in_stream": len(streamed - run.in_process),
         "decisions_only_in_process": len(run.in_process - streamed),
+        "last_minute_decisions": run.last_minute,  # in process only: the stream waits for later events
         "closed_loop": policy_metrics(run.ledger),
         "recommendation_lists": len(run.shown),
         f"hit_rate_at_{k}": hit_rate_at_k(run.orders, run.shown, k) if run.shown else None,
@@ -242,7 +243,8 @@ def _stream_lines(st: dict[str, Any], hit: str, pop: str) -> list[str]:
         f"{topics['discount_adjustments']}); rows in Postgres {sum(rows.values())}, "
         f"{st['missing_in_postgres']} missing, {st['duplicate_rows']} duplicate",
         f"same decisions as the in-process maths on the published events: {same} "
-        f"({only[0]} only in the stream, {only[1]} only in process)",
+        f"({only[0]} only in the stream, {only[1]} only in process; the last minute's "
+        f"{st['last_minute_decisions']} wait for later events)",
         f"closed loop: {st['wall_s']:.0f} s; {missed} of {due} due decisions missed the wait "
         f"({late} applied late); {st['recommendation_lists']} recommendation lists applied",
         f"topics and tables kept: flashsale tail restock --namespace {st['namespace']} --from-beginning",

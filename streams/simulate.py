@@ -52,9 +52,9 @@ class SimulationRun:
     published: Counter[str] = field(default_factory=Counter)
     decisions: dict[str, dict[str, Any]] = field(default_factory=dict)  # event_id → restock/discount value
     applied: Counter[str] = field(default_factory=Counter)
-    in_process: set[str] = field(
-        default_factory=set
-    )  # ids the in-process shadow decided (but the last minute)
+    in_process: set[str] = field(default_factory=set)  # ids the in-process shadow decided, as due
+    last_minute: int = 0  # the shadow's decisions on the last minute: never due (no later event moves
+    # the worker's watermark past it), so not in ``in_process``
     expected: int = 0  # of those, the ones due before the last minute (the loop waited for them)
     missing: int = 0  # of those, not seen before the loop moved on
     late: int = 0  # applied one or more minutes after they were due
@@ -196,6 +196,8 @@ def simulate(
         publisher.close()
         if feed is not None:
             feed.close()
+    run.in_process -= due
+    run.last_minute = len(due)
     run.ledger, run.wall_s = market.ledger(), time.monotonic() - started
     return run
 
