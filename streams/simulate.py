@@ -52,9 +52,10 @@ class SimulationRun:
     published: Counter[str] = field(default_factory=Counter)
     decisions: dict[str, dict[str, Any]] = field(default_factory=dict)  # event_id → restock/discount value
     applied: Counter[str] = field(default_factory=Counter)
-    in_process: set[str] = field(default_factory=set)  # ids the in-process shadow decided, as due
-    last_minute: int = 0  # the shadow's decisions on the last minute: never due (no later event moves
-    # the worker's watermark past it), so not in ``in_process``
+    # Ids the in-process shadow decided, but the last minute's: no later event moves the worker's
+    # watermark past that minute, so those are never due and are only counted, in ``last_minute``.
+    in_process: set[str] = field(default_factory=set)
+    last_minute: int = 0
     expected: int = 0  # of those, the ones due before the last minute (the loop waited for them)
     missing: int = 0  # of those, not seen before the loop moved on
     late: int = 0  # applied one or more minutes after they were due
