@@ -56,8 +56,8 @@ class SimulationRun:
     # watermark past that minute, so those are never due and are only counted, in ``last_minute``.
     in_process: set[str] = field(default_factory=set)
     last_minute: int = 0
-    expected: int = 0  # of those, the ones due before the last minute (the loop waited for them)
-    missing: int = 0  # of those, not seen before the loop moved on
+    expected: int = 0  # due decisions the closed loop waited for (those of ``in_process``)
+    missing: int = 0  # of ``expected``, not seen before the loop moved on
     late: int = 0  # applied one or more minutes after they were due
     shown: list[Shown] = field(default_factory=list)
     orders: list[Order] = field(default_factory=list)

@@ -77,7 +77,7 @@ def recount_acks(consumer: Any, tp: TP, committed: int) -> None:
     """
     for bookkeeping in ("_acked", "_acked_index", "_gap"):
         getattr(consumer, bookkeeping).pop(tp, None)
-    consumer._committed_offset[tp] = committed or None  # Faust's own notation for offset 0
+    consumer._committed_offset[tp] = committed or None  # None for offset 0, as Faust's own seek has it
 
 
 def watch(fs: Flashsale) -> None:

@@ -131,10 +131,11 @@ def run_bert_bench(settings: Settings, cfg: BertBench, say: Say) -> dict[str, An
     logs = Path(tempfile.mkdtemp(prefix="flashsale-bench-logs-"))
     say(f"worker logs in {logs}")
     scorer, peak_queries = load_scorer(settings), distinct_queries(256, seed=1)
+    max_batch = scorer.max_batch  # the setting, or the device's default
     peak_result = peak(scorer, peak_queries, cfg, say)
     sets = peak_result["sets"]
     peak_rate = sets["queries"]["peak_texts_per_s"]
-    near = {sets["queries"]["peak_batch_size"], scorer.max_batch}
+    near = {sets["queries"]["peak_batch_size"], max_batch}
     # A faster device gets more texts, so that every stage window lasts about target_s.
     texts = max(cfg.texts, int(peak_rate * cfg.target_s))
     n_latency = int(0.6 * peak_rate * (cfg.warmup_s + cfg.latency_s)) + 100
@@ -149,7 +150,6 @@ def run_bert_bench(settings: Settings, cfg: BertBench, say: Say) -> dict[str, An
             run.update(peak_texts_per_s=here, efficiency=ratio(run["pipeline_texts_per_s"], here))
             runs.append(run)
             say(f"[{r + 1}] stage {run['pipeline_texts_per_s']:,.0f} texts/s vs peak {here:,.0f} just before")
-    scorer_max_batch = scorer.max_batch
     del scorer
     gc.collect()
     stage = median_of(run["pipeline_texts_per_s"] for run in runs)
@@ -162,7 +162,7 @@ def run_bert_bench(settings: Settings, cfg: BertBench, say: Say) -> dict[str, An
         "threads": peak_result["threads"],
         "peak_texts_per_s": round(peak_rate, 1),
         "peak_batch_size": sets["queries"]["peak_batch_size"],
-        "texts_per_s_at_bert_max_batch": round(at_max.get(scorer_max_batch, 0.0), 1),
+        "texts_per_s_at_bert_max_batch": round(at_max.get(max_batch, 0.0), 1),
         "pipeline_texts_per_s": round(stage, 1),
         "efficiency": round(median_of(run["efficiency"] for run in runs), 3),
         "efficiency_vs_sweep_peak": round(ratio(stage, peak_rate), 3),

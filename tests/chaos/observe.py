@@ -158,6 +158,18 @@ def wait_converged(
         time.sleep(2)
 
 
+def wait_exact(
+    settings: Settings,
+    engine: sa.Engine,
+    ref: Reference,
+    timeout_s: float,
+    alive: Callable[[], list[str]] = list,
+) -> None:
+    """:func:`wait_converged`, then :func:`check_final`: the run ended exactly as ``ref`` says."""
+    wait_converged(settings, engine, ref, timeout_s, alive)
+    check_final(settings, engine, ref)
+
+
 def check_final(settings: Settings, engine: sa.Engine, ref: Reference, settle_s: float = 4) -> None:
     """After convergence and a pause: Postgres, the decision topics and the status equal the reference."""
     time.sleep(settle_s)  # anything still in flight would show now

@@ -57,8 +57,7 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(
     driver.start()
     try:
         kills = driver.finish()
-        observe.wait_converged(settings, engine, ref, chaos.timeout_s, alive=fleet.dead)
-        observe.check_final(settings, engine, ref)
+        observe.wait_exact(settings, engine, ref, chaos.timeout_s, alive=fleet.dead)
     finally:
         fleet.kill_all()
     assert len(kills) == chaos.kills, f"only {len(kills)} kills: the run stalled before the others"

@@ -49,8 +49,7 @@ def test_postgres_outage_is_waited_out(
         assert not fleet.dead(), fleet.dead()
         own_stack.postgres.start()
         outage = time.monotonic() - down
-        observe.wait_converged(own_settings, own_engine, ref, chaos.timeout_s, alive=fleet.dead)
-        observe.check_final(own_settings, own_engine, ref)
+        observe.wait_exact(own_settings, own_engine, ref, chaos.timeout_s, alive=fleet.dead)
     finally:
         fleet.kill_all()
     assert retried > 0, "the sink never noticed the outage"
@@ -81,8 +80,7 @@ def test_broker_restart_is_ridden_out(
         assert not fleet.dead(), fleet.dead()
         own_stack.kafka.start()
         outage = time.monotonic() - down
-        observe.wait_converged(own_settings, own_engine, ref, chaos.timeout_s, alive=fleet.dead)
-        observe.check_final(own_settings, own_engine, ref)
+        observe.wait_exact(own_settings, own_engine, ref, chaos.timeout_s, alive=fleet.dead)
     finally:
         fleet.kill_all()
     figures(
