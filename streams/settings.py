@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     )
     broker_session_timeout_s: float = Field(6.0, gt=0, description="short: faster group joins")
     commit_stall_s: float = Field(
-        60.0, gt=0, description="re-read a partition whose commit is stuck this long"
+        60.0, gt=0, description="re-read a partition whose commit stays this long behind what was read"
     )
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
