@@ -54,7 +54,9 @@ class ScenarioConfig:
     max_buy: float = 0.9
     p_follow_recommendation: float = 0.5
     recommendation_ttl_minutes: int = 30
-    stock_snapshot_minutes: int = 5
+    # Closing stock of every SKU at the end of every n-th minute, as inventory systems reconcile. Each
+    # minute's (n = 1) also carries event time past a quiet, sold-out minute, so the stream can close it.
+    stock_snapshot_minutes: int = 1
     id_prefix: str = "sim"
     campaign_id: str = ""  # derived from start and seed when empty
 

@@ -30,6 +30,8 @@ from models.sim_ledger import Ledger, SkuOutcome
 from models.sim_truth import MarketTruth, ScenarioConfig
 from models.sim_users import Recommendations, Sessions, draw_sessions
 
+CLOSE_US = 59_999_999  # the last microsecond of a minute: when its closing stock is taken
+
 __all__ = ["FlashSaleMarket", "ScenarioConfig", "SimEvent", "iso", "timestamp_ms"]
 
 
@@ -183,12 +185,12 @@ class FlashSaleMarket:
         prefix = c.minute_start(m).strftime("%Y-%m-%dT%H:%M:")
         out: list[tuple[int, SimEvent]] = []
         self._run_actions(m, prefix + "00.000000+00:00", out)
-        if m and m % c.stock_snapshot_minutes == 0:
-            out += [(0, self._stock(i, prefix + "00.000000+00:00")) for i in range(len(self.skus))]
         live = np.where(t.in_campaign & c.in_campaign(m), self.discount, 0.0)
         self._live[:, m] = live
         self._rate[:, m] = t.demand_rate(m, live)
         self._sessions(m, live, prefix, out)
+        if (m + 1) % c.stock_snapshot_minutes == 0:  # closing stock, after the minute's last order
+            out += [(CLOSE_US, self._stock(i, prefix + "59.999999+00:00")) for i in range(len(self.skus))]
         self._on_hand_end[:, m] = self.on_hand
         self._stockout += self.on_hand == 0
         out.sort(key=lambda pair: pair[0])  # stable: same-time events keep their causal order

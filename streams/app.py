@@ -66,6 +66,8 @@ def create_app(settings: Settings, *, agents: bool = True, web: bool = True) -> 
         web_port=settings.web_port,
         web_host=settings.web_host,
         producer_acks=-1,
+        # Agents send their outputs and state as record batches (streams.outbox): room for a batch's worth.
+        producer_max_batch_size=256 * 1024,
         consumer_auto_offset_reset="earliest",
         # Don't wait on shutdown for events an agent has not taken yet (e.g. while BERT loads): they are
         # read again after a restart, and source offsets + decision ids keep results effectively-once.

@@ -47,6 +47,9 @@ def _reject_constant(name: str) -> Any:
     raise InvalidEvent(f"{name} is not valid JSON")
 
 
+_JSON = json.JSONDecoder(parse_constant=_reject_constant)  # one decoder, not one per event
+
+
 def parse_json(raw: bytes | None) -> dict[str, Any]:
     """UTF-8 JSON object, at most ``MAX_EVENT_BYTES``; NaN and Infinity rejected."""
     if raw is None:
@@ -54,7 +57,7 @@ def parse_json(raw: bytes | None) -> dict[str, Any]:
     if len(raw) > MAX_EVENT_BYTES:
         raise InvalidEvent(f"value of {len(raw)} bytes exceeds the {MAX_EVENT_BYTES}-byte limit")
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        data = _JSON.decode(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise InvalidEvent(f"value is not UTF-8: {exc.reason} at byte {exc.start}") from None
     except json.JSONDecodeError as exc:

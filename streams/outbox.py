@@ -6,34 +6,100 @@ therefore collects the deliveries of what a batch sends and settles them before 
 batch. An agent that also writes table state settles its outputs *first*: state then never records
 work whose outputs the broker may not have, and a crash in between only makes the batch run again,
 re-sending the same records under the same deterministic ids (at-least-once, deduplicated downstream).
+
+Records an agent sends by the hundred per batch (recommendations, table state) are already bytes:
+:meth:`Outbox.send_bytes` packs them into one Kafka record batch per partition, sent on
+:meth:`Outbox.settle`, instead of one Faust send each. Faust's per-message send path (serialisers,
+futures, callbacks) cost more than the agents' own work; a batch is one request and one future.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import faust
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
+
+_partitioner = DefaultPartitioner()  # the one aiokafka (and so Faust) uses for keyed sends
 
 
 class Outbox:
-    """Deliveries not yet confirmed by the broker."""
+    """Deliveries not yet confirmed by the broker, and record batches not yet sent.
 
-    def __init__(self) -> None:
+    ``app`` is needed for :meth:`send_bytes` only: its Kafka producer sends the record batches.
+    """
+
+    def __init__(self, app: faust.App | None = None) -> None:
         self._pending: list[Awaitable[Any]] = []
+        self._app = app
+        self._open: dict[tuple[str, int], Any] = {}  # (topic, partition) → aiokafka BatchBuilder
+        self._partitions: dict[str, list[int]] = {}
 
     async def send(self, topic: faust.TopicT, **kwargs: Any) -> None:
         """``topic.send(**kwargs)``, its delivery kept for :meth:`settle`."""
         self.add(await topic.send(**kwargs))
 
+    async def send_bytes(
+        self,
+        topic: str,
+        *,
+        value: bytes,
+        key: bytes | None = None,
+        partition: int | None = None,
+        timestamp: float | None = None,
+        headers: Sequence[tuple[str, bytes]] = (),
+    ) -> None:
+        """Add a serialised record to ``topic``'s batch for ``partition`` (default: the key's, as Faust
+        partitions it); sent by :meth:`settle`, or earlier when the batch is full. ``timestamp`` is
+        epoch seconds (default: now). Records of one partition keep their order."""
+        producer = self._producer()
+        if partition is None:
+            if key is None:
+                raise ValueError("send_bytes needs a key or a partition")
+            partition = await self._partition_of(producer, topic, key)
+        stamp = None if timestamp is None else int(timestamp * 1000)
+        record = {"timestamp": stamp, "key": key, "value": value, "headers": list(headers)}
+        where = (topic, partition)
+        batch = self._open.get(where)
+        if batch is not None and batch.append(**record) is not None:
+            return
+        if batch is not None:  # full: send it, start the next
+            await self._submit(producer, where, batch)
+        batch = self._open[where] = producer.create_batch()
+        if batch.append(**record) is None:
+            raise ValueError(f"a record of {len(value)} bytes does not fit in a producer batch")
+
     def add(self, delivery: Awaitable[Any]) -> None:
         self._pending.append(delivery)
 
     def __len__(self) -> int:
-        return len(self._pending)
+        return len(self._pending) + len(self._open)
 
     async def settle(self) -> None:
         """Wait until the broker has stored everything sent so far (raises if a send failed)."""
+        if self._open:
+            producer = self._producer()
+            for where, batch in list(self._open.items()):
+                await self._submit(producer, where, batch)
         pending, self._pending = self._pending, []
         await asyncio.gather(*pending)
+
+    def _producer(self) -> AIOKafkaProducer:
+        producer = getattr(self._app.producer, "_producer", None) if self._app is not None else None
+        if producer is None:
+            raise RuntimeError("send_bytes needs an Outbox(app) whose producer has started")
+        return producer
+
+    async def _partition_of(self, producer: AIOKafkaProducer, topic: str, key: bytes) -> int:
+        partitions = self._partitions.get(topic)
+        if partitions is None:
+            partitions = self._partitions[topic] = sorted(await producer.partitions_for(topic))
+        return int(_partitioner(key, partitions, partitions))
+
+    async def _submit(self, producer: AIOKafkaProducer, where: tuple[str, int], batch: Any) -> None:
+        del self._open[where]
+        topic, partition = where
+        self.add(await producer.send_batch(batch, topic, partition=partition))

@@ -232,7 +232,7 @@ def register(fs: Flashsale) -> None:
             tenure = ownership.begin()
             clocks_seen: dict[int, PartitionClock] = {}
             batch: dict[int, dict[str, SkuSlot]] = {}  # partition → sku → slot, written once per batch
-            outbox = Outbox()  # settled after each phase below
+            outbox = Outbox(app)  # settled after each phase below
             for event in events:
                 if not tenure.holds(event.message.tp) or not tenure.steady:
                     continue  # its new owner reads it

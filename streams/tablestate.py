@@ -12,6 +12,7 @@ import pickle
 from typing import Any
 
 import faust
+from faust.serializers import codecs
 from faust.types import TableT
 
 from streams.outbox import Outbox
@@ -29,18 +30,15 @@ def load(table: TableT, key: str) -> Any | None:
 
 
 async def put(table: TableT, partition: int, key: str, value: Any, outbox: Outbox) -> None:
-    """Store ``value`` under ``key``, its changelog record on ``partition`` delivered via ``outbox``.
+    """Store ``value`` under ``key``, its changelog record on ``partition`` sent via ``outbox``
+    (an ``Outbox(app)``: state is written by the hundred per batch, as record batches).
 
     Settle the outbox before the batch is acknowledged: an offset could otherwise be committed
     before the state that applied it is durable.
     """
     raw = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     table.data[key] = raw
-    await outbox.send(
-        table.changelog_topic,
-        key=key,
-        value=raw,
-        partition=partition,
-        key_serializer="json",  # what state_table's key_type=str and value_type=bytes imply
-        value_serializer="raw",
+    # The bytes Faust itself would write: key_type=str with the json serializer, value_type=bytes raw.
+    await outbox.send_bytes(
+        table.changelog_topic.get_topic_name(), key=codecs.dumps("json", key), value=raw, partition=partition
     )

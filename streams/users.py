@@ -30,7 +30,7 @@ from streams.decoding import InvalidEvent, LateEvent, UnknownSku
 from streams.forwarding import source_name
 from streams.ingest import batches, decode_batch
 from streams.outbox import Outbox
-from streams.records import Click, Event, Order, Recommendation, RecommendedItem
+from streams.records import Click, Event, Order, recommendation_bytes
 from streams.settings import Settings
 from streams.tablestate import load, put, state_table
 from streams.tenure import Ownership, Tenure
@@ -76,6 +76,8 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
     view = CatalogView()
     catalog_ready = asyncio.Event()
     users = state_table(app, "users")
+    recommendations = topics.recommendations.get_topic_name()
+    recommendations_out = metrics.EVENTS_OUT.labels(topic=recommendations)
     ownership = Ownership(app)
 
     @app.task
@@ -105,15 +107,10 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
             return
         top = rank(slot.vector.embedding(), candidates.matrix, candidates.skus, candidates.popularity,
                    k=s.recommendations_k, categories=categories)  # fmt: skip
-        record = Recommendation(
-            user_id=user_id,
-            items=[RecommendedItem(sku=r.sku, score=round(r.score, 6), reason=r.reason) for r in top],
-            model=view.encoder_name,
-            source_event_id=event_id,
-            ts=from_epoch(ts),
-        )
-        await outbox.send(topics.recommendations, key=user_id, value=record, timestamp=ts)
-        metrics.EVENTS_OUT.labels(topic=topics.recommendations.get_topic_name()).inc()
+        items = [(r.sku, round(r.score, 6), r.reason) for r in top]
+        value = recommendation_bytes(user_id, items, view.encoder_name, event_id, from_epoch(ts))
+        await outbox.send_bytes(recommendations, key=user_id.encode(), value=value, timestamp=ts)
+        recommendations_out.inc()
 
     async def encode(queries: list[str]) -> np.ndarray:
         misses_before = view.cache_misses
@@ -140,7 +137,7 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
         query_vec = dict(zip(queries, vectors, strict=True)) if vectors is not None else {}
         batch: dict[str, tuple[TP, UserSlot]] = {}
         candidates: dict[int, tuple[Candidates, list[str]]] = {}
-        outbox = Outbox()
+        outbox = Outbox(app)
         for event, record in good:
             assert isinstance(record, Click | Order)
             message = event.message

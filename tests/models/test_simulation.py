@@ -135,6 +135,21 @@ def test_orders_never_exceed_stock(run: tuple[FlashSaleMarket, list[SimEvent]]) 
     assert (ledger.on_hand >= 0).all() and ledger.stockout_minutes > 0
 
 
+def test_every_minute_closes_with_the_stock_of_every_sku(run: tuple[FlashSaleMarket, list[SimEvent]]) -> None:
+    """The closing stock carries event time to a minute's end even when nothing sells (sold out)."""
+    market, events = run
+    when = [parse_ts(e.value.get("ts") or e.value["updated_at"]) for e in events]
+    on_hand = market.ledger().on_hand  # [sku, minute] at each minute's end
+    for m in range(SMALL.duration_minutes):
+        close = when[0] + timedelta(minutes=m + 1, microseconds=-1)
+        through = sum(t <= close for t in when)  # events up to the minute's end, in order
+        closing = [e for e, t in zip(events[:through], when, strict=False) if t == close]
+        assert [e.topic for e in closing] == ["stock"] * SMALL.n_skus
+        assert events[through - len(closing) : through] == closing  # after the minute's last order
+        assert [e.value["sku"] for e in closing] == list(market.skus)
+        assert [e.value["on_hand"] for e in closing] == on_hand[:, m].tolist()
+
+
 def test_unit_prices_follow_the_live_discount(run: tuple[FlashSaleMarket, list[SimEvent]]) -> None:
     market, events = run
     truth, c = market.truth, SMALL

@@ -8,7 +8,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from streams.decoding import MAX_EVENT_BYTES, InvalidEvent, decode
-from streams.records import CatalogItem, Click, Order, Recommendation, RecommendedItem, StockLevel
+from streams.records import (
+    CatalogItem,
+    Click,
+    Order,
+    Recommendation,
+    RecommendedItem,
+    StockLevel,
+    recommendation_bytes,
+)
 
 TS = "2026-11-11T12:00:00+00:00"
 ORDER = {
@@ -116,3 +124,17 @@ def test_event_time_ahead_of_the_clock_is_rejected() -> None:
     assert decode(Order, raw(ORDER), now=noon - timedelta(minutes=4)).sku == "s1"  # drift is forgiven
     with pytest.raises(InvalidEvent, match="in the future"):
         decode(Order, raw(ORDER), now=noon - timedelta(minutes=6))
+
+
+def test_recommendation_bytes_are_what_the_record_serialises_to() -> None:
+    ts = datetime(2026, 11, 30, 9, 15, 1, 250_000, tzinfo=UTC)
+    items = [("sku-1", 0.912345, "similar"), ("skü-2", -0.5, "popular"), ("sku-3", 1e-07, "category")]
+    record = Recommendation(
+        user_id="user-ä", items=[RecommendedItem(sku=s, score=v, reason=r) for s, v, r in items],
+        model="all-MiniLM-L6-v2", source_event_id="click-7", ts=ts,
+    )  # fmt: skip
+    assert recommendation_bytes("user-ä", items, "all-MiniLM-L6-v2", "click-7", ts) == record.dumps()
+    assert (
+        recommendation_bytes("u", [], "m", "e", ts)
+        == Recommendation(user_id="u", items=[], model="m", source_event_id="e", ts=ts).dumps()
+    )
