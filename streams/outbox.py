@@ -88,6 +88,7 @@ class Outbox:
         await asyncio.gather(*pending)
 
     def _producer(self) -> AIOKafkaProducer:
+        # Faust's aiokafka driver keeps its started AIOKafkaProducer here (faust-streaming 0.15).
         producer = getattr(self._app.producer, "_producer", None) if self._app is not None else None
         if producer is None:
             raise RuntimeError("send_bytes needs an Outbox(app) whose producer has started")
