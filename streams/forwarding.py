@@ -3,7 +3,9 @@
 Forwarded events keep their original bytes; headers say what they are and where they came from,
 so the per-SKU agent can drop duplicates (a source offset it has already received) and order
 events deterministically. Marks (see :mod:`streams.clock`) go to every partition after the events
-they vouch for; a timer marks caught-up source partitions idle so the watermark never stalls.
+they vouch for; a timer marks caught-up source partitions idle, once a fetch made after they were
+found caught up confirms it, so the watermark never stalls on a quiet source nor passes events that
+the broker already holds.
 Callers :meth:`Forwarder.settle` after each batch, so no input offset is committed before what it
 forwarded is stored.
 """
@@ -12,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Collection, Iterable
+import time
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 import faust
@@ -36,6 +39,18 @@ class SourceProgress:
     time: float = 0.0
     marked: float | None = None
     idle_marked: bool = False
+    caught_up_since: float | None = None  # when the idle timer first found it caught up (epoch s)
+
+
+def last_fetch(app: faust.App, tp: TP) -> float | None:
+    """When the consumer last had a fetch response for ``tp`` (epoch s; aiokafka updates the high
+    watermark with each one, records or not), or None when unknown."""
+    try:
+        consumer = app.consumer._thread._ensure_consumer()  # type: ignore[attr-defined]  # Faust's aiokafka
+        fetched_ms = consumer.last_poll_timestamp(tp)
+    except Exception:  # not assigned (any more), or not started: unknown
+        return None
+    return fetched_ms / 1000 if fetched_ms is not None else None
 
 
 @dataclass
@@ -46,6 +61,8 @@ class Forwarder:
     partitions: int
     prefix: str = ""
     mark_every_s: float = 1.0
+    clock: Callable[[], float] = time.time  # the same clock as aiokafka's fetch times
+    fetched_at: Callable[[faust.App, TP], float | None] = last_fetch
     progress: dict[TP, SourceProgress] = field(default_factory=dict)
     outbox: Outbox = field(default_factory=Outbox)
     # The agent and the idle timer both mark; one at a time, so the last mark on the wire is the
@@ -72,7 +89,7 @@ class Forwarder:
         message = event.message
         state = self.progress.setdefault(message.tp, SourceProgress())
         state.offset = max(state.offset, message.offset)
-        state.idle_marked = False
+        state.idle_marked, state.caught_up_since = False, None
         if event_time is not None:
             state.time = max(state.time, event_time)
 
@@ -93,10 +110,13 @@ class Forwarder:
         Caught up = everything below the consumer's last known high watermark was processed here, or
         the group's committed offset is at the high watermark (a partition this worker has read
         nothing of since it took it over). Not the fetch position: fetched records may still wait for
-        the agent. The timer settles its own marks: the agent's outbox is the agent's to settle.
+        the agent. The high watermark is only as fresh as the last fetch response, so a partition
+        whose producer is still sending can look caught up for a moment: it is marked idle only once
+        a fetch response that came after it was first found caught up (and no new event since) shows
+        it still is. The timer settles its own marks: the agent's outbox is the agent's to settle.
         """
         committed: dict[TP, int | None] = getattr(app.consumer, "_committed_offset", {})
-        outbox = Outbox()
+        outbox, now = Outbox(), self.clock()
         for tp in app.consumer.assignment():
             if tp.topic != topic:
                 continue
@@ -105,7 +125,11 @@ class Forwarder:
             if highwater is None or state.idle_marked:
                 continue
             done = max(state.offset + 1, committed.get(tp) or 0)  # 0: never committed
-            if done >= highwater:
+            if done < highwater:
+                state.caught_up_since = None
+            elif state.caught_up_since is None:
+                state.caught_up_since = now
+            elif (self.fetched_at(app, tp) or 0.0) > state.caught_up_since:
                 await self._mark(tp, state, True, outbox)
         await outbox.settle()
 

@@ -4,7 +4,7 @@ The worker is the ordinary ``flashsale worker`` (the same pipeline code), starte
 with the namespace's settings, so it has its own consumer group, topics and schema. A bounded input is
 finished when the group has committed every partition it consumes (inputs, the internal ``sku-events``
 and the two decision topics its Postgres sink reads) to its end, and those ends have stood still for
-longer than a commit interval plus the idle-mark timer: the last marks close the last buckets, their
+longer than a commit interval plus the idle-mark delay: the last marks close the last buckets, their
 decisions reach the sink, and the sink commits only what Postgres has taken.
 """
 
@@ -29,7 +29,9 @@ from streams.replay_copy import ReplayError, consumer_for
 from streams.settings import Settings
 from streams.topics import DECISION_TOPICS, INPUT_TOPICS, SKU_EVENTS
 
-SETTLE_S = 6.0  # > Faust's commit interval (2.8 s) + the idle-mark timer (1 s), with margin
+# > Faust's commit interval (2.8 s) + the idle-mark delay (a fetch response and a 0.5-s timer tick after
+# a source is caught up: about 1.5 s at most), with margin
+SETTLE_S = 6.0
 PR_SET_PDEATHSIG = 1
 
 

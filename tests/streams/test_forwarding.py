@@ -1,4 +1,5 @@
-"""Event-time marks: the idle timer and the forwarding agent race; stale progress never marks."""
+"""Event-time marks: the idle timer and the forwarding agent race; stale progress never marks; a
+partition is idle only once a fetch made after it was found caught up confirms it."""
 
 from __future__ import annotations
 
@@ -40,29 +41,49 @@ def caught_up_app(highwater: int, committed: int | None = None) -> Any:
     return SimpleNamespace(consumer=consumer)
 
 
+class Clock:
+    """The timer's clock and the consumer's last fetch response, both set by the test (epoch s)."""
+
+    def __init__(self) -> None:
+        self.now, self.fetched = 0.0, -1.0
+
+    def forwarder(self, target: Target, partitions: int) -> Forwarder:
+        topic: Any = target  # records marks in place of a Faust topic
+        return Forwarder(topic, partitions, clock=lambda: self.now, fetched_at=lambda app, tp: self.fetched)
+
+    def tick(self, seconds: float = 0.5, fetched: bool = True) -> None:
+        """Time passes; with ``fetched``, a fetch response arrives meanwhile."""
+        self.now += seconds
+        if fetched:
+            self.fetched = self.now - 0.1
+
+
 def event(offset: int) -> Any:
     return SimpleNamespace(message=SimpleNamespace(tp=ORDERS_0, offset=offset))
 
 
 async def test_the_last_mark_sent_decides_whether_the_timer_marks_idle_again() -> None:
-    target = Target()
-    forwarder = Forwarder(target, partitions=2)  # type: ignore[arg-type]
+    target, clock = Target(), Clock()
+    forwarder = clock.forwarder(target, partitions=2)
     app = caught_up_app(highwater=10)
     forwarder.seen(event(8), 100.0)
     await forwarder.mark_progress({ORDERS_0})
     forwarder.seen(event(9), 102.0)  # the last event: the partition is now caught up
+    await forwarder.mark_idle(app, "orders")
+    clock.tick()  # a fetch confirms it: the next tick marks it idle
     # The timer's idle mark and the agent's progress mark race; whichever is sent last is what
     # the clocks keep, and the timer must know it.
     await asyncio.gather(forwarder.mark_idle(app, "orders"), forwarder.mark_progress({ORDERS_0}))
     state = forwarder.progress[ORDERS_0]
     assert all(target.last(p) == state.idle_marked for p in (0, 1))
+    clock.tick()
     await forwarder.mark_idle(app, "orders")  # the next tick
     assert target.last(0) and target.last(1), target.marks  # every partition ends idle
 
 
 async def test_progress_left_from_an_earlier_tenure_is_not_marked() -> None:
     target = Target()
-    forwarder = Forwarder(target, partitions=2)  # type: ignore[arg-type]
+    forwarder = Clock().forwarder(target, partitions=2)
     forwarder.seen(event(3), 100.0)
     await forwarder.mark_progress(set())  # orders/0 went to another worker before this batch
     assert target.marks == []
@@ -71,23 +92,47 @@ async def test_progress_left_from_an_earlier_tenure_is_not_marked() -> None:
 
 
 async def test_a_partition_another_worker_read_to_its_end_is_idle_by_the_committed_offset() -> None:
-    target = Target()
-    forwarder = Forwarder(target, partitions=1)  # type: ignore[arg-type]
+    target, clock = Target(), Clock()
+    forwarder = clock.forwarder(target, partitions=1)
     forwarder.seen(event(3), 100.0)  # this worker's own progress, from before it lost the partition
-    await forwarder.mark_idle(caught_up_app(highwater=10, committed=5), "orders")
+    for _ in range(2):
+        await forwarder.mark_idle(caught_up_app(highwater=10, committed=5), "orders")
+        clock.tick()
     assert target.marks == []  # offsets 5..9 are still to be read
-    await forwarder.mark_idle(caught_up_app(highwater=10, committed=10), "orders")
+    for _ in range(2):
+        await forwarder.mark_idle(caught_up_app(highwater=10, committed=10), "orders")
+        clock.tick()
     assert target.marks == [(0, True)]
 
 
 async def test_a_partition_lost_and_taken_back_is_marked_idle_again() -> None:
-    target = Target()
-    forwarder = Forwarder(target, partitions=1)  # type: ignore[arg-type]
+    target, clock = Target(), Clock()
+    forwarder = clock.forwarder(target, partitions=1)
     app = caught_up_app(highwater=10, committed=10)
     forwarder.seen(event(9), 100.0)
-    await forwarder.mark_idle(app, "orders")
-    await forwarder.mark_idle(app, "orders")
+    for _ in range(3):
+        await forwarder.mark_idle(app, "orders")
+        clock.tick()
     assert target.marks == [(0, True)]  # once: the clocks keep it
     forwarder.forget({ORDERS_0})  # another worker had it meanwhile, and may have marked it active
-    await forwarder.mark_idle(app, "orders")
+    for _ in range(2):
+        await forwarder.mark_idle(app, "orders")
+        clock.tick()
     assert target.marks == [(0, True), (0, True)]
+
+
+async def test_a_partition_is_idle_only_once_a_later_fetch_confirms_it_is_caught_up() -> None:
+    target, clock = Target(), Clock()
+    forwarder = clock.forwarder(target, partitions=1)
+    forwarder.seen(event(9), 100.0)
+    await forwarder.mark_idle(caught_up_app(highwater=10), "orders")  # caught up, as the last fetch knew
+    clock.tick(fetched=False)
+    await forwarder.mark_idle(caught_up_app(highwater=10), "orders")
+    assert target.marks == []  # no fetch since: the broker may hold more already
+    forwarder.seen(event(10), 101.0)  # ... and it did: the producer was still sending
+    clock.tick()  # a fetch, but from before the partition was found caught up again
+    await forwarder.mark_idle(caught_up_app(highwater=11), "orders")
+    assert target.marks == []
+    clock.tick()  # a fetch after it: confirmed
+    await forwarder.mark_idle(caught_up_app(highwater=11), "orders")
+    assert target.marks == [(0, True)]
