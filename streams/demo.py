@@ -30,6 +30,7 @@ from infra.errors import InfraError
 from models.evaluation import evaluate, hit_rate_at_k, policy_metrics, popularity_hit_rate
 from models.simulation import ScenarioConfig
 from streams.admin import client_config, ensure_topics
+from streams.runlog import RunLog
 from streams.settings import Settings
 from streams.simulate import SimulationRun, simulate
 from streams.skus import sku_policy
@@ -89,12 +90,12 @@ def worker(settings: Settings, log: Path, timeout_s: float = 120) -> Iterator[su
                 proc.wait()
 
 
-def wait_ready(proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 120) -> None:
+def wait_ready(proc: subprocess.Popen[bytes], log: RunLog, timeout_s: float = 120) -> None:
+    """Until this run of the worker logs "Ready" (earlier demos' lines in the same log do not count)."""
     deadline = time.monotonic() + timeout_s
-    while "Ready" not in log.read_text(errors="replace"):
+    while not log.has("Ready"):
         if proc.poll() is not None or time.monotonic() > deadline:
-            tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            raise InfraError(f"the demo worker did not start (see {log}): {tail[0]}")
+            raise InfraError(f"the demo worker did not start (see {log}): {log.last_line()}")
         time.sleep(0.2)
 
 
@@ -185,8 +186,8 @@ def run_demo(
     progress(f"namespace {ns}: creating topics and migrating schema")
     migrations.upgrade(s.database_url.get_secret_value(), ns)
     ensure_topics(s)
-    log = out / "worker.log"
-    with worker(s, log) as proc:
+    log = RunLog(out / "worker.log")  # before the worker starts: where this run's lines begin
+    with worker(s, log.path) as proc:
         progress("evaluating adaptive, static and oracle in process while the worker starts")
         evaluation = evaluate(config, sku_policy(s), lag_minutes=1, k=s.recommendations_k)
         wait_ready(proc, log)

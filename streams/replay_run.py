@@ -26,6 +26,7 @@ from kafka.errors import KafkaError
 from streams.admin import client_config
 from streams.app import group_id
 from streams.replay_copy import ReplayError, consumer_for
+from streams.runlog import RunLog
 from streams.settings import Settings
 from streams.topics import DECISION_TOPICS, INPUT_TOPICS, SKU_EVENTS
 
@@ -45,8 +46,7 @@ class WorkerProcess:
     """A ``python -m streams worker`` child process with exactly ``settings`` (no inherited FLASHSALE_*)."""
 
     def __init__(self, settings: Settings, log: Path) -> None:
-        self.log, self._ready = log, False
-        log.parent.mkdir(parents=True, exist_ok=True)
+        self.log, self._ready = RunLog(log), False  # a resumed replay appends to its earlier log
         env = {k: v for k, v in os.environ.items() if not k.startswith("FLASHSALE_")}
         env.update(settings.to_env(), PYTHONUNBUFFERED="1")
         with log.open("ab") as out:
@@ -62,9 +62,9 @@ class WorkerProcess:
     def ready(self) -> bool:
         """Whether the worker has started (Faust logged "Ready"); a one-line error once it has exited."""
         if self.proc.poll() is not None:
-            lines = self.log.read_text(errors="replace").strip().splitlines() or ["no output"]
-            raise ReplayError(f"worker exited ({self.proc.returncode}): {lines[-1][:300]} (log: {self.log})")
-        self._ready = self._ready or "]: Ready" in self.log.read_text(errors="replace")
+            last = self.log.last_line()[:300]
+            raise ReplayError(f"worker exited ({self.proc.returncode}): {last} (log: {self.log})")
+        self._ready = self._ready or self.log.has("]: Ready")
         return self._ready
 
     def stop(self, timeout_s: float = 30) -> None:

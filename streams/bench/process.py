@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 
 from infra.errors import InfraError
+from streams.runlog import RunLog
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,14 +49,13 @@ class BenchProcess:
     """``python -m <module> [args]`` with ``settings`` in its environment, its output in ``log``."""
 
     def __init__(self, settings: Settings, log: Path, args: list[str]) -> None:
-        self.log = log
+        self.log = RunLog(log)
         env = {
             **os.environ,
             **settings.to_env(),
             "PYTHONUNBUFFERED": "1",
             "BROKER_COMMIT_INTERVAL": str(COMMIT_INTERVAL_S),
         }
-        log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", *args], cwd=ROOT, env=env, stdout=out,
@@ -69,7 +69,7 @@ class BenchProcess:
         return self.rss.peak_bytes / 2**20
 
     def has_logged(self, marker: str) -> bool:
-        return marker in self.log.read_text(errors="replace")
+        return self.log.has(marker)
 
     def check_alive(self) -> None:
         """Raise with the end of the log if the process has exited."""
@@ -86,8 +86,7 @@ class BenchProcess:
             time.sleep(0.1)
 
     def log_tail(self) -> str:
-        lines = self.log.read_text(errors="replace").strip().splitlines()
-        return f"{lines[-1] if lines else 'no output'} (log: {self.log})"
+        return f"{self.log.last_line()} (log: {self.log})"
 
     def stop(self, timeout_s: float = 30) -> None:
         """SIGTERM, then SIGKILL after ``timeout_s``."""
