@@ -32,8 +32,8 @@ from streams.records import CatalogItem, Click
 from streams.settings import Settings
 
 PIPELINE_KEYS = (
-    "pipeline_events_per_s", "faust_passthrough_events_per_s", "raw_consumer_events_per_s",
-    "latency_ms_p50", "latency_ms_p99", "peak_rss_mb",
+    "pipeline_events_per_s", "faust_passthrough_events_per_s", "faust_batched_count_events_per_s",
+    "raw_consumer_events_per_s", "latency_ms_p50", "latency_ms_p99", "peak_rss_mb",
 )  # fmt: skip
 BERT_KEYS = ("peak_texts_per_s", "pipeline_texts_per_s", "efficiency", "latency_ms_p50", "latency_ms_p99")
 
@@ -172,5 +172,9 @@ def test_pipeline_bench_end_to_end(settings: Settings, tiny_model: Path) -> None
     assert result["pipeline_vs_raw"] == pytest.approx(
         result["pipeline_events_per_s"] / result["raw_consumer_events_per_s"], abs=0.001
     )
+    assert result["pipeline_vs_batched_count"] == pytest.approx(
+        result["pipeline_events_per_s"] / result["faust_batched_count_events_per_s"], abs=0.001
+    )
     assert result["events"] == 6000 and len(result["runs"]) == 1
+    assert result["runs"][0]["passthrough_forwarded"] == 6000  # the pass-through sent every event on
     json.dumps(result)

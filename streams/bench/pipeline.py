@@ -1,11 +1,13 @@
 """``flashsale bench``: full-pipeline events/s beside a Faust pass-through and a raw consumer, same run.
 
 Each repeat publishes the same seeded simulator events (flat out, event time kept) to a fresh
-namespace and reads all four input topics to their end three ways, one after the other:
+namespace and reads all four input topics to their end four ways, one after the other:
 
 1. a raw aiokafka consumer (group-less, Faust's consumer settings): the broker-and-client limit;
-2. a trivial Faust worker, one counting agent per input topic (:mod:`streams.bench.passthrough`);
-3. the real worker (``python -m streams worker``), under a fresh consumer group.
+2. the trivial Faust pass-through: one agent per input topic sending each event on, one at a time;
+3. Faust's delivery alone: one agent per input topic taking batches as the pipeline does and only
+   counting them (both from :mod:`streams.bench.passthrough`);
+4. the real worker (``python -m streams worker``), under a fresh consumer group.
 
 Faust throughput is read from the group's committed offsets, from the first commit after the worker
 is up (for the pipeline: after its catalog view and BERT model are ready) to the last; startup is
@@ -26,6 +28,7 @@ from streams.app import group_id
 from streams.bench.common import format_table, host_info, median_of, ratio
 from streams.bench.latency import timed_outputs
 from streams.bench.measure import Window, end_offsets, group_window, raw_consumer_window
+from streams.bench.passthrough import OUTPUT
 from streams.bench.process import COMMIT_INTERVAL_S, BenchProcess
 from streams.bench.produce import Producer, simulator_events
 from streams.bench.stack import Say, bench_stack, drop_namespace, free_port, new_namespace
@@ -34,7 +37,8 @@ from streams.topics import INPUT_TOPICS
 
 CATALOG_READY = "catalog view ready"  # logged by streams.catalog_view once the model and catalog are in
 WORKER = ["streams", "worker"]
-PASSTHROUGH = ["streams.bench.passthrough"]
+PASSTHROUGH = ["streams.bench.passthrough", "forward"]
+BATCHED_COUNT = ["streams.bench.passthrough", "count"]
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,13 @@ def one_repeat(stack: Settings, events: list, r: int, logs: Path, say: Say) -> d
             worker_settings(ns, f"bench-passthrough-{r}"), PASSTHROUGH, "Ready",
             logs / f"passthrough-{r}.log", f"[{r}] faust pass-through",
         )  # fmt: skip
+        forwarded = sum(end_offsets(ns, [OUTPUT]).values())
         say(f"[{r}] Faust pass-through      {passthrough.events_per_s:>10,.0f} events/s")
+        count, _ = faust_window(
+            worker_settings(ns, f"bench-count-{r}"), BATCHED_COUNT, "Ready",
+            logs / f"count-{r}.log", f"[{r}] faust batched count",
+        )  # fmt: skip
+        say(f"[{r}] Faust batched count     {count.events_per_s:>10,.0f} events/s")
         pipeline, rss = faust_window(
             worker_settings(ns, f"bench-pipeline-{r}"), WORKER, CATALOG_READY,
             logs / f"pipeline-{r}.log", f"[{r}] full pipeline",
@@ -85,6 +95,8 @@ def one_repeat(stack: Settings, events: list, r: int, logs: Path, say: Say) -> d
     return {
         "raw_consumer_events_per_s": raw.events_per_s,
         "faust_passthrough_events_per_s": passthrough.events_per_s,
+        "passthrough_forwarded": forwarded,
+        "faust_batched_count_events_per_s": count.events_per_s,
         "pipeline_events_per_s": pipeline.events_per_s,
         "pipeline_window_s": pipeline.seconds,
         "peak_rss_mb": rss,
@@ -119,12 +131,15 @@ def run_pipeline_bench(settings: Settings, cfg: PipelineBench, say: Say) -> dict
         pipeline = median_of(r["pipeline_events_per_s"] for r in runs)
         latency = latency_run(stack, pipeline / 2, cfg, logs)
     passthrough = median_of(r["faust_passthrough_events_per_s"] for r in runs)
+    count = median_of(r["faust_batched_count_events_per_s"] for r in runs)
     raw = median_of(r["raw_consumer_events_per_s"] for r in runs)
     return {
         "pipeline_events_per_s": round(pipeline, 1),
         "faust_passthrough_events_per_s": round(passthrough, 1),
+        "faust_batched_count_events_per_s": round(count, 1),
         "raw_consumer_events_per_s": round(raw, 1),
         "pipeline_vs_passthrough": round(ratio(pipeline, passthrough), 3),
+        "pipeline_vs_batched_count": round(ratio(pipeline, count), 3),
         "pipeline_vs_raw": round(ratio(pipeline, raw), 3),
         "passthrough_vs_raw": round(ratio(passthrough, raw), 3),
         "latency_ms_p50": latency["latency_ms_p50"],
@@ -149,8 +164,10 @@ def format_result(result: dict[str, Any]) -> str:
     rows = [
         ("raw aiokafka consumer", f"{result['raw_consumer_events_per_s']:,.0f} ev/s"),
         ("Faust pass-through agent", f"{result['faust_passthrough_events_per_s']:,.0f} ev/s"),
+        ("Faust batched count (delivery alone)", f"{result['faust_batched_count_events_per_s']:,.0f} ev/s"),
         ("full pipeline worker", f"{result['pipeline_events_per_s']:,.0f} ev/s"),
         ("pipeline / pass-through", f"{result['pipeline_vs_passthrough']:.2f}"),
+        ("pipeline / batched count", f"{result['pipeline_vs_batched_count']:.2f}"),
         ("pipeline / raw", f"{result['pipeline_vs_raw']:.2f}"),
         ("pass-through / raw", f"{result['passthrough_vs_raw']:.2f}"),
         (f"latency p50 @ {lat['latency_rate_per_s']:,.0f} ev/s", f"{lat['latency_ms_p50']:,.0f} ms"),
