@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -24,6 +24,12 @@ ACTION_WEIGHTS: Mapping[str, float] = MappingProxyType(
     {"view": 1.0, "click": 2.0, "search": 3.0, "add_to_cart": 4.0, "order": 8.0}
 )
 DEFAULT_HALF_LIFE_S = 30 * 60.0
+
+
+def vector_norm(v: np.ndarray) -> float | None:
+    """The L2 norm of ``v``, or None when it is zero or not finite (such a vector teaches nothing)."""
+    norm = float(np.linalg.norm(v))
+    return norm if np.isfinite(norm) and norm > 0.0 else None
 
 
 @dataclass(frozen=True, eq=False)  # eq would compare arrays elementwise
@@ -62,17 +68,21 @@ class UserVector:
         v = np.asarray(item_vec, dtype=np.float32).ravel()
         if v.shape != self.mean.shape:
             raise ValueError(f"vector of dim {v.size}, state has dim {self.mean.size}")
-        norm = float(np.linalg.norm(v))
-        if not np.isfinite(norm) or norm == 0.0:
+        norm = vector_norm(v)
+        if norm is None:
             raise ValueError("item vector must be finite and non-zero")
-        t = to_epoch(ts)
+        return self.learn_checked(v, norm, weights[action], to_epoch(ts))
+
+    def learn_checked(self, v: np.ndarray, norm: float, weight: float, t: float) -> UserVector:
+        """:meth:`learn_one` without its checks: ``v`` is a float32 vector of the state's dimension,
+        ``norm`` its :func:`vector_norm`, ``weight`` the action's, ``t`` the event time (epoch s)."""
         if self.ts is None or t >= self.ts:  # newer: decay the past to t, add the event at full weight
-            old, new, now = self.weight * self._decay(t - (self.ts or t)), weights[action], t
+            old, new, now = self.weight * self._decay(t - (self.ts or t)), weight, t
         else:  # older than the state: add the event, decayed to the state's time
-            old, new, now = self.weight, weights[action] * self._decay(self.ts - t), self.ts
+            old, new, now = self.weight, weight * self._decay(self.ts - t), self.ts
         total = old + new
-        mean = (self.mean * (old / total) + v * (new / norm / total)).astype(np.float32)
-        return replace(self, mean=mean, weight=total, ts=now)
+        mean = (self.mean * (old / total) + v * (new / norm / total)).astype(np.float32, copy=False)
+        return UserVector(mean, total, now, self.half_life_s)
 
     def _decay(self, dt: float) -> float:
         return float(0.5 ** (dt / self.half_life_s))

@@ -104,7 +104,8 @@ def rank(
 
     ``item_matrix`` rows are unit-norm item vectors aligned with ``skus``; ``mask`` (bool) keeps the
     candidates (live, in stock). Popularity is log-scaled to [0, 1] so one runaway SKU does not flatten
-    the rest. A user without a vector (``None`` or zeros) gets popularity alone.
+    the rest. A user without a vector (``None`` or zeros) gets popularity alone. To rank many users
+    against the same items, build one :class:`Ranker` and call :meth:`Ranker.top` for each.
 
     Examples
     --------
@@ -114,33 +115,64 @@ def rank(
     >>> [(r.sku, r.reason) for r in recs]
     [('a', 'similar to your recent audio activity'), ('c', 'similar to your recent audio activity')]
     """
-    n = len(skus)
-    if item_matrix.shape[0] != n or popularity.shape != (n,):
-        raise ValueError("item_matrix rows, skus and popularity must align")
-    u = None if user_vec is None else np.asarray(user_vec, dtype=np.float32).ravel()
-    u_norm = 0.0 if u is None else float(np.linalg.norm(u))
-    w = similarity_weight if u_norm > 0 else 0.0
-    sims = item_matrix @ (u / u_norm) if u is not None and u_norm > 0 else np.zeros(n, dtype=np.float32)
-    logpop = np.log1p(np.maximum(popularity, 0.0))
-    top = float(logpop.max()) if n else 0.0
-    pop = logpop / top if top > 0 else np.zeros(n)
-    sim_part, pop_part = w * sims.astype(np.float64), (1.0 - w) * pop
-    scores = sim_part + pop_part
-    keep = np.ones(n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-    cand = np.flatnonzero(keep)
-    k = min(k, cand.size)
-    if k <= 0:
-        return []
-    best = cand[np.argpartition(-scores[cand], k - 1)[:k]]
-    best = best[np.lexsort((best, -scores[best]))]  # ties broken by position: deterministic output
-    out = []
-    for i in best:
-        if w > 0 and sim_part[i] >= pop_part[i]:
-            what = f" {categories[i]}" if categories is not None else ""
-            reason = f"similar to your recent{what} activity"
-        elif recent_orders is not None and recent_orders[i] >= 1:
-            reason = f"trending: {int(recent_orders[i])} orders in the last {window_minutes} min"
-        else:
-            reason = "popular in this sale"
-        out.append(Recommendation(skus[i], float(scores[i]), reason))
-    return out
+    ranker = Ranker(
+        item_matrix, skus, popularity, mask=mask, similarity_weight=similarity_weight,
+        categories=categories, recent_orders=recent_orders, window_minutes=window_minutes,
+    )  # fmt: skip
+    return ranker.top(user_vec, k)
+
+
+@dataclass
+class Ranker:
+    """:func:`rank` for one set of items: what does not depend on the user is computed once."""
+
+    item_matrix: np.ndarray
+    skus: Sequence[str]
+    popularity: np.ndarray
+    mask: np.ndarray | None = None
+    similarity_weight: float = 0.7
+    categories: Sequence[str] | None = None
+    recent_orders: np.ndarray | None = None
+    window_minutes: int = 10
+    _pop: np.ndarray = field(init=False, repr=False)  # popularity log-scaled to [0, 1]
+    _candidates: np.ndarray = field(init=False, repr=False)  # indices the mask keeps
+    _pop_parts: dict[float, np.ndarray] = field(init=False, repr=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.skus)
+        if self.item_matrix.shape[0] != n or self.popularity.shape != (n,):
+            raise ValueError("item_matrix rows, skus and popularity must align")
+        logpop = np.log1p(np.maximum(self.popularity, 0.0))
+        top = float(logpop.max()) if n else 0.0
+        self._pop = logpop / top if top > 0 else np.zeros(n)
+        keep = np.ones(n, dtype=bool) if self.mask is None else np.asarray(self.mask, dtype=bool)
+        self._candidates = np.flatnonzero(keep)
+
+    def top(self, user_vec: np.ndarray | None, k: int = 10) -> list[Recommendation]:
+        """The top ``k`` for ``user_vec``, best first (see :func:`rank`)."""
+        u = None if user_vec is None else np.asarray(user_vec, dtype=np.float32).ravel()
+        u_norm = 0.0 if u is None else float(np.linalg.norm(u))
+        w = self.similarity_weight if u_norm > 0 else 0.0
+        n = len(self.skus)
+        sims = self.item_matrix @ (u / u_norm) if u is not None and u_norm > 0 else np.zeros(n, np.float32)
+        if w not in self._pop_parts:
+            self._pop_parts[w] = (1.0 - w) * self._pop
+        sim_part, pop_part = w * sims.astype(np.float64), self._pop_parts[w]
+        scores = sim_part + pop_part
+        cand = self._candidates
+        k = min(k, cand.size)
+        if k <= 0:
+            return []
+        best = cand[np.argpartition(-scores[cand], k - 1)[:k]]
+        best = best[np.lexsort((best, -scores[best]))]  # ties broken by position: deterministic output
+        out, categories, orders = [], self.categories, self.recent_orders
+        for i in best:
+            if w > 0 and sim_part[i] >= pop_part[i]:
+                what = f" {categories[i]}" if categories is not None else ""
+                reason = f"similar to your recent{what} activity"
+            elif orders is not None and orders[i] >= 1:
+                reason = f"trending: {int(orders[i])} orders in the last {self.window_minutes} min"
+            else:
+                reason = "popular in this sale"
+            out.append(Recommendation(self.skus[i], float(scores[i]), reason))
+        return out

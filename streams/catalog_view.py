@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from models.bert import BertScorer
 from models.bert_cache import ItemEmbeddingCache
+from models.embeddings import vector_norm
 from streams.admin import aiokafka_config, partitions_of
 from streams.decoding import decode
 from streams.records import CatalogItem
@@ -48,6 +49,8 @@ class CatalogView:
     # Queries (user agents) and titles (catalog reader) are encoded in worker threads: one at a time,
     # as the model and its caches are shared.
     model_lock: threading.Lock = field(default_factory=threading.Lock)
+    # SKU → (vector, norm) as users learn from it, or None (no vector, or one that teaches nothing).
+    _learnable: dict[str, tuple[np.ndarray, float] | None] = field(default_factory=dict)
 
     def attach(self, scorer: BertScorer) -> None:
         """Use ``scorer`` for titles and queries (loaded once the worker runs)."""
@@ -77,11 +80,22 @@ class CatalogView:
         with self.model_lock:
             self.embeddings.update({item.sku: item.title for item in items})
         self.items = {**self.items, **{item.sku: item for item in items}}  # swapped whole for readers
+        self._learnable = {}
 
     def vector(self, sku: str) -> np.ndarray | None:
         if self.embeddings is None or sku not in self.embeddings:
             return None
         return self.embeddings.vector(sku)
+
+    def learnable(self, sku: str) -> tuple[np.ndarray, float] | None:
+        """The SKU's vector (a copy) and its norm, for :meth:`UserVector.learn_checked`; None for an
+        SKU without a vector or with a zero one."""
+        known = self._learnable  # one version: a catalog update in its thread starts a new one
+        if sku not in known:
+            vector = self.vector(sku)
+            norm = vector_norm(vector) if vector is not None else None
+            known[sku] = (vector.copy(), norm) if vector is not None and norm is not None else None
+        return known[sku]
 
     def candidates(self, ts: float) -> Candidates:
         """Live campaign SKUs (at event time ``ts``) that are in stock (or of unknown stock)."""

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from models.embeddings import UserVector
+from models.embeddings import ACTION_WEIGHTS, UserVector, vector_norm
 
 T0 = datetime(2024, 11, 11, tzinfo=UTC)
 A, B = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
@@ -46,3 +46,17 @@ def test_state_round_trips_through_json_and_rejects_bad_input() -> None:
         u.learn_one(A, "purchase", T0)
     with pytest.raises(ValueError):
         u.learn_one(np.zeros(3), "view", T0)
+
+
+def test_learn_checked_is_learn_one_without_the_checks() -> None:
+    rng = np.random.default_rng(3)
+    checked = unchecked = UserVector.empty(8)
+    for action, offset_s in [("view", 0), ("order", 900), ("search", 300), ("click", 1200)]:  # one late
+        item, t = rng.normal(size=8).astype(np.float32), T0 + timedelta(seconds=offset_s)
+        checked = checked.learn_one(item, action, t)
+        norm = vector_norm(item)
+        assert norm is not None
+        unchecked = unchecked.learn_checked(item, norm, ACTION_WEIGHTS[action], t.timestamp())
+        assert checked.mean.tobytes() == unchecked.mean.tobytes()  # bit for bit
+        assert (checked.weight, checked.ts) == (unchecked.weight, unchecked.ts)
+    assert vector_norm(np.zeros(3)) is None and vector_norm(np.array([np.nan, 1.0])) is None

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from models.recommend import PopularityTracker, rank
+from models.recommend import PopularityTracker, Ranker, rank
 
 ITEMS = np.array([[1.0, 0.0], [0.0, 1.0], [0.8, 0.6], [0.6, 0.8]], dtype=np.float32)
 SKUS = ["a", "b", "c", "d"]
@@ -34,3 +34,12 @@ def test_popularity_window_is_event_time_and_state_round_trips() -> None:
     p = PopularityTracker.from_dict(json.loads(json.dumps(p.to_dict())))
     scores, orders = p.arrays(["a", "zzz"])
     assert orders.tolist() == [1.0, 0.0] and scores[0] > scores[1] == 0
+
+
+def test_a_ranker_reused_across_users_ranks_each_as_a_fresh_rank_would() -> None:
+    popularity, orders, categories = np.array([5.0, 0.0, 1.0, 2.0]), np.array([3, 0, 1, 0]), list("wxyz")
+    ranker = Ranker(ITEMS, SKUS, popularity, categories=categories, recent_orders=orders)
+    for user in (None, np.array([1.0, 0.1]), np.zeros(2), np.array([0.2, 1.0])):  # cold and warm, mixed
+        fresh = rank(user, ITEMS, SKUS, popularity, k=3, categories=categories, recent_orders=orders)
+        assert ranker.top(user, k=3) == fresh
+    assert [r.sku for r in ranker.top(np.array([0.2, 1.0]), k=2)] != [r.sku for r in ranker.top(None, k=2)]
