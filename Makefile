@@ -6,7 +6,7 @@ FLASHSALE := $(VENV)/bin/flashsale
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test up down status lint format bench lock clean
+.PHONY: setup demo test soak up down status lint format bench lock clean
 
 setup: $(STAMP)
 	@$(FLASHSALE) setup
@@ -22,6 +22,9 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+soak: setup  ## make test 3 times in a row (SOAK_RUNS), then once with one core kept busy
+	bash tests/soak.sh
 
 up: setup
 	$(FLASHSALE) up

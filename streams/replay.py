@@ -15,6 +15,7 @@ deterministic, so a replay of what live processed reproduces live's decisions ex
 
 from __future__ import annotations
 
+import signal
 import socket
 import sys
 import time
@@ -64,6 +65,7 @@ class ReplayRequest:
     overrides: dict[str, str] = field(default_factory=dict)
     overwrite: bool = False
     resume: bool = False
+    pause_after_commit: bool = False  # hold, unfinished, once the worker has committed input
 
 
 def parse_overrides(items: list[str]) -> dict[str, str]:
@@ -171,13 +173,13 @@ def run_replay(live: Settings, request: ReplayRequest, say: Callable[[str], None
         create_namespace_topics(live, name, manifest.partitions)
         write_manifest(live, manifest)
     try:
-        return process(live, manifest, say)
+        return process(live, manifest, say, request.pause_after_commit)
     except KeyboardInterrupt:
         say(f"replay {name}: interrupted; --resume continues it, --overwrite starts it again")
         raise
 
 
-def process(live: Settings, manifest: Manifest, say: Callable[[str], None]) -> Manifest:
+def process(live: Settings, manifest: Manifest, say: Callable[[str], None], pause: bool = False) -> Manifest:
     """Copy what is still to copy, then run a worker until the namespace's input is processed."""
     name, settings, started = manifest.namespace, replay_settings(live, manifest), time.monotonic()
     if manifest.state == "copying":
@@ -190,13 +192,31 @@ def process(live: Settings, manifest: Manifest, say: Callable[[str], None]) -> M
     say(f"replay {name}: worker started (group {group_id(settings)}, log {worker.log})")
     try:
         with progress_bar(manifest.stats["records"], f"replay {name}") as bar:
-            wait_settled(settings, worker.ready, lambda done, total: bar.update(done - bar.n))
+
+            def progress(done: int, total: int) -> None:
+                bar.update(done - bar.n)
+                if pause and done > 0:
+                    hold(worker, name, done, total, say)
+
+            wait_settled(settings, worker.ready, progress)
     finally:
         worker.stop()
     manifest.state = "done"
     manifest.stats.update(outcome(settings), seconds=round(time.monotonic() - started, 1))
     write_manifest(live, manifest)
     return manifest
+
+
+def hold(worker: WorkerProcess, name: str, done: int, total: int, say: Callable[[str], None]) -> None:
+    """``--pause-after-commit``: freeze the worker and wait, the replay unfinished, until Ctrl-C.
+
+    A fixed point at which an interrupted replay can be shown (and tested): the worker has committed
+    some input, the manifest is not ``done``, and nothing moves until the signal arrives.
+    """
+    worker.pause()
+    say(f"replay {name}: paused after commit at {done} of {total} input records; Ctrl-C interrupts it")
+    while True:
+        signal.pause()
 
 
 def progress_bar(total: int, desc: str) -> tqdm:

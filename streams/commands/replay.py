@@ -37,6 +37,9 @@ class Timestamp(click.ParamType):
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="a setting: service_level=0.99")
 @click.option("--overwrite", is_flag=True, help="replace an existing namespace")
 @click.option("--resume", is_flag=True, help="continue an interrupted replay of --namespace")
+@click.option(
+    "--pause-after-commit", is_flag=True, help="hold, unfinished, once the worker committed input (tests)"
+)
 @click.pass_context
 def replay(
     ctx: click.Context,
@@ -48,6 +51,7 @@ def replay(
     overrides: tuple[str, ...],
     overwrite: bool,
     resume: bool,
+    pause_after_commit: bool,
 ) -> None:
     """Replay a time range of the live topics through the pipeline in an isolated namespace.
 
@@ -74,6 +78,7 @@ def replay(
             overrides=parse_overrides(list(overrides)),
             overwrite=overwrite,
             resume=resume,
+            pause_after_commit=pause_after_commit,
         )
         manifest = run_replay(get_settings(), request, say=lambda line: click.echo(line, err=True))
     except ReplayError as exc:

@@ -28,8 +28,8 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from streams.admin import client_config
 from streams.app import group_id
-from streams.replay_namespace import replay_group
-from streams.replay_run import WorkerProcess, committed, wait_settled
+from streams.replay_copy import read_manifest
+from streams.replay_run import WorkerProcess, wait_settled
 from streams.settings import Settings
 from streams.simulate import scenario, simulate
 
@@ -173,26 +173,25 @@ def faithful(recorded: Recorded) -> Replayed:
 
 @pytest.fixture
 def interrupted(recorded: Recorded, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Start ``flashsale replay ARGS`` and press Ctrl-C once its worker has committed some input."""
+    """``flashsale replay ARGS --pause-after-commit``, and Ctrl-C once it has paused, unfinished.
+
+    The pause point makes the interruption deterministic: the replay's worker has committed input
+    and stands still, and the manifest says the replay is not done, however fast this machine is.
+    """
 
     def run(namespace: str, *args: str) -> subprocess.CompletedProcess[str]:
         err = tmp_path / f"{namespace}.err"
         cmd = [sys.executable, "-m", "streams", "replay", "--namespace", namespace, *recorded.args(), *args]
         with err.open("w") as stderr:
             proc = subprocess.Popen(
-                cmd, cwd=ROOT, env=command_env(recorded.settings), stderr=stderr, text=True
+                [*cmd, "--pause-after-commit"], cwd=ROOT, env=command_env(recorded.settings), stderr=stderr
             )
-        admin = KafkaAdminClient(**client_config(recorded.settings))
-        group = replay_group(recorded.settings, namespace)
-        partitions = range(recorded.settings.topic_partitions)
-        tps = [TopicPartition(f"{namespace}.{t}", p) for t in ("clicks", "orders") for p in partitions]
         deadline = time.monotonic() + 240
-        try:
-            while "worker started" not in err.read_text() or not any(committed(admin, group, tps).values()):
-                assert proc.poll() is None and time.monotonic() < deadline, err.read_text()[-2000:]
-                time.sleep(0.2)
-        finally:
-            admin.close()
+        while "paused after commit" not in err.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, err.read_text()[-2000:]
+            time.sleep(0.2)
+        manifest = read_manifest(recorded.settings, namespace)
+        assert manifest is not None and manifest.state != "done"  # provably unfinished
         proc.send_signal(signal.SIGINT)
         proc.wait(60)
         return subprocess.CompletedProcess(cmd, proc.returncode, "", err.read_text())
