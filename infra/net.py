@@ -5,10 +5,15 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import random
 import socket
 import subprocess
 import time
 from pathlib import Path
+
+from infra.errors import InfraError
+
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -25,6 +30,30 @@ def port_in_use(host: str, port: int) -> bool:
                 return True
             raise
     return False
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that nobody holds now, chosen below the kernel's ephemeral range.
+
+    Binding port 0 would give one from that range, which any outgoing connection (a Kafka client's,
+    say) may take between the pick and the bind of the server it is meant for; the kernel never hands
+    out ports below the range that way.
+    """
+    low = ephemeral_low()
+    floor = min(20_000, low // 2)
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(floor, low)
+        if not port_in_use(host, port):
+            return port
+    raise InfraError(f"no free port between {floor} and {low} on {host}")
+
+
+def ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (Linux's setting; 32768 elsewhere)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    return 32768
 
 
 def alive(pid: int) -> bool:

@@ -105,6 +105,19 @@ class PartitionClock:
         mark = self.marks.get(source)
         return max(self.received.behind(source, time), mark.time - time if mark else 0.0)
 
+    def all_idle(self) -> bool:
+        """Whether every source has been marked idle: all it holds so far has reached this partition.
+
+        >>> clock = PartitionClock(expected=("orders/0", "stock/0"))
+        >>> clock.mark("orders/0", 100.0, idle=True)
+        >>> clock.all_idle()
+        False
+        >>> clock.mark("stock/0", 90.0, idle=True)
+        >>> clock.all_idle()
+        True
+        """
+        return all(s in self.marks and self.marks[s].idle for s in self.expected)
+
     def watermark(self) -> float | None:
         """Event time (epoch s) before which no more events are expected; None until all sources spoke."""
         if any(s not in self.marks for s in self.expected):

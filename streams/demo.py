@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from pydantic import SecretStr
 
 from infra import migrations
 from infra.errors import InfraError
+from infra.net import free_port
 from models.evaluation import evaluate, hit_rate_at_k, policy_metrics, popularity_hit_rate
 from models.simulation import ScenarioConfig
 from streams.admin import client_config, ensure_topics
@@ -39,12 +39,6 @@ from streams.topics import DISCOUNTS, RESTOCK
 
 Progress = Callable[[str], None]
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -93,7 +87,7 @@ def worker(settings: Settings, log: Path, timeout_s: float = 120) -> Iterator[su
 def wait_ready(proc: subprocess.Popen[bytes], log: RunLog, timeout_s: float = 120) -> None:
     """Until this run of the worker logs "Ready" (earlier demos' lines in the same log do not count)."""
     deadline = time.monotonic() + timeout_s
-    while not log.has("Ready"):
+    while not log.has("]: Ready"):  # Faust's "[^Worker]: Ready", not "NotReady"
         if proc.poll() is not None or time.monotonic() > deadline:
             raise InfraError(f"the demo worker did not start (see {log}): {log.last_line()}")
         time.sleep(0.2)

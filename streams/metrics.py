@@ -14,6 +14,11 @@ BERT_SECONDS = Histogram(
 )  # fmt: skip
 BERT_TEXTS = Counter("flashsale_bert_texts_total", "Texts encoded by BERT (cache misses)")
 CONSUMER_LAG = Gauge("flashsale_consumer_lag", "High watermark minus position", ["topic", "partition"])
+SOURCES_IDLE = Gauge(
+    "flashsale_sku_sources_idle",
+    "1 once every source of a sku-events partition is marked idle, as of this worker's last batch of it",
+    ["partition"],
+)
 BATCH_SIZE = Histogram(
     "flashsale_batch_size", "Events per processed batch", ["agent"], buckets=(1, 10, 50, 100, 250, 500, 1000)
 )

@@ -16,7 +16,6 @@ deterministic, so a replay of what live processed reproduces live's decisions ex
 from __future__ import annotations
 
 import signal
-import socket
 import sys
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ import sqlalchemy as sa
 from tqdm import tqdm
 
 from infra import migrations
+from infra.net import free_port
 from streams.app import group_id
 from streams.replay_copy import (
     Manifest,
@@ -92,13 +92,6 @@ def replay_settings(live: Settings, manifest: Manifest) -> Settings:
     if manifest.model_path:
         values["model_path"] = manifest.model_path
     return Settings(**values)
-
-
-def free_port() -> int:
-    """A free local port for the worker's web server (a live worker may hold the configured one)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def plan(live: Settings, request: ReplayRequest) -> Manifest:

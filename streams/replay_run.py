@@ -2,10 +2,12 @@
 
 The worker is the ordinary ``flashsale worker`` (the same pipeline code), started as a child process
 with the namespace's settings, so it has its own consumer group, topics and schema. A bounded input is
-finished when the group has committed every partition it consumes (inputs, the internal ``sku-events``
-and the two decision topics its Postgres sink reads) to its end, and those ends have stood still for
-longer than a commit interval plus the idle-mark delay: the last marks close the last buckets, their
-decisions reach the sink, and the sink commits only what Postgres has taken.
+finished when the worker says every source of every ``sku-events`` partition is marked idle (its
+``flashsale_sku_sources_idle`` gauge, set once the batch that took the marks has stored all it led
+to: the last buckets are closed and their decisions sent) and, after that, the group has committed
+every partition it consumes (inputs, ``sku-events`` and the two decision topics its Postgres sink
+reads) to its end: the sink commits only what Postgres has taken. No quiet period is waited out, so
+a slow machine cannot make a replay stop early.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 from kafka import KafkaAdminClient, TopicPartition
 from kafka.errors import KafkaError
+from prometheus_client.parser import text_string_to_metric_families
 
 from streams.admin import client_config
 from streams.app import group_id
@@ -30,9 +34,6 @@ from streams.runlog import RunLog
 from streams.settings import Settings
 from streams.topics import DECISION_TOPICS, INPUT_TOPICS, SKU_EVENTS
 
-# > Faust's commit interval (2.8 s) + the idle-mark delay (a fetch response and a 0.5-s timer tick after
-# a source is caught up: about 1.5 s at most), with margin
-SETTLE_S = 6.0
 PR_SET_PDEATHSIG = 1
 
 
@@ -95,35 +96,29 @@ def wait_settled(
     settings: Settings,
     ready: Callable[[], bool] = lambda: True,
     progress: Callable[[int, int], None] = lambda done, total: None,
-    settle_s: float = SETTLE_S,
     stall_s: float = 300.0,
 ) -> None:
     """Block until the settings' group has processed everything in its topics (see module doc).
 
-    ``progress(done, total)`` gets the input records processed. The quiet time only counts while
-    ``ready()`` (the worker has started: a resumed worker may still have marks to send), which may
-    raise to give up. Raises :class:`ReplayError` when nothing moved for ``stall_s``.
+    ``progress(done, total)`` gets the input records processed. ``ready()`` says whether the worker
+    has started and may raise to give up. Raises :class:`ReplayError` when nothing moved for
+    ``stall_s``.
     """
     group = group_id(settings)
     inputs, every = watched_partitions(settings)
+    partitions = set(range(settings.topic_partitions))
     admin = KafkaAdminClient(**client_config(settings), client_id="flashsale-replay")
     consumer = consumer_for(settings)
     try:
-        quiet: tuple[float, dict[TopicPartition, int]] | None = None
         last: tuple[float, object] = (time.monotonic(), None)
         while True:
-            started = ready()
+            idle = ready() and idle_partitions(settings) == partitions  # read before the ends it covers
             ends = consumer.end_offsets(every)
             done = committed(admin, group, every)
             progress(sum(min(done[tp], ends[tp]) for tp in inputs), sum(ends[tp] for tp in inputs))
+            if idle and all(done[tp] >= ends[tp] for tp in every):
+                return
             now = time.monotonic()
-            if started and all(done[tp] >= ends[tp] for tp in every):
-                if quiet is None or quiet[1] != ends:
-                    quiet = (now, ends)
-                elif now - quiet[0] >= settle_s:
-                    return
-            else:
-                quiet = None
             if (ends, done) != last[1]:
                 last = (now, (ends, done))
             elif now - last[0] > stall_s:
@@ -132,6 +127,24 @@ def wait_settled(
     finally:
         consumer.close()
         admin.close()
+
+
+def idle_partitions(settings: Settings) -> set[int]:
+    """The ``sku-events`` partitions whose sources the worker has all marked idle (its ``/metrics``);
+    none while it does not answer yet."""
+    host = "127.0.0.1" if settings.web_host in ("0.0.0.0", "") else settings.web_host
+    try:
+        with urllib.request.urlopen(f"http://{host}:{settings.web_port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except OSError:  # not serving yet (or any more)
+        return set()
+    return {
+        int(sample.labels["partition"])
+        for family in text_string_to_metric_families(text)
+        if family.name == "flashsale_sku_sources_idle"
+        for sample in family.samples
+        if sample.value == 1
+    }
 
 
 def committed(admin: KafkaAdminClient, group: str, tps: list[TopicPartition]) -> dict[TopicPartition, int]:

@@ -272,3 +272,5 @@ def register(fs: Flashsale) -> None:
             for partition, clock in clocks_seen.items():
                 await put(clocks, partition, f"p{partition}", clock, outbox)
             await outbox.settle()
+            for partition, clock in clocks_seen.items():  # after everything it led to is stored
+                metrics.SOURCES_IDLE.labels(partition=str(partition)).set(clock.all_idle())

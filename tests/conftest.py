@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,15 +19,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from infra.net import free_port
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def docker_available() -> bool:
@@ -132,7 +126,7 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
-            if "Ready" in self.log.read_text(errors="replace"):
+            if "]: Ready" in self.log.read_text(errors="replace"):  # Faust's "[^Worker]: Ready"
                 return
             time.sleep(0.2)
         raise TimeoutError(f"worker not ready:\n{self.log.read_text()[-3000:]}")

@@ -14,15 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from infra.net import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "s3cr3t"
 ERROR = "flashsale: error: "
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

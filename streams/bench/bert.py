@@ -119,7 +119,9 @@ def stage_repeat(stack: Settings, queries: list[str], latency: list[str] | None,
                 # Enough users that the recommendation debounce never hides an event's output.
                 users = max(cfg.users, int(4 * rate * s.recommendation_debounce_s))
                 events = search_events(latency, users, first_id=len(queries))
-                result["latency"] = timed_outputs(producer, events, rate, cfg.warmup_s, cfg.latency_s)
+                result["latency"] = timed_outputs(
+                    producer, events, rate, cfg.warmup_s, cfg.latency_s, group_id(s)
+                )
             producer.close()
             return result
     finally:

@@ -12,14 +12,16 @@ import threading
 import time
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
+from infra.errors import InfraError
 from models.simulation import SimEvent
 from streams.admin import client_config
 from streams.bench.common import latency_summary
+from streams.bench.measure import committed, end_offsets
 from streams.bench.produce import Producer
 from streams.settings import Settings
-from streams.topics import RECOMMENDATIONS
+from streams.topics import INPUT_TOPICS, RECOMMENDATIONS
 
 
 class OutputWatcher(threading.Thread):
@@ -30,6 +32,7 @@ class OutputWatcher(threading.Thread):
         self.consumer = KafkaConsumer(
             **client_config(settings), group_id=None, enable_auto_commit=False, fetch_max_wait_ms=10
         )
+        self.topic = topic
         name = settings.topic(topic)
         parts = [TopicPartition(name, p) for p in sorted(self.consumer.partitions_for_topic(name) or ())]
         self.consumer.assign(parts)
@@ -37,13 +40,15 @@ class OutputWatcher(threading.Thread):
         for tp in parts:  # resolve the end now, before anything is produced
             self.consumer.position(tp)
         self.arrivals: list[tuple[float, dict]] = []
+        self.read_to: dict[TopicPartition, int] = {}  # next offset of each partition, once read
         self._stop_event = threading.Event()
 
     def run(self) -> None:
         while not self._stop_event.is_set():
-            for records in self.consumer.poll(timeout_ms=50).values():
+            for tp, records in self.consumer.poll(timeout_ms=50).items():
                 arrived = time.time()
                 self.arrivals += [(arrived, json.loads(r.value)) for r in records]
+                self.read_to[tp] = records[-1].offset + 1
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -59,27 +64,37 @@ class OutputWatcher(threading.Thread):
         ]
 
 
-def wait_quiet(watcher: OutputWatcher, quiet_s: float = 3.0, limit_s: float = 60.0) -> None:
-    """Wait until no output has arrived for ``quiet_s`` (the last events' outputs are in)."""
-    deadline, seen, since = time.monotonic() + limit_s, -1, time.monotonic()
-    while time.monotonic() < deadline:
-        if len(watcher.arrivals) != seen:
-            seen, since = len(watcher.arrivals), time.monotonic()
-        elif time.monotonic() - since >= quiet_s:
-            return
-        time.sleep(0.2)
+def wait_outputs(watcher: OutputWatcher, settings: Settings, group: str, limit_s: float = 600) -> None:
+    """Until ``group`` has committed every input sent (a worker commits an event only once its outputs
+    are stored) and ``watcher`` has read its topic to where that topic then ended."""
+    inputs = end_offsets(settings, list(INPUT_TOPICS))
+    admin = KafkaAdminClient(**client_config(settings), client_id="flashsale-bench")
+    deadline = time.monotonic() + limit_s
+    try:
+        while (committed(admin, group, inputs) or 0) < sum(inputs.values()):
+            if time.monotonic() > deadline:
+                raise InfraError(f"group {group} did not commit what was sent within {limit_s:.0f} s")
+            time.sleep(0.2)
+    finally:
+        admin.close()
+    outputs = end_offsets(settings, [watcher.topic])
+    while any(watcher.read_to.get(tp, 0) < end for tp, end in outputs.items()):
+        if time.monotonic() > deadline:
+            raise InfraError(f"{watcher.name}: did not read {watcher.topic} to its end in {limit_s:.0f} s")
+        time.sleep(0.1)
 
 
 def timed_outputs(
-    producer: Producer, events: list[SimEvent], rate: float, warmup_s: float, latency_s: float
+    producer: Producer, events: list[SimEvent], rate: float, warmup_s: float, latency_s: float, group: str
 ) -> dict[str, Any]:
-    """Send ``events`` stamped at ``rate``/s for ``warmup_s + latency_s``; latency of the later ones."""
+    """Send ``events`` stamped at ``rate``/s for ``warmup_s + latency_s``; latency of the later ones
+    (all of whose outputs are in: ``group``, the worker's, has committed them)."""
     watcher = OutputWatcher(producer.settings, RECOMMENDATIONS)
     watcher.start()
     counted_from = time.time() + warmup_s
     desc = f"latency at {rate:,.0f}/s ({warmup_s:.0f} s warm-up)"
     sent_at = producer.send_stamped(events, rate, warmup_s + latency_s, desc)
-    wait_quiet(watcher)
+    wait_outputs(watcher, producer.settings, group)
     watcher.stop()
     counted = {event_id: t for event_id, t in sent_at.items() if t >= counted_from}
     return {

@@ -75,13 +75,13 @@ def one_repeat(stack: Settings, events: list, r: int, logs: Path, say: Say) -> d
         raw = raw_consumer_window(ns, end_offsets(ns, list(INPUT_TOPICS)))
         say(f"[{r}] raw aiokafka consumer   {raw.events_per_s:>10,.0f} events/s")
         passthrough, _ = faust_window(
-            worker_settings(ns, f"bench-passthrough-{r}"), PASSTHROUGH, "Ready",
+            worker_settings(ns, f"bench-passthrough-{r}"), PASSTHROUGH, "]: Ready",
             logs / f"passthrough-{r}.log", f"[{r}] faust pass-through",
         )  # fmt: skip
         forwarded = sum(end_offsets(ns, [OUTPUT]).values())
         say(f"[{r}] Faust pass-through      {passthrough.events_per_s:>10,.0f} events/s")
         count, _ = faust_window(
-            worker_settings(ns, f"bench-count-{r}"), BATCHED_COUNT, "Ready",
+            worker_settings(ns, f"bench-count-{r}"), BATCHED_COUNT, "]: Ready",
             logs / f"count-{r}.log", f"[{r}] faust batched count",
         )  # fmt: skip
         say(f"[{r}] Faust batched count     {count.events_per_s:>10,.0f} events/s")
@@ -114,7 +114,7 @@ def latency_run(stack: Settings, rate: float, cfg: PipelineBench, logs: Path) ->
         producer.send_stamped(events[:opening], None, None, "catalog and stock")
         with BenchProcess(s, logs / "latency.log", WORKER) as proc:
             proc.wait_for(CATALOG_READY)
-            result = timed_outputs(producer, events[opening:], rate, cfg.warmup_s, cfg.latency_s)
+            result = timed_outputs(producer, events[opening:], rate, cfg.warmup_s, cfg.latency_s, group_id(s))
             producer.close()
             return {**result, "latency_peak_rss_mb": proc.peak_rss_mb}
     finally:

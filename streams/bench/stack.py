@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,17 +19,11 @@ from kafka import KafkaAdminClient
 from pydantic import SecretStr
 
 from infra import migrations
+from infra.net import free_port
 from streams.admin import bootstrap_servers, client_config, ensure_topics
 from streams.settings import Settings
 
 Say = Callable[[str], None]
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def kafka_answers(settings: Settings) -> bool:

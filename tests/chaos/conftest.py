@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from infra.net import free_port
 from streams.settings import Settings
-from tests.chaos.driver import OwnStack, free_port
+from tests.chaos.driver import OwnStack
 from tests.chaos.workload import ChaosParams, Sale, build_sale, sale_start
 
 

@@ -106,7 +106,8 @@ def field_defects(topic: str, rng: random.Random, now: float) -> list[tuple[str,
     # Payload and Kafka timestamp agree, but lie: the far past, and the future (< 1 h: brokers allow it).
     past = datetime(2001, 1, 1, tzinfo=UTC).timestamp() + rng.randrange(10**6)
     out.append(("event time in 2001", _set(ts, _iso(past)), past))
-    future = now + rng.randint(600, 3000)
+    # At least 40 min ahead: still more than the 5 min allowed when read again, even 35 min later.
+    future = now + rng.randint(2400, 3300)
     out.append(("event time in the future", _set(ts, _iso(future)), future))
     if topic == "clicks":
         out += [

@@ -51,9 +51,7 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(
 ) -> None:
     began = time.monotonic()
     placed, ref, fleet = start_run(settings, sale.messages, start_worker, 2, tmp_path)
-    driver = ChaosDriver(
-        fleet, lambda: observe.progress(settings, placed, ref), chaos.kills, chaos.seed, chaos.timeout_s
-    )
+    driver = ChaosDriver(fleet, lambda: observe.progress(settings, placed, ref), chaos.kills, chaos.seed)
     driver.start()
     try:
         kills = driver.finish()

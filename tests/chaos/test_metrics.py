@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from infra.net import free_port
 from streams.admin import ensure_topics
 from streams.settings import Settings
 from tests.chaos import observe
-from tests.chaos.driver import Fleet, free_port
+from tests.chaos.driver import Fleet
 from tests.chaos.workload import Message, Sale, publish
 
 pytestmark = pytest.mark.chaos

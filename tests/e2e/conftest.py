@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from infra.net import free_port
 from models.forecasting import DemandForecaster
 from models.ids import decision_id, from_epoch
 from models.restock import restock_decision
@@ -362,12 +362,6 @@ def decisions_of(records: list[Any]) -> dict[str, dict[str, Any]]:
 def row_decisions(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Postgres rows as decisions (source columns dropped), by event_id."""
     return {r["event_id"]: normalise({k: v for k, v in r.items() if k not in SOURCE_COLUMNS}) for r in rows}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,7 @@ from infra import java, maven
 from infra.errors import InfraError
 from infra.kafka import KAFKA_VERSION, KafkaServer, answers_metadata, ensure_kafka_jars
 from infra.kafka_config import listener_ports, new_cluster_id, server_properties
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from infra.net import free_port
 
 
 @pytest.fixture(scope="module")

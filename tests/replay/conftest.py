@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import pytest
 import sqlalchemy as sa
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
+from infra.net import free_port
 from streams.admin import client_config
 from streams.app import group_id
 from streams.replay_copy import read_manifest
@@ -50,12 +50,6 @@ class Recorded:
 
     def args(self) -> list[str]:
         return ["--from", self.start.isoformat(), "--to", self.end.isoformat()]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def schema_decisions(url: str, schema: str) -> dict[str, dict[str, dict[str, Any]]]:
