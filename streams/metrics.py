@@ -22,6 +22,9 @@ CONSUMER_LAG = Gauge("flashsale_consumer_lag", "High watermark minus position", 
 BATCH_SIZE = Histogram(
     "flashsale_batch_size", "Events per processed batch", ["agent"], buckets=(1, 10, 50, 100, 250, 500, 1000)
 )
+COMMIT_STALLS = Counter(
+    "flashsale_commit_stalls_total", "Partitions read again from their commit after it fell behind", ["topic"]
+)
 REBALANCE_SECONDS = Histogram(
     "flashsale_rebalance_seconds", "From a rebalance's start until the worker resumes (tables recovered)",
     buckets=(0.5, 1, 2.5, 5, 10, 15, 30, 60, 120, 300),
