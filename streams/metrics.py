@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
+from typing import Any
+
 import faust
+from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 EVENTS_IN = Counter("flashsale_events_in_total", "Events consumed", ["topic"])
@@ -22,6 +27,50 @@ SOURCES_IDLE = Gauge(
 BATCH_SIZE = Histogram(
     "flashsale_batch_size", "Events per processed batch", ["agent"], buckets=(1, 10, 50, 100, 250, 500, 1000)
 )
+COMMIT_STALLS = Counter(
+    "flashsale_commit_stalls_total", "Partitions read again from their commit after it fell behind", ["topic"]
+)
+REBALANCE_SECONDS = Histogram(
+    "flashsale_rebalance_seconds", "From a rebalance's start until the worker resumes (tables recovered)",
+    buckets=(0.5, 1, 2.5, 5, 10, 15, 30, 60, 120, 300),
+)  # fmt: skip
+
+
+class RebalanceTimer(faust.Sensor):
+    """Times each rebalance until Faust resumes the streams, its tables restored (a takeover's recovery).
+
+    A rebalance that starts again before the last one ended is timed from the later start.
+    """
+
+    def on_rebalance_start(self, app: Any) -> dict[str, float]:
+        return {"started": time.monotonic()}
+
+    def on_rebalance_end(self, app: Any, state: dict[str, float]) -> None:
+        REBALANCE_SECONDS.observe(time.monotonic() - state["started"])
+
+
+async def partition_lags(consumer: Any) -> dict[TP, int]:
+    """High watermark minus read position of each partition ``consumer`` holds and can say it for."""
+    lags = {}
+    for tp in consumer.assignment():
+        try:  # a partition revoked by a rebalance meanwhile has no position: skip it
+            highwater, position = consumer.highwater(tp), await consumer.position(tp)
+        except Exception:
+            continue
+        if highwater is not None and position is not None:
+            lags[tp] = highwater - position
+    return lags
+
+
+def publish_lags(lags: Mapping[TP, int]) -> None:
+    """Set the lag gauge to ``lags`` and drop partitions not in it: their new owner reports them, and a
+    value left behind would be summed with its (and never fall)."""
+    current = {(tp.topic, str(tp.partition)): lag for tp, lag in lags.items()}
+    shown = {(s.labels["topic"], s.labels["partition"]) for m in CONSUMER_LAG.collect() for s in m.samples}
+    for topic, partition in shown - current.keys():
+        CONSUMER_LAG.remove(topic, partition)
+    for (topic, partition), lag in current.items():
+        CONSUMER_LAG.labels(topic=topic, partition=partition).set(lag)
 
 
 def serve(app: faust.App) -> None:
@@ -33,13 +82,8 @@ def serve(app: faust.App) -> None:
             return self.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app.page("/metrics")(MetricsView)
+    app.sensors.add(RebalanceTimer())
 
     @app.timer(interval=5.0)
     async def measure_lag() -> None:
-        for tp in app.consumer.assignment():
-            try:  # a partition revoked by a rebalance meanwhile has no position: skip it
-                highwater, position = app.consumer.highwater(tp), await app.consumer.position(tp)
-            except Exception:
-                continue
-            if highwater is not None and position is not None:
-                CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(highwater - position)
+        publish_lags(await partition_lags(app.consumer))

@@ -24,6 +24,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 from faust.types import TP
 
+from streams import metrics
 from streams.admin import aiokafka_config
 from streams.app import Flashsale, group_id
 from streams.topics import DECISION_TOPICS, INPUT_TOPICS, SKU_EVENTS
@@ -80,6 +81,15 @@ def recount_acks(consumer: Any, tp: TP, committed: int) -> None:
     consumer._committed_offset[tp] = committed or None  # None for offset 0, as Faust's own seek has it
 
 
+async def read_again(consumer: Any, tp: TP, committed: int) -> None:
+    """Seek ``tp`` back to its ``committed`` offset, count its acknowledgements afresh from there and
+    resume fetching it (fetching may have stopped altogether). Counted: ``flashsale_commit_stalls_total``."""
+    await consumer.seek(tp, committed)
+    recount_acks(consumer, tp, committed)
+    consumer.resume_partitions({tp})
+    metrics.COMMIT_STALLS.labels(topic=tp.topic).inc()
+
+
 def watch(fs: Flashsale) -> None:
     """Every ``commit_stall_s / 4`` seconds, read again the partitions this worker holds whose commit
     stalled (see the module docstring). Committed offsets come from the broker: what lag is measured on."""
@@ -119,9 +129,7 @@ def watch(fs: Flashsale) -> None:
                     log.warning("%s[%s]: committed offset %s fell behind for %.0f s (read up to %s, log "
                                 "end %s); reading again from the commit", tp.topic, tp.partition, offset,
                                 s.commit_stall_s, read, end)  # fmt: skip
-                    await app.consumer.seek(tp, offset)
-                    recount_acks(app.consumer, tp, offset)
-                    app.consumer.resume_partitions({tp})  # fetching it may have stopped altogether
+                    await read_again(app.consumer, tp, offset)
         except Exception as exc:  # a broker outage or a rebalance under way: look again next time
             log.warning("commit-stall watch skipped a round (%r)", exc)
             if clients:  # a fresh client next round

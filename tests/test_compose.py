@@ -7,7 +7,8 @@ The compose file is validated against the official Compose Specification schema
 The file is read through the distribution's metadata rather than by importing ``check_jsonschema``,
 whose package import loads its click CLI (0.38.1 needs a newer click than faust-streaming allows).
 The other tests pin what the schema cannot: the services the README names, a scalable worker, a
-single-node KRaft broker, start-up order, and no literal secrets.
+single-node KRaft broker, start-up order, no literal secrets, and Prometheus and Grafana provisioned
+from infra/ through read-only mounts, pointed at the worker service (their contents: tests/infra).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 COMPOSE_SPEC = "check_jsonschema/builtin_schemas/vendor/compose-spec.json"
 APP_SERVICES = ("migrate", "worker", "simulator")
-README_SERVICES = ("kafka", "postgres", *APP_SERVICES)
+MONITORING_IMAGES = {"prometheus": "prom/prometheus", "grafana": "grafana/grafana"}
+README_SERVICES = ("kafka", "postgres", *APP_SERVICES, *MONITORING_IMAGES)
 
 # Compose interpolation: $$ (a literal $), ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?err}, $VAR.
 _VARIABLE = re.compile(
@@ -87,6 +89,32 @@ def published_ports(service: dict[str, Any]) -> list[str]:
         elif str(port).count(":") >= 1:
             published.append(str(port).rsplit(":", 1)[0])
     return published
+
+
+def bind_mounts(service: dict[str, Any]) -> dict[str, tuple[str, bool]]:
+    """A service's bind mounts, target → (source, read-only), from short (``./src:/dst:ro``) or long syntax.
+
+    >>> bind_mounts({"volumes": ["./a.yml:/etc/a.yml:ro", "data:/var/lib", {"type": "bind", "source": "./b",
+    ...     "target": "/b"}]})
+    {'/etc/a.yml': ('a.yml', True), '/b': ('b', False)}
+    """
+    mounts = {}
+    for volume in service.get("volumes", []):
+        if isinstance(volume, dict):
+            source, target, read_only = (
+                volume.get("source", ""),
+                volume["target"],
+                volume.get("read_only", False),
+            )
+            if volume.get("type") != "bind":
+                continue
+        else:
+            source, target, *mode = str(volume).split(":")
+            read_only = "ro" in ",".join(mode).split(",")
+            if not source.startswith((".", "/")):
+                continue  # a named volume
+        mounts[target] = (str(Path(source)), read_only)
+    return mounts
 
 
 @pytest.fixture(scope="module")
@@ -218,6 +246,87 @@ def test_worker_publishes_no_host_port(services):
 def test_worker_exposes_its_web_port(services):
     web_port = environment(services["worker"])["FLASHSALE_WEB_PORT"]
     assert web_port in [str(port) for port in services["worker"]["expose"]]
+
+
+# --- monitoring: Prometheus and Grafana provisioned from infra/ ------------------------------------
+
+
+@pytest.mark.parametrize(("name", "repository"), MONITORING_IMAGES.items())
+def test_monitoring_service_is_a_pinned_official_image(services, name, repository):
+    image, tag = services[name]["image"].rsplit(":", 1)
+    assert image == repository and re.fullmatch(r"v?\d+\.\d+\.\d+", tag)
+
+
+@pytest.mark.parametrize(
+    ("name", "source", "target"),
+    [
+        ("prometheus", "infra/prometheus/prometheus.yml", "/etc/prometheus/prometheus.yml"),
+        ("prometheus", "infra/prometheus/alerts.yml", "/etc/prometheus/alerts.yml"),
+        ("grafana", "infra/grafana/provisioning/datasources", "/etc/grafana/provisioning/datasources"),
+        ("grafana", "infra/grafana/provisioning/dashboards", "/etc/grafana/provisioning/dashboards"),
+    ],
+)
+def test_monitoring_is_provisioned_from_infra(services, name, source, target):
+    assert bind_mounts(services[name]).get(target) == (source, True)
+
+
+@pytest.mark.parametrize("name", MONITORING_IMAGES)
+def test_monitoring_mounts_are_read_only_files_of_the_repository(services, name):
+    mounts = bind_mounts(services[name])
+    assert mounts and all(read_only and (ROOT / source).exists() for source, read_only in mounts.values())
+
+
+@pytest.mark.parametrize(("name", "data"), [("prometheus", "/prometheus"), ("grafana", "/var/lib/grafana")])
+def test_monitoring_keeps_its_data_in_a_named_volume(compose, services, name, data):
+    named = {f"{volume}:{data}" for volume in compose["volumes"]}
+    assert named & {str(volume) for volume in services[name]["volumes"]}
+
+
+def test_prometheus_reads_the_mounted_config(services):
+    prometheus = services["prometheus"]
+    (config,) = [arg.split("=", 1)[1] for arg in prometheus["command"] if arg.startswith("--config.file=")]
+    assert bind_mounts(prometheus)[config][0] == "infra/prometheus/prometheus.yml"
+
+
+def test_prometheus_loads_the_mounted_rules(services):
+    config = yaml.safe_load((ROOT / "infra/prometheus/prometheus.yml").read_text(encoding="utf-8"))
+    mounted = {source: target for target, (source, _) in bind_mounts(services["prometheus"]).items()}
+    assert [f"/etc/prometheus/{name}" for name in config["rule_files"]] == [
+        mounted["infra/prometheus/alerts.yml"]
+    ]
+
+
+def test_prometheus_scrapes_every_worker_on_its_web_port(services):
+    config = yaml.safe_load((ROOT / "infra/prometheus/prometheus.yml").read_text(encoding="utf-8"))
+    (job,) = [job for job in config["scrape_configs"] if job["job_name"] == "flashsale-worker"]
+    (discovery,) = job["dns_sd_configs"]
+    assert discovery["names"] == ["worker"] and discovery["type"] == "A"  # one record per scaled container
+    assert str(discovery["port"]) == environment(services["worker"])["FLASHSALE_WEB_PORT"]
+    assert job.get("metrics_path", "/metrics") == "/metrics"
+
+
+def test_grafana_datasource_is_the_prometheus_service(services):
+    provisioning = ROOT / "infra/grafana/provisioning/datasources/prometheus.yml"
+    (datasource,) = yaml.safe_load(provisioning.read_text(encoding="utf-8"))["datasources"]
+    container_ports = [str(port).rsplit(":", 1)[-1] for port in services["prometheus"]["ports"]]
+    assert datasource["url"] == f"http://prometheus:{container_ports[0]}"
+
+
+def test_grafana_dashboards_are_mounted_where_the_provider_reads(services):
+    provisioning = ROOT / "infra/grafana/provisioning/dashboards/flashsale.yml"
+    (provider,) = yaml.safe_load(provisioning.read_text(encoding="utf-8"))["providers"]
+    assert bind_mounts(services["grafana"])[provider["options"]["path"]] == ("infra/grafana/dashboards", True)
+
+
+def test_grafana_home_is_a_provisioned_dashboard(services):
+    home = Path(environment(services["grafana"])["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"])
+    source, _ = bind_mounts(services["grafana"])[str(home.parent)]
+    assert (ROOT / source / home.name).is_file()
+
+
+def test_every_published_port_is_bound_to_localhost(services):
+    for name, service in services.items():
+        assert all(port.startswith("127.0.0.1:") for port in published_ports(service)), name
 
 
 # --- Kafka: one KRaft node ----------------------------------------------------------------------

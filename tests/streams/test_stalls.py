@@ -7,8 +7,9 @@ from typing import Any
 
 import faust
 from faust.types import TP, Message
+from prometheus_client import REGISTRY
 
-from streams.stalls import StallTracker, recount_acks
+from streams.stalls import StallTracker, read_again, recount_acks
 
 TP0 = TP("orders", 0)
 
@@ -78,3 +79,30 @@ def test_records_read_again_are_committed_once_acks_are_recounted() -> None:
     _ack(consumer, tp, range(100, 140))
     assert consumer._new_offset(tp) == 140
     assert not consumer._acked[tp]  # every offset counted, none left waiting
+
+
+class StalledConsumer:
+    """Faust's acknowledgement bookkeeping for one partition, with seek and resume recorded."""
+
+    def __init__(self, tp: TP) -> None:
+        self._acked: dict[TP, list[int]] = {tp: [150]}
+        self._acked_index: dict[TP, set[int]] = {tp: {150}}
+        self._gap: dict[TP, list[int]] = {tp: []}
+        self._committed_offset: dict[TP, int | None] = {tp: 140}
+        self.calls: list[tuple[str, Any]] = []
+
+    async def seek(self, tp: TP, offset: int) -> None:
+        self.calls.append(("seek", (tp, offset)))
+
+    def resume_partitions(self, tps: set[TP]) -> None:
+        self.calls.append(("resume", tps))
+
+
+async def test_reading_a_stalled_partition_again_seeks_resumes_and_is_counted() -> None:
+    stalls = {"topic": TP0.topic}
+    before = REGISTRY.get_sample_value("flashsale_commit_stalls_total", stalls) or 0.0
+    consumer = StalledConsumer(TP0)
+    await read_again(consumer, TP0, 100)
+    assert consumer.calls == [("seek", (TP0, 100)), ("resume", {TP0})]
+    assert consumer._committed_offset[TP0] == 100 and TP0 not in consumer._acked
+    assert REGISTRY.get_sample_value("flashsale_commit_stalls_total", stalls) == before + 1
