@@ -26,10 +26,10 @@ import pytest
 import sqlalchemy as sa
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from streams.admin import client_config
+from streams.admin import client_config, committed
 from streams.app import group_id
 from streams.replay_namespace import replay_group
-from streams.replay_run import WorkerProcess, committed, wait_settled
+from streams.replay_run import WorkerProcess, wait_settled
 from streams.settings import Settings
 from streams.simulate import scenario, simulate
 
