@@ -44,7 +44,10 @@ function frame(svg, x0, x1, yMax) {
     text(svg, PAD.left - 6, y(f * yMax) + 4, label, "tick y");
   }
   const ticks = x1 > x0 ? [x0, (x0 + x1) / 2, x1] : [x0];
-  ticks.forEach((t) => text(svg, x(t), H - 6, clock(t), "tick x"));
+  ticks.forEach((t, i) => {
+    const anchor = ticks.length === 1 ? "" : i === 0 ? " first" : i === ticks.length - 1 ? " last" : "";
+    text(svg, x(t), H - 6, clock(t), `tick x${anchor}`);
+  });
   return { x, y };
 }
 

@@ -142,7 +142,7 @@ function renderTable(d) {
     tr.dataset.sku = r.sku;
     if (d.series && r.sku === d.series.sku) tr.className = "selected";
     cell(tr, r.sku);
-    cell(tr, r.title);
+    cell(tr, r.title, "title").title = r.title;
     cell(tr, int(r.on_hand), r.on_hand === 0 ? "num soldout" : "num");
     cell(tr, int(r.inbound), "num");
     cell(tr, int(r.units_sold), "num");
@@ -151,12 +151,8 @@ function renderTable(d) {
     const decision = r.last_decision;
     if (decision) {
       const box = document.createElement("span");
-      box.append(badge(decision.kind), ` ${clock(Date.parse(decision.ts))} ${decision.what}: `);
-      const why = document.createElement("span");
-      why.className = "muted";
-      why.textContent = decision.reason;
-      box.appendChild(why);
-      cell(tr, box, "reason");
+      box.append(badge(decision.kind), ` ${clock(Date.parse(decision.ts))} ${decision.reason}`);
+      cell(tr, box, "reason").title = `${decision.what}: ${decision.reason}`; // all of it on hover
     } else cell(tr, "–");
     tr.addEventListener("click", () => selectSku(r.sku));
     body.appendChild(tr);
