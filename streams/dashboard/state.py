@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from streams.dashboard.sku_row import SkuRow, trim
 from streams.decoding import decode, parse_json, parse_timestamp
 from streams.records import CatalogItem, DiscountAdjustment, Order, Restock
 from streams.topics import (
@@ -35,7 +36,6 @@ from streams.topics import (
 )
 
 FED_TOPICS = (CATALOG, ORDERS, SKU_STATUS, RESTOCK, DISCOUNTS, RECOMMENDATIONS, DEAD_LETTERS)
-MAX_BUCKETS = 240  # per series: four hours of one-minute buckets
 MAX_DECISIONS = 40  # the latest decisions listed with their reasons
 TEXT_MAX = 300
 
@@ -51,60 +51,10 @@ class Fed:
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
-@dataclass
-class SkuRow:
-    """One SKU's line of the table, and the series of its forecast chart."""
-
-    sku: str
-    title: str = ""
-    on_hand: int | None = None
-    inbound: int | None = None
-    units_sold: int = 0
-    discount: float | None = None
-    discount_ms: int = -1  # event time of the discount shown: status and adjustments race on read
-    forecast: dict[str, float] | None = None  # the open bucket's: units, lo, hi
-    last_decision: dict[str, Any] | None = None
-    forecasts: dict[int, tuple[float, float, float]] = field(default_factory=dict)  # bucket ms → band
-    actuals: dict[int, int] = field(default_factory=dict)  # bucket ms → units ordered
-
-    def summary(self) -> dict[str, Any]:
-        """The table row."""
-        return {
-            "sku": self.sku,
-            "title": self.title,
-            "on_hand": self.on_hand,
-            "inbound": self.inbound,
-            "units_sold": self.units_sold,
-            "discount": self.discount,
-            "forecast": self.forecast,
-            "last_decision": self.last_decision,
-        }
-
-    def series(self) -> list[list[float | None]]:
-        """``[bucket ms, actual, forecast, lo, hi]`` per bucket, up to the bucket the worker has open.
-
-        Actuals are the units ordered (from ``orders``); the open bucket's are still coming, so it has
-        none. Buckets without a forecast (before the first status) have None there.
-        """
-        open_bucket = max(self.forecasts, default=None)
-        points: list[list[float | None]] = []
-        for bucket in sorted({*self.forecasts, *self.actuals}):
-            if open_bucket is not None and bucket > open_bucket:
-                continue  # orders of a bucket the worker has not reached yet
-            actual = None if bucket == open_bucket else self.actuals.get(bucket, 0)
-            points.append([bucket, actual, *self.forecasts.get(bucket, (None, None, None))])
-        return points[-MAX_BUCKETS:]
-
-
 def _bump(counts: dict[int, int], key: int, add: int = 1) -> None:
     """``counts[key] += add``, keeping the newest ``MAX_BUCKETS`` keys."""
     counts[key] = counts.get(key, 0) + add
-    _trim(counts)
-
-
-def _trim(series: dict[int, Any]) -> None:
-    if len(series) > MAX_BUCKETS:
-        del series[min(series)]
+    trim(counts)
 
 
 def _number(data: dict[str, Any], name: str, integral: bool = False) -> Any:
@@ -200,7 +150,7 @@ class DashboardState:
             bucket = int(parse_timestamp("forecast.bucket", forecast.get("bucket")).timestamp() * 1000)
             row.forecast = {"units": units, "lo": lo, "hi": hi}
             row.forecasts[bucket] = (units, lo, hi)
-            _trim(row.forecasts)
+            trim(row.forecasts)
 
     def _set_discount(self, row: SkuRow, discount: float | None, ms: int) -> None:
         if discount is not None and ms >= row.discount_ms:
@@ -235,7 +185,7 @@ class DashboardState:
         if row.last_decision is None or entry["ts"] >= row.last_decision["ts"]:
             row.last_decision = entry
         self.timeline.setdefault(self._bucket(ms), Counter())[kind] += 1
-        _trim(self.timeline)
+        trim(self.timeline)
         return True
 
     def _recommendation(self, record: Fed) -> None:

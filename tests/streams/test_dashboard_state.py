@@ -7,7 +7,8 @@ import pickle
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from streams.dashboard.state import MAX_BUCKETS, DashboardState, Fed
+from streams.dashboard.sku_row import MAX_BUCKETS
+from streams.dashboard.state import DashboardState, Fed
 
 T0 = datetime(2026, 11, 11, 12, tzinfo=UTC)
 MINUTE_MS = 60_000
