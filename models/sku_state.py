@@ -238,11 +238,34 @@ class SkuState:
         return float(self.on_hand or 0) + (self.inbound if arrives_in_time else 0)
 
     def status(self) -> dict[str, Any]:
-        """What recommendations need to know of this SKU."""
-        return {
+        """What recommendations and the dashboard read of this SKU after a closed bucket.
+
+        ``forecast``: the units expected in the bucket now open, with its central band at the policy's
+        service level.
+
+        >>> state = SkuState("sku-1")
+        >>> state.apply({"on_hand": 9, "inbound": 4, "ts": "…"}, 0.0)
+        >>> state.apply({"quantity": 3, "unit_price": 2.0, "order_id": "o1"}, 10.0)
+        >>> _ = state.advance(60.0)
+        >>> status = state.status()
+        >>> status["inbound"], status["forecast"]["bucket"]
+        (4, '1970-01-01T00:01:00+00:00')
+        """
+        status: dict[str, Any] = {
             "sku": self.sku,
             "on_hand": self.on_hand,
+            "inbound": self.inbound,
             "discount": self.discount,
             "popularity": round(self.popularity, 4),
             "units_sold": self.units_sold,
         }
+        if self.bucket_start is not None:
+            lo, hi = self.forecaster.interval(1, self.policy.service_level)
+            status["forecast"] = {
+                "bucket": from_epoch(self.bucket_start).isoformat(),
+                "units": round(self.forecaster.forecast(1)[0], 4),
+                "lo": round(lo, 4),
+                "hi": round(hi, 4),
+                "level": self.policy.service_level,
+            }
+        return status

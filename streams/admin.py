@@ -7,9 +7,9 @@ import ssl
 import time
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streams.settings import Settings
 from streams.topics import CATALOG, DEAD_LETTERS, INPUT_TOPICS, INTERNAL_TOPICS, OUTPUT_TOPICS, SKU_STATUS
@@ -94,3 +94,13 @@ def ensure_topics(settings: Settings) -> list[str]:
         return [t.name for t in missing]
     finally:
         admin.close()
+
+
+def committed(admin: KafkaAdminClient, group: str, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+    """The group's committed offset of each partition (0 where it has none yet)."""
+    try:
+        offsets = admin.list_group_offsets({group: tps}).get(group, {})
+    except KafkaError:  # the coordinator is not known yet (a fresh broker or group)
+        offsets = {}
+    found = {tp: o.offset for tp, o in offsets.items()}
+    return {tp: max(found.get(tp, 0), 0) for tp in tps}

@@ -2,8 +2,9 @@
 
 One run = a fresh namespace (topic prefix and Postgres schema ``demo_<utc time>``), one worker process,
 a closed-loop sale of about ``sale_s`` seconds through Kafka, the decisions read back from the topics
-and from Postgres, and the in-process evaluation (adaptive / static / oracle). It writes
-``report.json`` and the plots; the worker is stopped, and so is the local stack if the demo started it.
+and from Postgres, and the in-process evaluation (adaptive / static / oracle). While it runs,
+``flashsale dashboard`` serves the namespace (its URL is printed). It writes ``report.json`` and the
+plots; then the dashboard and the worker are stopped, and so is the local stack if the demo started it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from pydantic import SecretStr
 
 from infra import migrations
 from infra.errors import InfraError
-from infra.net import free_port
+from infra.net import free_port, port_in_use
 from models.evaluation import evaluate, hit_rate_at_k, policy_metrics, popularity_hit_rate
 from models.simulation import ScenarioConfig
 from streams.admin import client_config, ensure_topics
@@ -39,6 +41,7 @@ from streams.topics import DISCOUNTS, RESTOCK
 
 Progress = Callable[[str], None]
 ROOT = Path(__file__).resolve().parent.parent
+DASHBOARD_PORT = 8050  # the demo's dashboard, when this port is free
 
 
 @contextmanager
@@ -64,12 +67,12 @@ def local_stack(settings: Settings, progress: Progress) -> Iterator[Settings]:
 
 
 @contextmanager
-def worker(settings: Settings, log: Path, timeout_s: float = 120) -> Iterator[subprocess.Popen[bytes]]:
-    """One ``flashsale worker`` process with ``settings``, ready (its log says "Ready"); stopped after."""
+def flashsale_process(settings: Settings, log: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+    """One ``flashsale ARGS`` process with ``settings``, its output appended to ``log``; stopped after."""
     env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streams", "worker"], cwd=ROOT, env=env, stdout=out,
+            [sys.executable, "-m", "streams", *args], cwd=ROOT, env=env, stdout=out,
             stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:
@@ -82,6 +85,33 @@ def worker(settings: Settings, log: Path, timeout_s: float = 120) -> Iterator[su
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def worker(settings: Settings, log: Path) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    """One ``flashsale worker`` process (wait for it with :func:`wait_ready`)."""
+    return flashsale_process(settings, log, "worker")
+
+
+@contextmanager
+def dashboard(settings: Settings, log: Path, port: int | None = None, timeout_s: float = 60) -> Iterator[str]:
+    """``flashsale dashboard`` for the namespace of ``settings``, serving; yields its URL."""
+    port = port or (free_port() if port_in_use("127.0.0.1", DASHBOARD_PORT) else DASHBOARD_PORT)
+    url, run_log = f"http://127.0.0.1:{port}/", RunLog(log)
+    with flashsale_process(settings, log, "dashboard", "--port", str(port)) as proc:
+        deadline = time.monotonic() + timeout_s
+        while not serving(url + "snapshot"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise InfraError(f"the dashboard did not start (see {log}): {run_log.last_line()}")
+            time.sleep(0.2)
+        yield url
+
+
+def serving(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def wait_ready(proc: subprocess.Popen[bytes], log: RunLog, timeout_s: float = 120) -> None:
@@ -181,7 +211,8 @@ def run_demo(
     migrations.upgrade(s.database_url.get_secret_value(), ns)
     ensure_topics(s)
     log = RunLog(out / "worker.log")  # before the worker starts: where this run's lines begin
-    with worker(s, log.path) as proc:
+    with worker(s, log.path) as proc, dashboard(s, out / "dashboard.log") as url:
+        progress(f"dashboard: {url}")
         progress("evaluating adaptive, static and oracle in process while the worker starts")
         evaluation = evaluate(config, sku_policy(s), lag_minutes=1, k=s.recommendations_k)
         wait_ready(proc, log)
@@ -190,9 +221,9 @@ def run_demo(
         run = simulate(s, config, rate=rate, closed_loop=True, wait_s=wait_s)
         progress("reading the decisions back from Kafka and Postgres")
         report = {**evaluation.report, "stream": stream_report(s, run)}
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    for path in write_plots(evaluation, run.ledger, out):
-        progress(f"wrote {path}")
+        (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        for path in write_plots(evaluation, run.ledger, out):
+            progress(f"wrote {path}")
     return report
 
 

@@ -24,15 +24,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kafka import KafkaAdminClient, TopicPartition
-from kafka.errors import KafkaError
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.admin import client_config
+from streams.admin import client_config, committed
 from streams.app import group_id
 from streams.replay_copy import ReplayError, consumer_for
 from streams.runlog import RunLog
 from streams.settings import Settings
-from streams.topics import DECISION_TOPICS, INPUT_TOPICS, SKU_EVENTS
+from streams.topics import GROUP_TOPICS, INPUT_TOPICS
 
 PR_SET_PDEATHSIG = 1
 
@@ -86,8 +85,8 @@ class WorkerProcess:
 
 def watched_partitions(settings: Settings) -> tuple[list[TopicPartition], list[TopicPartition]]:
     """``(inputs, all)``: partitions the app's group consumes; decisions depend on all of them."""
-    names = (*INPUT_TOPICS, SKU_EVENTS, *DECISION_TOPICS)
-    every = [TopicPartition(settings.topic(n), p) for n in names for p in range(settings.topic_partitions)]
+    partitions = range(settings.topic_partitions)
+    every = [TopicPartition(settings.topic(n), p) for n in GROUP_TOPICS for p in partitions]
     inputs = [tp for tp in every if tp.topic in {settings.topic(n) for n in INPUT_TOPICS}]
     return inputs, every
 
@@ -145,13 +144,3 @@ def idle_partitions(settings: Settings) -> set[int]:
         for sample in family.samples
         if sample.value == 1
     }
-
-
-def committed(admin: KafkaAdminClient, group: str, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
-    """The group's committed offset of each partition (0 where it has none yet)."""
-    try:
-        offsets = admin.list_group_offsets({group: tps}).get(group, {})
-    except KafkaError:  # the coordinator is not known yet (a fresh broker or group)
-        offsets = {}
-    found = {tp: o.offset for tp, o in offsets.items()}
-    return {tp: max(found.get(tp, 0), 0) for tp in tps}

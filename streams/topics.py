@@ -21,6 +21,8 @@ INTERNAL_TOPICS = (SKU_EVENTS, SKU_STATUS)
 INPUT_TOPICS = (CATALOG, CLICKS, ORDERS, STOCK)
 DECISION_TOPICS = (RESTOCK, DISCOUNTS)
 OUTPUT_TOPICS = (RECOMMENDATIONS, *DECISION_TOPICS, DEAD_LETTERS)
+# What the worker group consumes: inputs, the re-keyed SKU events, and the decisions its Postgres sink reads.
+GROUP_TOPICS = (*INPUT_TOPICS, SKU_EVENTS, *DECISION_TOPICS)
 
 
 @dataclass(frozen=True)

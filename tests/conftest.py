@@ -157,7 +157,7 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[[Settings], WorkerProcess]
         worker.stop()
 
 
-REAL_STACK_MARKERS = {"integration", "e2e", "replay", "chaos"}
+REAL_STACK_MARKERS = {"integration", "e2e", "replay", "chaos", "browser"}
 
 
 @pytest.hookimpl(hookwrapper=True)

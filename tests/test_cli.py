@@ -151,7 +151,24 @@ def test_up_on_a_taken_port_is_one_line_and_starts_nothing(cli: Cli, setting: st
     assert cli("status").stdout.count(" stopped ") == 2
 
 
-@pytest.mark.parametrize("args", [["nosuch"], ["migrate", "--bogus"]])
+def test_dashboard_on_a_taken_port_is_one_line(cli: Cli) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = str(holder.getsockname()[1])
+        done = cli("dashboard", "--port", port)  # no broker either: the port is checked first
+    assert done.returncode == 1
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"{ERROR}cannot listen on 127.0.0.1:{port}"), line
+
+
+def test_dashboard_help_names_its_flags(cli: Cli) -> None:
+    done = cli("dashboard", "--help")
+    assert done.returncode == 0
+    assert all(flag in done.stdout for flag in ("--host", "--port", "--namespace", "--group"))
+
+
+@pytest.mark.parametrize("args", [["nosuch"], ["migrate", "--bogus"], ["dashboard", "--port", "0"]])
 def test_misuse_exits_2_with_one_line(cli: Cli, args: list[str]) -> None:
     done = cli(*args)
     assert done.returncode == 2

@@ -1,4 +1,4 @@
-"""Commands around a sale: simulate, demo, tail."""
+"""Commands around a sale: simulate, demo, tail, dashboard."""
 
 from __future__ import annotations
 
@@ -86,4 +86,29 @@ def tail(topic: str, key: str | None, namespace: str | None, from_beginning: boo
     try:
         run_tail(settings, topic, key, from_beginning, click.echo)
     except UnknownTopic as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="bind address (0.0.0.0: all)")
+@click.option("--port", type=click.IntRange(1, 65535), default=8050, show_default=True)
+@click.option("--namespace", default=None, help="topic prefix (default: FLASHSALE_TOPIC_PREFIX)")
+@click.option("--group", default=None, help="consumer group whose lag is shown (default: the workers')")
+def dashboard(host: str, port: int, namespace: str | None, group: str | None) -> None:
+    """Serve a live page of one namespace's sale: stock, sales against forecast, decisions, lag.
+
+    It only reads topics (no consumer group), so it never slows a worker. For a replay namespace
+    pass its worker group, e.g. --namespace try1 --group flashsale-replay.try1.
+    """
+    from streams.app import group_id
+    from streams.dashboard.web import DashboardError, run_dashboard
+
+    settings = get_settings()
+    if namespace is not None:
+        settings = settings.model_copy(update={"topic_prefix": namespace})
+    try:
+        run_dashboard(
+            settings, host, port, group or group_id(settings), lambda line: click.echo(line, err=True)
+        )
+    except DashboardError as exc:
         raise click.ClickException(str(exc)) from None

@@ -64,3 +64,17 @@ def test_decisions_are_deterministic() -> None:
     first = decisions()
     assert first and first == decisions()
     assert all(fields["event_id"] for _, fields in first)
+
+
+def test_status_forecasts_the_open_bucket_with_its_band() -> None:
+    state = SkuState("s1", SkuPolicy(service_level=0.9))
+    state.apply({"on_hand": 50, "inbound": 7}, at(0))
+    for minute in range(6):
+        state.apply(order(2 + minute % 2), at(minute + 0.5))
+    state.advance(at(6))
+    status = state.status()
+    forecast = status["forecast"]
+    assert status["inbound"] == 7 and status["units_sold"] == 15
+    assert forecast["bucket"] == (T0 + timedelta(minutes=6)).isoformat()  # the bucket now open
+    assert forecast["level"] == 0.9
+    assert 0 <= forecast["lo"] < forecast["units"] < forecast["hi"]
