@@ -7,9 +7,11 @@ on free ports in a temporary data dir. Integration tests never skip for want of 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -55,7 +57,20 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_dir() -> Iterator[Callable[[str], Path]]:
+    """``server_dir(name)``: a fresh folder for a Postgres server's data, outside pytest's own.
+
+    As root the server runs as the ``postgres`` user, which must search every folder above its data.
+    Each pytest session that starts on the machine resets ``/tmp/pytest-of-root`` to mode 0700, which
+    would cut a server running below it off its files (PANIC: could not open pg_control).
+    """
+    root = Path(tempfile.mkdtemp(prefix="flashsale-tests-"))
+    yield lambda name: Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(server_dir: Callable[[str], Path]) -> Iterator[str]:
     """SQLAlchemy URL of a real PostgreSQL database."""
     from infra.postgres import PostgresServer
 
@@ -65,7 +80,7 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with PostgresContainer("postgres:16", driver="psycopg2") as container:
             yield container.get_connection_url()
         return
-    server = PostgresServer(tmp_path_factory.mktemp("postgres"), port=free_port())
+    server = PostgresServer(server_dir("postgres"), port=free_port())
     server.start()
     try:
         yield server.url

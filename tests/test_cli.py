@@ -8,7 +8,7 @@ import re
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,9 +76,9 @@ def error_lines(done: subprocess.CompletedProcess[str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def stack_cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+def stack_cli(server_dir: Callable[[str], Path]) -> Iterator[Cli]:
     """One data dir and port set for the module's real stack; nothing left running afterwards."""
-    cli = Cli.on(tmp_path_factory.mktemp("stack"))
+    cli = Cli.on(server_dir("stack"))
     try:
         yield cli
     finally:

@@ -44,12 +44,12 @@ def engine(settings: Settings) -> Iterator[sa.Engine]:
 
 
 @pytest.fixture(scope="module")
-def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnStack]:
+def own_stack(server_dir: Callable[[str], Path]) -> Iterator[OwnStack]:
     """A private local Kafka and Postgres on free ports (always infra/, never containers: we kill them)."""
     from infra.kafka import KafkaServer
     from infra.postgres import PostgresServer
 
-    root = tmp_path_factory.mktemp("own-stack")
+    root = server_dir("own-stack")
     stack = OwnStack(
         KafkaServer(root, port=free_port(), controller_port=free_port()),
         PostgresServer(root, port=free_port()),

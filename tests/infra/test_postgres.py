@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,15 +12,10 @@ import sqlalchemy as sa
 
 from infra import pgbinaries
 from infra.errors import InfraError
+from infra.net import free_port
 from infra.postgres import PostgresServer
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _query(server: PostgresServer) -> str:
@@ -30,8 +25,8 @@ def _query(server: PostgresServer) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    pg = PostgresServer(tmp_path_factory.mktemp("pg"), port=_free_port())
+def server(server_dir: Callable[[str], Path]) -> Iterator[PostgresServer]:
+    pg = PostgresServer(server_dir("pg"), port=free_port())
     pg.start()
     yield pg
     pg.stop()
@@ -91,12 +86,12 @@ def test_port_taken_is_a_one_line_error(tmp_path: Path) -> None:
 def test_no_binaries_is_a_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pgbinaries, "candidate_bindirs", lambda: [tmp_path / "nowhere"])
     with pytest.raises(InfraError, match="binaries not found") as error:
-        PostgresServer(tmp_path, port=_free_port()).start()
+        PostgresServer(tmp_path, port=free_port()).start()
     assert "\n" not in str(error.value)
 
 
-def test_a_failing_server_is_a_one_line_error_with_its_log(tmp_path: Path) -> None:
-    pg = PostgresServer(tmp_path, port=_free_port())
+def test_a_failing_server_is_a_one_line_error_with_its_log(server_dir: Callable[[str], Path]) -> None:
+    pg = PostgresServer(server_dir("failing"), port=free_port())
     pg.start()
     pg.stop()
     with (pg.pgdata / "postgresql.auto.conf").open("a") as conf:
