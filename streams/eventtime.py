@@ -38,9 +38,9 @@ EventTimeSource = Literal["kafka", "payload"]
 MAX_SKEW = timedelta(days=1)
 # Producers' clocks drift a little; an event from further in the future than this cannot be true.
 MAX_AHEAD = timedelta(minutes=5)
-# Payload mode: a backfill of up to three days (a weekend's sales). Forwarded events and decisions
-# are stamped with event time, so the broker's retention (7 days by default) deletes them by that
-# time: a backfill must stay well inside it, or its own outputs are gone before they are read.
+# Payload mode: a backfill of up to three days (Friday's sale sent on Monday). Forwarded events and
+# decisions are stamped with event time, and Kafka's default 7-day retention (where a cluster keeps
+# it; the local stack and docker-compose turn it off) deletes older ones as soon as they are written.
 DEFAULT_MAX_AGE_H = 72.0
 
 
