@@ -80,6 +80,8 @@ def test_event_time_is_the_payload_time_of_every_input() -> None:
 
 
 def test_settings_choose_the_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("FLASHSALE_EVENT_TIME", "FLASHSALE_PAYLOAD_TIME_MAX_AGE_H"):
+        monkeypatch.delenv(name, raising=False)
     assert Settings().event_time_policy() == KAFKA_TIME
     monkeypatch.setenv("FLASHSALE_EVENT_TIME", "payload")
     monkeypatch.setenv("FLASHSALE_PAYLOAD_TIME_MAX_AGE_H", "1.5")
