@@ -120,6 +120,7 @@ async def follow(view: CatalogView, settings: Settings, ready: asyncio.Event) ->
     """Read ``catalog`` and ``sku-status`` from the start, forever; ``ready`` once caught up."""
     names = [settings.topic(CATALOG), settings.topic(SKU_STATUS)]
     consumer = AIOKafkaConsumer(**aiokafka_config(settings), group_id=None, enable_auto_commit=False)
+    event_time = settings.event_time_policy()
     try:
         await consumer.start()  # inside: a broker that is down still gets the consumer closed
         partitions = await _partitions(settings, names)
@@ -133,7 +134,8 @@ async def follow(view: CatalogView, settings: Settings, ready: asyncio.Event) ->
                 for message in messages:
                     if tp.topic == names[0]:
                         try:
-                            catalog.append(decode(CatalogItem, message.value, message.timestamp / 1000))
+                            stamp = message.timestamp / 1000
+                            catalog.append(decode(CatalogItem, message.value, stamp, event_time=event_time))
                         except Exception:
                             continue  # the catalog agent dead-letters it
                     elif message.value:

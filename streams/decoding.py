@@ -11,13 +11,14 @@ import json
 import math
 import types
 import typing
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import faust
 from faust.models.fields import CharField, DatetimeField, FieldDescriptor, FloatField, IntegerField
 from faust.types.models import FieldDescriptorT
 
+from streams.eventtime import KAFKA_TIME, MAX_AHEAD, EventTimePolicy, payload_time
 from streams.records import ID_MAX, ChoiceField, Event
 
 E = TypeVar("E", bound=faust.Record)
@@ -25,10 +26,6 @@ E = TypeVar("E", bound=faust.Record)
 MAX_EVENT_BYTES = 64 * 1024
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
-# Kafka timestamp = event time (the contract); a payload ts far from it is a producer bug.
-MAX_SKEW = timedelta(days=1)
-# Producers' clocks drift a little; an event from further in the future than this cannot be true.
-MAX_AHEAD = timedelta(minutes=5)
 
 
 class InvalidEvent(ValueError):
@@ -175,16 +172,21 @@ def validate(record_cls: type[E], data: dict[str, Any], prefix: str = "") -> E:
 
 
 def decode(
-    record_cls: type[E], raw: bytes | None, kafka_timestamp: float | None = None, now: datetime | None = None
+    record_cls: type[E],
+    raw: bytes | None,
+    kafka_timestamp: float | None = None,
+    now: datetime | None = None,
+    event_time: EventTimePolicy = KAFKA_TIME,
 ) -> E:
-    """Decode a raw Kafka value; ``kafka_timestamp`` (seconds) bounds the event's own ``ts``, and
-    so does ``now`` (default: the wall clock): no event comes from more than MAX_AHEAD ahead."""
+    """Decode a raw Kafka value. ``kafka_timestamp`` (seconds) bounds the event's own time as
+    ``event_time`` says (see :mod:`streams.eventtime`), and so does ``now`` (default: the wall
+    clock): no event comes from more than MAX_AHEAD ahead."""
     record = validate(record_cls, parse_json(raw))
-    event_ts = getattr(record, "ts", None) or getattr(record, "updated_at", None)
+    event_ts = payload_time(record)
     if kafka_timestamp is not None and event_ts is not None:
-        skew = abs(event_ts - datetime.fromtimestamp(kafka_timestamp, UTC))
-        if skew > MAX_SKEW:
-            raise InvalidEvent(f"event time is {skew} away from the Kafka timestamp")
+        refused = event_time.refusal(event_ts, datetime.fromtimestamp(kafka_timestamp, UTC))
+        if refused:
+            raise InvalidEvent(refused)
     if event_ts is not None and event_ts - (now or datetime.now(UTC)) > MAX_AHEAD:
         raise InvalidEvent(f"event time {event_ts.isoformat()} is more than {MAX_AHEAD} in the future")
     return record

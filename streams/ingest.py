@@ -12,6 +12,7 @@ from faust.types import EventT
 from streams import metrics
 from streams.deadletters import send_dead_letter
 from streams.decoding import decode
+from streams.eventtime import KAFKA_TIME, EventTimePolicy
 from streams.outbox import Outbox
 from streams.records import RECORDS_BY_TOPIC, Event
 
@@ -30,9 +31,15 @@ def record_type(topic: str, prefix: str) -> type[Event]:
 
 
 async def decode_batch(
-    events: Sequence[EventT], dead_letters: faust.TopicT | None, prefix: str = ""
+    events: Sequence[EventT],
+    dead_letters: faust.TopicT | None,
+    prefix: str = "",
+    event_time: EventTimePolicy = KAFKA_TIME,
 ) -> list[tuple[EventT, Event]]:
     """Decode each event by its topic's contract; invalid ones go to ``dead_letters``.
+
+    ``event_time``: how payload times are checked against Kafka timestamps (input topics: the
+    settings' :meth:`~streams.settings.Settings.event_time_policy`; our own outputs: the contract).
 
     ``dead_letters=None`` skips invalid events silently: for a second agent on a topic whose
     first agent already dead-letters them.
@@ -46,7 +53,8 @@ async def decode_batch(
         message = event.message
         metrics.EVENTS_IN.labels(topic=message.topic).inc()
         try:
-            record = decode(record_type(message.topic, prefix), message.value, message.timestamp, now)
+            record_cls = record_type(message.topic, prefix)
+            record = decode(record_cls, message.value, message.timestamp, now, event_time)
         except Exception as exc:  # InvalidEvent, or a decoder bug: neither may cost the events behind
             if dead_letters is not None:
                 await send_dead_letter(dead_letters, event, exc, outbox)

@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streams.eventtime import DEFAULT_MAX_AGE_H, EventTimePolicy, EventTimeSource
+
 
 def _default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "flashsale"
@@ -86,6 +88,14 @@ class Settings(BaseSettings):
     discount_max_step: float = Field(0.05, gt=0, le=1, description="largest discount change at once")
     discount_cooldown_minutes: float = Field(5.0, ge=0, description="event time between discount changes")
     allowed_lateness_s: float = Field(5.0, ge=0, description="event-time slack behind the watermark")
+    event_time: EventTimeSource = Field(
+        "kafka",
+        description="kafka: producers set the Kafka timestamp to the event time (the contract); "
+        "payload: it is only the send time, and the payload's ts / updated_at is the event time",
+    )
+    payload_time_max_age_h: float = Field(
+        DEFAULT_MAX_AGE_H, gt=0, description="payload mode: how far behind its send time an event may be"
+    )
     recommendations_k: int = Field(10, ge=1, description="items per recommendation")
     recommendation_debounce_s: float = Field(5.0, ge=0, description="event-time debounce per user")
 
@@ -117,6 +127,10 @@ class Settings(BaseSettings):
                 value = value.get_secret_value()
             env[f"FLASHSALE_{name.upper()}"] = str(value)
         return env
+
+    def event_time_policy(self) -> EventTimePolicy:
+        """How input events' payload times are checked against their Kafka timestamps."""
+        return EventTimePolicy.of(self.event_time, self.payload_time_max_age_h)
 
     def topic(self, name: str) -> str:
         """The full name of contract topic ``name`` under this namespace."""

@@ -28,6 +28,7 @@ from streams.catchup import read_range
 from streams.clock import KIND_RANK, Inbox, PartitionClock, expected_sources
 from streams.deadletters import Origin, send_dead_value
 from streams.decoding import LateEvent, UnknownSku
+from streams.eventtime import event_seconds
 from streams.forwarding import MARK, Forwarder
 from streams.ingest import batches, decode_batch
 from streams.outbox import Outbox
@@ -45,10 +46,6 @@ def _headers(message: Any) -> dict[str, bytes]:
     headers = message.headers or ()
     pairs = headers.items() if isinstance(headers, Mapping) else headers
     return {key: value if isinstance(value, bytes) else str(value).encode() for key, value in pairs}
-
-
-def _timestamp(record: Any) -> float:
-    return float((getattr(record, "ts", None) or record.updated_at).timestamp())
 
 
 def sku_policy(settings: Settings) -> SkuPolicy:
@@ -79,6 +76,7 @@ def register(fs: Flashsale) -> None:
     sources = expected_sources((ORDERS, STOCK, CATALOG), s.topic_partitions)
     policy = sku_policy(s)
     ownership = Ownership(app)
+    event_time_policy = s.event_time_policy()
 
     def new_slot(sku: str) -> SkuSlot:
         return SkuSlot(Inbox(), SkuState(sku, policy))
@@ -92,10 +90,11 @@ def register(fs: Flashsale) -> None:
             async for batch in batches(stream, s.stream_batch_size, within):
                 tenure = ownership.begin()
                 events = [e for e in batch if tenure.holds(e.message.tp)]  # the rest: their new owner's
-                good = {id(e): r for e, r in await decode_batch(events, topics.dead_letters, s.topic_prefix)}
+                decoded = await decode_batch(events, topics.dead_letters, s.topic_prefix, event_time_policy)
+                good = {id(e): r for e, r in decoded}
                 for event in events:
                     record = good.get(id(event))
-                    event_time = _timestamp(record) if record is not None else None
+                    event_time = event_seconds(record) if record is not None else None
                     if record is not None and event_time is not None:
                         await forwarder.forward(event, kind, record.sku, event_time)
                     forwarder.seen(event, event_time)

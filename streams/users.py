@@ -28,6 +28,7 @@ from streams.catalog_view import CatalogView, follow
 from streams.clock import SourceTimes
 from streams.deadletters import send_dead_letter
 from streams.decoding import InvalidEvent, LateEvent, UnknownSku
+from streams.eventtime import event_seconds
 from streams.forwarding import source_name
 from streams.ingest import batches, decode_batch
 from streams.outbox import Outbox
@@ -96,6 +97,7 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
     recommendations = topics.recommendations.get_topic_name()
     recommendations_out = metrics.EVENTS_OUT.labels(topic=recommendations)
     ownership = Ownership(app)
+    event_time_policy = s.event_time_policy()
 
     @app.task
     async def follow_catalog() -> None:
@@ -138,7 +140,7 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
 
     def refusal(slot: UserSlot, source: str, record: Click | Order) -> InvalidEvent | None:
         """Why a valid event cannot move a user: a time its source already left behind, an unlisted SKU."""
-        behind = slot.times.behind(source, record.ts.timestamp())
+        behind = slot.times.behind(source, event_seconds(record))
         if behind > s.allowed_lateness_s:
             return LateEvent(f"event time is {behind:.0f} s behind this user's latest event from {source} "
                              f"(allowed lateness {s.allowed_lateness_s:g} s)")  # fmt: skip
@@ -172,7 +174,7 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
                 if dead_letters is not None:  # orders: the per-SKU agent dead-letters them
                     await send_dead_letter(dead_letters, event, refused, outbox)
                 continue
-            ts = record.ts.timestamp()
+            ts = event_seconds(record)
             slot.times.saw(source, ts)
             action = "order" if isinstance(record, Order) else record.action
             if action == "search":
@@ -199,7 +201,8 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
                 metrics.BATCH_SIZE.labels(agent=name).observe(len(batch))
                 tenure = ownership.begin()
                 events = [e for e in batch if tenure.holds(e.message.tp)]  # the rest: their new owner's
-                await learn(await decode_batch(events, dead_letters, s.topic_prefix), dead_letters, tenure)
+                good = await decode_batch(events, dead_letters, s.topic_prefix, event_time_policy)
+                await learn(good, dead_letters, tenure)
 
         app.agent(topic, name=name)(agent)
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from streams.dashboard.sku_row import SkuRow, trim
 from streams.decoding import decode, parse_json, parse_timestamp
+from streams.eventtime import KAFKA_TIME, EventTimePolicy
 from streams.records import CatalogItem, DiscountAdjustment, Order, Restock
 from streams.topics import (
     CATALOG,
@@ -75,8 +76,15 @@ def _iso(ms: int | None) -> str | None:
 class DashboardState:
     """Everything the page shows, updated one record at a time; ``version`` counts the changes."""
 
-    def __init__(self, bucket_s: int = 60, namespace: str = "", group: str = "") -> None:
+    def __init__(
+        self,
+        bucket_s: int = 60,
+        namespace: str = "",
+        group: str = "",
+        event_time: EventTimePolicy = KAFKA_TIME,
+    ) -> None:
         self.bucket_ms, self.namespace, self.group = bucket_s * 1000, namespace, group
+        self.event_time = event_time  # how input topics (catalog, orders) are stamped
         self.version = 0
         self.skus: dict[str, SkuRow] = {}
         self.decisions: deque[dict[str, Any]] = deque(maxlen=MAX_DECISIONS)
@@ -127,13 +135,14 @@ class DashboardState:
         self.event_time_ms = max(self.event_time_ms or ms, ms)
 
     def _catalog(self, record: Fed) -> None:
-        item = decode(CatalogItem, record.value, record.timestamp_ms / 1000)
+        item = decode(CatalogItem, record.value, record.timestamp_ms / 1000, event_time=self.event_time)
         self.row(item.sku).title = item.title
 
     def _order(self, record: Fed) -> None:
-        order = decode(Order, record.value, record.timestamp_ms / 1000)
-        self._saw(record.timestamp_ms)
-        _bump(self.row(order.sku).actuals, self._bucket(record.timestamp_ms), order.quantity)
+        order = decode(Order, record.value, record.timestamp_ms / 1000, event_time=self.event_time)
+        ms = int(order.ts.timestamp() * 1000)  # the pipeline's event time, whatever the Kafka timestamp is
+        self._saw(ms)
+        _bump(self.row(order.sku).actuals, self._bucket(ms), order.quantity)
 
     def _status(self, record: Fed) -> None:
         data = parse_json(record.value)

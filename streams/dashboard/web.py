@@ -77,7 +77,9 @@ def make_app(state: DashboardState) -> web.Application:
 
 async def serve(settings: Settings, host: str, port: int, group: str, say: Callable[[str], Any]) -> None:
     """Listen on ``host:port`` first (a taken port fails at once), then feed the state until SIGTERM."""
-    state = DashboardState(60 * settings.bucket_minutes, settings.topic_prefix, group)
+    state = DashboardState(
+        60 * settings.bucket_minutes, settings.topic_prefix, group, settings.event_time_policy()
+    )
     runner = web.AppRunner(make_app(state), shutdown_timeout=1.0)
     await runner.setup()
     try:

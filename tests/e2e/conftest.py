@@ -374,6 +374,7 @@ class E2E:
     row_decisions: Callable[[list[dict[str, Any]]], dict[str, dict[str, Any]]] = row_decisions
     free_port: Callable[[], int] = free_port
     message: type[Message] = Message
+    script_sale: Callable[[datetime], ScriptedSale] = script_sale
 
 
 @pytest.fixture

@@ -27,9 +27,9 @@ def stored(**_: object) -> asyncio.Future[None]:
     return delivery
 
 
-@pytest.fixture
-def fs() -> Flashsale:
-    fs = create_app(Settings(topic_prefix="unit", stream_batch_wait_ms=10), web=False)
+def unit_app(settings: Settings) -> Flashsale:
+    """An app under ``settings`` whose outputs are captured and which holds every orders partition."""
+    fs = create_app(settings, web=False)
     fs.app.finalize()
     # Outputs are captured at the topic boundary; what reaches Kafka is the integration tier's job.
     object.__setattr__(fs.topics.sku_events, "send", AsyncMock(side_effect=stored))
@@ -38,6 +38,11 @@ def fs() -> Flashsale:
     held = {TP(fs.topics.orders.get_topic_name(), p) for p in range(fs.settings.topic_partitions)}
     object.__setattr__(fs.app.consumer, "assignment", lambda: held)
     return fs
+
+
+@pytest.fixture
+def fs() -> Flashsale:
+    return unit_app(Settings(topic_prefix="unit", stream_batch_wait_ms=10))
 
 
 async def test_valid_order_is_rekeyed_by_sku_then_marked(fs: Flashsale) -> None:
@@ -51,6 +56,28 @@ async def test_valid_order_is_rekeyed_by_sku_then_marked(fs: Flashsale) -> None:
     # then one event-time mark per partition of sku-events, vouching for orders/2 up to TS
     assert sorted(m["partition"] for m in marks) == list(range(fs.settings.topic_partitions))
     assert json.loads(marks[0]["value"]) == {"source": "orders/2", "time": TS.timestamp(), "idle": False}
+    fs.topics.dead_letters.send.assert_not_awaited()
+
+
+@pytest.mark.parametrize("mode", ["kafka", "payload"])
+async def test_a_backfilled_order_sent_30_hours_late_needs_payload_time(mode: str) -> None:
+    """kcat stamps the send time: 30 h after the order. Payload mode forwards it at its own time (the
+    event_time header and the mark say so); the contract's mode dead-letters it, with the reason."""
+    fs = unit_app(Settings(topic_prefix="unit", stream_batch_wait_ms=10, event_time=mode))
+    sent = TS.timestamp() + 30 * 3600
+    async with fs.app.agents["forward-order"].test_context() as agent:
+        await agent.put(json.dumps(ORDER).encode(), key=b"u1", partition=1, timestamp=sent)
+    forwarded = [c.kwargs for c in fs.topics.sku_events.send.await_args_list if c.kwargs.get("key")]
+    if mode == "kafka":
+        assert forwarded == []
+        headers = dict(fs.topics.dead_letters.send.await_args.kwargs["headers"])
+        assert b"away from the Kafka timestamp" in headers["error_message"]
+        assert b"FLASHSALE_EVENT_TIME=payload" in headers["error_message"]
+        return
+    assert len(forwarded) == 1 and float(dict(forwarded[0]["headers"])["event_time"]) == TS.timestamp()
+    assert forwarded[0]["timestamp"] == TS.timestamp()  # sku-events are stamped with event time
+    marks = [json.loads(c.kwargs["value"]) for c in fs.topics.sku_events.send.await_args_list[1:]]
+    assert marks and all(m == {"source": "orders/1", "time": TS.timestamp(), "idle": False} for m in marks)
     fs.topics.dead_letters.send.assert_not_awaited()
 
 

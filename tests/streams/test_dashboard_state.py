@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import pickle
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from streams.dashboard.sku_row import MAX_BUCKETS
 from streams.dashboard.state import DashboardState, Fed
+from streams.eventtime import EventTimePolicy
 
 T0 = datetime(2026, 11, 11, 12, tzinfo=UTC)
 MINUTE_MS = 60_000
@@ -177,3 +179,16 @@ def test_each_change_moves_the_version_so_pages_are_pushed_again() -> None:
     state.set_lag({"group": "g", "total": 3, "by_topic": {"orders": 3}, "committed": True})  # unchanged
     assert state.version == before + 2
     assert state.snapshot()["lag"]["total"] == 3
+
+
+def test_orders_of_a_kcat_backfill_count_in_their_own_minute_in_payload_mode() -> None:
+    """Sent 30 h after they happened (kcat's send-time stamps): payload mode charts them at their
+    payload minute; the contract's mode counts them as bad."""
+    sent_later = [replace(order("A", m), timestamp_ms=ms(30 * 60 + m)) for m in (1, 1.5, 3)]
+    payload = DashboardState(bucket_s=60, event_time=EventTimePolicy("payload", timedelta(hours=72)))
+    for record in sent_later:
+        payload.fold(record)
+    assert payload.skus["A"].actuals == {ms(1): 2, ms(3): 1}
+    assert payload.snapshot()["event_time"] == iso(3)
+    contract = folded(*sent_later)
+    assert "A" not in contract.skus and contract.snapshot()["reader"]["bad"] == {"orders": 3}
