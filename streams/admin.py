@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import ssl
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from kafka.admin import NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streams.settings import Settings
@@ -104,3 +105,13 @@ def committed(admin: KafkaAdminClient, group: str, tps: list[TopicPartition]) ->
         offsets = {}
     found = {tp: o.offset for tp, o in offsets.items()}
     return {tp: max(found.get(tp, 0), 0) for tp in tps}
+
+
+def message_limits(admin: KafkaAdminClient, topics: Iterable[str]) -> dict[str, int]:
+    """Each (existing) topic's ``max.message.bytes``: its own, or the broker's default."""
+    key = "max.message.bytes"
+    resources = [ConfigResource(ConfigResourceType.TOPIC, t, {key: None}) for t in topics]
+    if not resources:
+        return {}
+    found = admin.describe_configs(resources, config_filter="all").get("topic", {})
+    return {topic: int(configs[key]["value"]) for topic, configs in found.items() if key in configs}
