@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.admin import client_config, ensure_topics
-from streams.replay_run import wait_settled
+from streams.replay_run import child_env, wait_settled
 from streams.schemas import topic_schemas
 from streams.schemas_topics import dead_letter_document
 from streams.settings import Settings
@@ -171,16 +170,10 @@ def test_messages_up_to_the_broker_limit_are_dead_lettered_once_and_cost_nothing
 
 def replay_command(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     """``flashsale ARGS`` as a real process with exactly ``settings`` in its environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLASHSALE_")}
-    env.update(settings.to_env(), PYTHONUNBUFFERED="1")
     return subprocess.run(
-        [sys.executable, "-m", "streams", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=480,
-    )
+        [sys.executable, "-m", "streams", *args], cwd=ROOT, env=child_env(settings), capture_output=True,
+        text=True, timeout=480,
+    )  # fmt: skip
 
 
 def test_a_replay_of_a_range_with_large_messages_reports_the_live_dead_letters(
