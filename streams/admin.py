@@ -13,12 +13,24 @@ from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streams.settings import Settings
-from streams.topics import CATALOG, DEAD_LETTERS, INPUT_TOPICS, INTERNAL_TOPICS, OUTPUT_TOPICS, SKU_STATUS
+from streams.topics import (
+    CATALOG,
+    DEAD_LETTERS,
+    INPUT_TOPICS,
+    INTERNAL_TOPICS,
+    OUTPUT_TOPICS,
+    SKU_EVENTS,
+    SKU_STATUS,
+)
 
+# Kafka's default, set on the topics that take copies of input (dead letters, forwarded events), so they
+# accept the largest record the app's producer sends (1,000,000 bytes) even where a broker's default is lower.
+COPY_MESSAGE_BYTES = {"max.message.bytes": "1048588"}
 TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     CATALOG: {"cleanup.policy": "compact"},
     SKU_STATUS: {"cleanup.policy": "compact"},
-    DEAD_LETTERS: {"retention.ms": str(30 * 24 * 3600 * 1000)},
+    SKU_EVENTS: COPY_MESSAGE_BYTES,
+    DEAD_LETTERS: {"retention.ms": str(30 * 24 * 3600 * 1000), **COPY_MESSAGE_BYTES},
 }
 
 
