@@ -5,19 +5,32 @@ from __future__ import annotations
 import contextlib
 import ssl
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from kafka.admin import NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streams.settings import Settings
-from streams.topics import CATALOG, DEAD_LETTERS, INPUT_TOPICS, INTERNAL_TOPICS, OUTPUT_TOPICS, SKU_STATUS
+from streams.topics import (
+    CATALOG,
+    DEAD_LETTERS,
+    INPUT_TOPICS,
+    INTERNAL_TOPICS,
+    OUTPUT_TOPICS,
+    SKU_EVENTS,
+    SKU_STATUS,
+)
 
+# Kafka's default, set on the topics that take copies of input (dead letters, forwarded events), so they
+# accept the largest record the app's producer sends (1,000,000 bytes) even where a broker's default is lower.
+COPY_MESSAGE_BYTES = {"max.message.bytes": "1048588"}
 TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     CATALOG: {"cleanup.policy": "compact"},
     SKU_STATUS: {"cleanup.policy": "compact"},
-    DEAD_LETTERS: {"retention.ms": str(30 * 24 * 3600 * 1000)},
+    SKU_EVENTS: COPY_MESSAGE_BYTES,
+    DEAD_LETTERS: {"retention.ms": str(30 * 24 * 3600 * 1000), **COPY_MESSAGE_BYTES},
 }
 
 
@@ -104,3 +117,13 @@ def committed(admin: KafkaAdminClient, group: str, tps: list[TopicPartition]) ->
         offsets = {}
     found = {tp: o.offset for tp, o in offsets.items()}
     return {tp: max(found.get(tp, 0), 0) for tp in tps}
+
+
+def message_limits(admin: KafkaAdminClient, topics: Iterable[str]) -> dict[str, int]:
+    """Each (existing) topic's ``max.message.bytes``: its own, or the broker's default."""
+    key = "max.message.bytes"
+    resources = [ConfigResource(ConfigResourceType.TOPIC, t, {key: None}) for t in topics]
+    if not resources:
+        return {}
+    found = admin.describe_configs(resources, config_filter="all").get("topic", {})
+    return {topic: int(configs[key]["value"]) for topic, configs in found.items() if key in configs}

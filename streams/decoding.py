@@ -40,6 +40,10 @@ class UnknownSku(InvalidEvent):
     """An order, stock level or click for an SKU the catalog has not listed."""
 
 
+class TooLarge(InvalidEvent):
+    """A valid event whose copy, with the headers the pipeline adds, is larger than the app sends."""
+
+
 def _reject_constant(name: str) -> Any:
     raise InvalidEvent(f"{name} is not valid JSON")
 

@@ -22,6 +22,8 @@ import faust
 from faust.types import TP, EventT
 
 from streams import metrics
+from streams.deadletters import record_size
+from streams.decoding import TooLarge
 from streams.outbox import Outbox
 
 MARK = "mark"
@@ -60,6 +62,7 @@ class Forwarder:
     target: faust.TopicT
     partitions: int
     prefix: str = ""
+    max_record: int = 1_000_000  # the largest record the producer sends (deadletters.record_limit)
     mark_every_s: float = 1.0
     clock: Callable[[], float] = time.time  # the same clock as aiokafka's fetch times
     fetched_at: Callable[[faust.App, TP], float | None] = last_fetch
@@ -70,7 +73,8 @@ class Forwarder:
     marking: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def forward(self, event: EventT, kind: str, sku: str, event_time: float) -> None:
-        """Send ``event``'s bytes to the partition of ``sku``."""
+        """Send ``event``'s bytes to the partition of ``sku``; raises :class:`TooLarge` (nothing sent)
+        when the copy would exceed ``max_record`` (a valid value under a huge key)."""
         message = event.message
         headers = [
             ("kind", kind.encode()),
@@ -80,6 +84,10 @@ class Forwarder:
         ]
         if message.key is not None:  # kept for a dead letter that must carry the original key
             headers.append(("source_key", message.key))
+        size = record_size(sku.encode(), message.value, headers)
+        if size > self.max_record:
+            limit = self.max_record
+            raise TooLarge(f"too large to forward: {size} bytes with its headers, the limit is {limit}")
         await self.outbox.send(self.target, key=sku.encode(), value=message.value, timestamp=event_time,
                                headers=headers)  # fmt: skip
         metrics.EVENTS_OUT.labels(topic=self.target.get_topic_name()).inc()

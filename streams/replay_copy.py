@@ -21,10 +21,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from streams.admin import client_config
+from streams.admin import client_config, message_limits
 from streams.settings import Settings
 from streams.topics import CATALOG, INPUT_TOPICS
 
@@ -215,8 +215,9 @@ def copy_records(live: Settings, manifest: Manifest, progress: Callable[[int], N
     """Copy the manifest's planned records that are not in the namespace yet; returns all copied."""
     consumer = consumer_for(live)
     producer = KafkaProducer(
-        **client_config(live), acks="all", enable_idempotence=True, linger_ms=20, batch_size=1 << 18
-    )
+        **client_config(live), acks="all", enable_idempotence=True, linger_ms=20, batch_size=1 << 18,
+        max_request_size=copy_request_size(live, manifest),
+    )  # fmt: skip
     try:
         targets = {
             (t, p): TopicPartition(f"{manifest.namespace}.{t}", p)
@@ -250,6 +251,17 @@ def copy_records(live: Settings, manifest: Manifest, progress: Callable[[int], N
     finally:
         producer.close()
         consumer.close()
+
+
+def copy_request_size(live: Settings, manifest: Manifest) -> int:
+    """A request size that fits any record the replayed live topics accept (their ``max.message.bytes``,
+    which the namespace's copies share), at least the client's default."""
+    admin = KafkaAdminClient(**client_config(live), client_id="flashsale-replay")
+    try:
+        limits = message_limits(admin, [live.topic(t) for t in manifest.topics])
+    finally:
+        admin.close()
+    return max([1 << 20, *(limit + 1024 for limit in limits.values())])
 
 
 def _confirm(producer: KafkaProducer, futures: list[Any]) -> int:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from kafka import KafkaAdminClient
 from kafka.errors import GroupIdNotFoundError
 
-from streams.admin import TOPIC_CONFIGS, client_config
+from streams.admin import TOPIC_CONFIGS, client_config, message_limits
 from streams.app import group_id
 from streams.replay_copy import MANIFEST, ReplayError
 from streams.settings import Settings
@@ -96,22 +96,31 @@ def create_namespace_topics(live: Settings, namespace: str, partitions: int) -> 
     """Every topic of the namespace, with the source's partition count and no time-based retention.
 
     Replayed records keep their (possibly old) event-time timestamps: with the broker's default
-    retention a replay of last month's sale would be deleted as soon as it was written.
+    retention a replay of last month's sale would be deleted as soon as it was written. Input topics
+    take the live topic's ``max.message.bytes``: whatever live accepted, the copy holds too.
     """
     target = live.model_copy(update={"topic_prefix": namespace})
     names = {target.topic(n): n for n in (*INPUT_TOPICS, *OUTPUT_TOPICS, *INTERNAL_TOPICS, MANIFEST)}
-    specs = {
-        full: {
-            "num_partitions": 1 if name == MANIFEST else partitions,
-            "replication_factor": live.topic_replication_factor,
-            "configs": {**TOPIC_CONFIGS.get(name, {}), "retention.ms": "-1"}
-            | ({"cleanup.policy": "compact"} if name == MANIFEST else {}),
-        }
-        for full, name in names.items()
-    }
     admin = KafkaAdminClient(**client_config(live), client_id="flashsale-replay")
     try:
-        missing = {n: s for n, s in specs.items() if n not in set(admin.list_topics())}
+        existing = set(admin.list_topics())
+        limits = message_limits(admin, [live.topic(n) for n in INPUT_TOPICS if live.topic(n) in existing])
+        sized = {
+            n: {"max.message.bytes": str(limits[live.topic(n)])}
+            for n in INPUT_TOPICS
+            if live.topic(n) in limits
+        }
+        specs = {
+            full: {
+                "num_partitions": 1 if name == MANIFEST else partitions,
+                "replication_factor": live.topic_replication_factor,
+                "configs": {**TOPIC_CONFIGS.get(name, {}), "retention.ms": "-1"}
+                | ({"cleanup.policy": "compact"} if name == MANIFEST else {})
+                | sized.get(name, {}),
+            }
+            for full, name in names.items()
+        }
+        missing = {n: s for n, s in specs.items() if n not in existing}
         if missing:
             admin.create_topics(missing)
             admin.wait_for_topics(list(missing), timeout_ms=60_000)

@@ -42,13 +42,18 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def child_env(settings: Settings) -> dict[str, str]:
+    """The environment of a child ``flashsale`` process: exactly ``settings``, no inherited FLASHSALE_*."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLASHSALE_")}
+    return {**env, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
+
+
 class WorkerProcess:
     """A ``python -m streams worker`` child process with exactly ``settings`` (no inherited FLASHSALE_*)."""
 
     def __init__(self, settings: Settings, log: Path) -> None:
         self.log, self._ready = RunLog(log), False  # a resumed replay appends to its earlier log
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FLASHSALE_")}
-        env.update(settings.to_env(), PYTHONUNBUFFERED="1")
+        env = child_env(settings)
         with log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "streams", "worker"],

@@ -1,4 +1,5 @@
-"""JSON Schemas (draft 2020-12) of every contract event, generated from :mod:`streams.records`."""
+"""JSON Schemas (draft 2020-12) of every contract event, generated from :mod:`streams.records`
+(``sku-status`` and ``dead-letters``, which have no record class, from :mod:`streams.schemas_topics`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from faust.models.fields import CharField, DatetimeField, FloatField, IntegerFie
 from faust.types.models import FieldDescriptorT
 
 from streams.records import INPUT_RECORDS, OUTPUT_RECORDS, ChoiceField
+from streams.schemas_topics import DEAD_LETTERS, SKU_STATUS
+from streams.topics import DEAD_LETTERS as DEAD_LETTERS_TOPIC
+from streams.topics import SKU_STATUS as SKU_STATUS_TOPIC
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -63,12 +67,16 @@ def record_schema(record_cls: type[faust.Record]) -> dict[str, Any]:
     return schema
 
 
+def _head(topic: str) -> dict[str, Any]:
+    return {"$schema": DRAFT, "$id": f"flashsale/{topic}.json", "title": topic}
+
+
 def topic_schemas() -> dict[str, dict[str, Any]]:
-    """``{topic: schema}`` for every contract topic."""
-    out = {}
-    for record in (*INPUT_RECORDS, *OUTPUT_RECORDS):
-        schema = {"$schema": DRAFT, "$id": f"flashsale/{record.topic_name}.json", "title": record.topic_name}
-        out[record.topic_name] = schema | record_schema(record)
+    """``{topic: schema}`` for every contract topic (records, then the two without a record class)."""
+    out = {record.topic_name: _head(record.topic_name) | record_schema(record)
+           for record in (*INPUT_RECORDS, *OUTPUT_RECORDS)}  # fmt: skip
+    out[SKU_STATUS_TOPIC] = _head(SKU_STATUS_TOPIC) | SKU_STATUS
+    out[DEAD_LETTERS_TOPIC] = _head(DEAD_LETTERS_TOPIC) | DEAD_LETTERS
     return out
 
 

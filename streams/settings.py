@@ -4,6 +4,8 @@
 'replay1.orders'
 >>> Settings().topic("orders")
 'orders'
+>>> Settings(topic_prefix="replay1").db_schema, Settings(topic_prefix="replay1", db_schema="x").db_schema
+('replay1', 'x')
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.eventtime import DEFAULT_MAX_AGE_H, EventTimePolicy, EventTimeSource
@@ -55,7 +57,9 @@ class Settings(BaseSettings):
         SecretStr("postgresql+psycopg2://flashsale@127.0.0.1:5432/flashsale"),
         description="SQLAlchemy URL of the decision store",
     )
-    db_schema: str = Field("public", description="Postgres schema of the decision tables")
+    db_schema: str = Field(
+        "public", description="Postgres schema of the decision tables; default: the topic prefix when set"
+    )
     db_sslmode: Literal["disable", "prefer", "require", "verify-ca", "verify-full"] = Field(
         "prefer", description="libpq sslmode of the Postgres connection"
     )
@@ -116,6 +120,14 @@ class Settings(BaseSettings):
         except (ArgumentError, ValueError):
             raise ValueError("not a SQLAlchemy URL (dialect+driver://user:password@host:port/db)") from None
         return value
+
+    @model_validator(mode="after")
+    def _schema_follows_the_namespace(self) -> Settings:
+        """A namespace's decisions go to its own schema: ``topic_prefix`` picks ``db_schema`` unless
+        that was given too (``model_fields_set``: by argument or FLASHSALE_DB_SCHEMA)."""
+        if self.topic_prefix and "db_schema" not in self.model_fields_set:
+            object.__setattr__(self, "db_schema", self.topic_prefix)  # frozen: set while validating
+        return self
 
     def to_env(self) -> dict[str, str]:
         """These settings as ``FLASHSALE_*`` variables, to start a worker or tool with them."""

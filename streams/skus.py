@@ -26,8 +26,8 @@ from streams import metrics
 from streams.app import Flashsale
 from streams.catchup import read_range
 from streams.clock import KIND_RANK, Inbox, PartitionClock, expected_sources
-from streams.deadletters import Origin, send_dead_value
-from streams.decoding import LateEvent, UnknownSku
+from streams.deadletters import Origin, record_limit, send_dead_letter, send_dead_value
+from streams.decoding import LateEvent, TooLarge, UnknownSku
 from streams.eventtime import event_seconds
 from streams.forwarding import MARK, Forwarder
 from streams.ingest import batches, decode_batch
@@ -82,7 +82,7 @@ def register(fs: Flashsale) -> None:
         return SkuSlot(Inbox(), SkuState(sku, policy))
 
     def forwarding_agent(topic: faust.TopicT, kind: str) -> None:
-        forwarder = Forwarder(topics.sku_events, s.topic_partitions, s.topic_prefix)
+        forwarder = Forwarder(topics.sku_events, s.topic_partitions, s.topic_prefix, record_limit(app))
         fs.forwarders[topic.get_topic_name()] = forwarder
         ownership.on_lost.append(forwarder.forget)
 
@@ -96,7 +96,10 @@ def register(fs: Flashsale) -> None:
                     record = good.get(id(event))
                     event_time = event_seconds(record) if record is not None else None
                     if record is not None and event_time is not None:
-                        await forwarder.forward(event, kind, record.sku, event_time)
+                        try:
+                            await forwarder.forward(event, kind, record.sku, event_time)
+                        except TooLarge as exc:  # valid, but its copy cannot be sent: data, not a crash
+                            await send_dead_letter(topics.dead_letters, event, exc, forwarder.outbox)
                     forwarder.seen(event, event_time)
                 await forwarder.mark_progress(tenure.held)
                 await forwarder.settle()

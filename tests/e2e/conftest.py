@@ -261,7 +261,10 @@ def publish(kafka_bootstrap: str) -> Iterator[Callable[[Settings, list[Message]]
     """Create the namespace's topics, then send messages (Kafka timestamp = event time); returns where."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=5)
+    # Up to 4 MiB a record: what each topic accepts is the broker's to say (max.message.bytes).
+    producer = KafkaProducer(
+        bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=5, max_request_size=4 << 20
+    )
 
     def send(settings: Settings, messages: list[Message]) -> list[Sent]:
         ensure_topics(settings)

@@ -29,7 +29,7 @@ from infra.net import free_port
 from streams.admin import client_config
 from streams.app import group_id
 from streams.replay_copy import read_manifest
-from streams.replay_run import WorkerProcess, wait_settled
+from streams.replay_run import WorkerProcess, child_env, wait_settled
 from streams.settings import Settings
 from streams.simulate import scenario, simulate
 
@@ -138,10 +138,7 @@ def run_flashsale(settings: Settings, *args: str, timeout: float = 300) -> subpr
     )  # fmt: skip
 
 
-def command_env(settings: Settings) -> dict[str, str]:
-    """The environment of a ``flashsale`` process: no inherited FLASHSALE_* beside ``settings``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLASHSALE_")}
-    return {**env, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
+command_env = child_env  # the environment of a ``flashsale`` process: exactly ``settings``
 
 
 @pytest.fixture

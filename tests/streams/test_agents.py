@@ -92,3 +92,29 @@ async def test_bad_order_goes_to_dead_letters_and_the_next_good_one_passes(fs: F
     assert b"quantity must be >= 1" in headers["error_message"]
     forwarded = [c.kwargs for c in fs.topics.sku_events.send.await_args_list if c.kwargs.get("key")]
     assert len(forwarded) == 1
+
+
+async def test_an_order_just_under_a_megabyte_is_dead_lettered_cut_to_fit(fs: Flashsale) -> None:
+    huge = json.dumps(ORDER | {"padding": "p" * 999_500}).encode()
+    async with fs.app.agents["forward-order"].test_context() as agent:
+        await agent.put(huge, key=b"u1", timestamp=TS.timestamp())
+        await agent.put(json.dumps(ORDER).encode(), key=b"u1", timestamp=TS.timestamp())
+    dead = fs.topics.dead_letters.send.await_args.kwargs
+    headers = dict(dead["headers"])
+    assert headers["truncated"] == b"true" and headers["original_size"] == str(len(huge)).encode()
+    assert huge.startswith(dead["value"]) and len(dead["value"]) < len(huge)
+    forwarded = [c.kwargs for c in fs.topics.sku_events.send.await_args_list if c.kwargs.get("key")]
+    assert len(forwarded) == 1  # the good order behind it
+
+
+async def test_a_valid_order_too_large_to_forward_is_a_dead_letter_not_a_crash(fs: Flashsale) -> None:
+    async with fs.app.agents["forward-order"].test_context() as agent:
+        await agent.put(json.dumps(ORDER).encode(), key=b"u" * 999_000, timestamp=TS.timestamp())
+        await agent.put(json.dumps(ORDER).encode(), key=b"u1", timestamp=TS.timestamp())
+    dead = fs.topics.dead_letters.send.await_args.kwargs
+    headers = dict(dead["headers"])
+    assert headers["error_class"] == b"TooLarge" and b"too large to forward" in headers["error_message"]
+    assert json.loads(dead["value"]) == ORDER and headers["original_key_size"] == b"999000"
+    assert "original_size" not in headers  # the value is whole
+    forwarded = [c.kwargs for c in fs.topics.sku_events.send.await_args_list if c.kwargs.get("key")]
+    assert [(f["key"], dict(f["headers"])["source_key"]) for f in forwarded] == [(b"sku-7", b"u1")]

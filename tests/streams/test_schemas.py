@@ -8,9 +8,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from models.sku_state import SkuState
+from streams.deadletters import Origin, dead_letter_headers, fit
 from streams.decoding import InvalidEvent, decode
 from streams.records import Order
 from streams.schemas import topic_schemas, write_schemas
+from streams.schemas_topics import dead_letter_document
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 ORDER = {
@@ -26,7 +29,7 @@ def test_docs_schemas_are_in_sync_with_records() -> None:
 def test_every_contract_topic_has_a_valid_schema() -> None:
     schemas = topic_schemas()
     assert set(schemas) == {"catalog", "clicks", "orders", "stock", "recommendations", "restock",
-                            "discount-adjustments"}  # fmt: skip
+                            "discount-adjustments", "sku-status", "dead-letters"}  # fmt: skip
     for schema in schemas.values():
         jsonschema.Draft202012Validator.check_schema(schema)
 
@@ -43,3 +46,35 @@ def test_schema_and_decoder_agree_on_invalid_orders(change: dict) -> None:
 def test_schema_accepts_a_valid_order() -> None:
     jsonschema.validate(ORDER, topic_schemas()["orders"])
     assert decode(Order, json.dumps(ORDER).encode()).sku == "s1"
+
+
+def dead_letter_valid(key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]) -> bool:
+    validator = jsonschema.Draft202012Validator(topic_schemas()["dead-letters"])
+    return validator.is_valid(dead_letter_document(key, value, headers))
+
+
+@pytest.mark.parametrize("size", [10, 999_908])
+def test_dead_letters_as_sent_match_their_schema_whole_or_cut(size: int) -> None:
+    headers = dead_letter_headers(Origin("clicks", 1, 7, b"alice"), InvalidEvent("too big"))
+    key, value, headers = fit(b"alice", b"v" * size, headers, limit=998_976)
+    assert ("truncated" in dict(headers)) == (size > 998_976)
+    assert dead_letter_valid(key, value, headers)
+
+
+def test_a_truncated_dead_letter_must_say_what_was_cut() -> None:
+    headers = dead_letter_headers(Origin("clicks", 1, 7, None), InvalidEvent("x"))
+    assert not dead_letter_valid(None, b"cut", [*headers, ("truncated", b"true")])
+    assert not dead_letter_valid(None, b"cut", [*headers, ("original_size", b"9")])  # no digest, no flag
+    assert not dead_letter_valid(None, b"x", headers[1:])  # no source topic
+
+
+def test_sku_status_of_the_state_matches_its_schema() -> None:
+    validator = jsonschema.Draft202012Validator(topic_schemas()["sku-status"])
+    state = SkuState("sku-1")
+    assert validator.is_valid(state.status())  # before any stock level: on_hand null
+    state.apply({"on_hand": 9, "inbound": 4, "ts": "…"}, 0.0)
+    state.apply({"quantity": 3, "unit_price": 2.0, "order_id": "o1"}, 10.0)
+    state.advance(60.0)
+    status = state.status()
+    assert "forecast" in status and validator.is_valid(status)
+    assert not validator.is_valid(status | {"on_hand": -1})
