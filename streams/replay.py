@@ -189,7 +189,7 @@ def process(live: Settings, manifest: Manifest, say: Callable[[str], None], paus
             def progress(done: int, total: int) -> None:
                 bar.update(done - bar.n)
                 if pause and done > 0:
-                    hold(worker, name, done, total, say)
+                    hold(name, done, total, say)
 
             wait_settled(settings, worker.ready, progress)
     finally:
@@ -200,13 +200,14 @@ def process(live: Settings, manifest: Manifest, say: Callable[[str], None], paus
     return manifest
 
 
-def hold(worker: WorkerProcess, name: str, done: int, total: int, say: Callable[[str], None]) -> None:
-    """``--pause-after-commit``: freeze the worker and wait, the replay unfinished, until Ctrl-C.
+def hold(name: str, done: int, total: int, say: Callable[[str], None]) -> None:
+    """``--pause-after-commit``: wait, the replay unfinished, until Ctrl-C.
 
     A fixed point at which an interrupted replay can be shown (and tested): the worker has committed
-    some input, the manifest is not ``done``, and nothing moves until the signal arrives.
+    some input and the manifest is not ``done``, and cannot be until the replay goes on. The worker
+    keeps running meanwhile (a frozen one would drop out of its group), so ``--resume`` finds it
+    anywhere from barely started to finished.
     """
-    worker.pause()
     say(f"replay {name}: paused after commit at {done} of {total} input records; Ctrl-C interrupts it")
     while True:
         signal.pause()

@@ -72,15 +72,10 @@ class WorkerProcess:
         self._ready = self._ready or self.log.has("]: Ready")
         return self._ready
 
-    def pause(self) -> None:
-        """SIGSTOP: the worker stands still (``stop`` wakes it to shut down)."""
-        self.proc.send_signal(signal.SIGSTOP)
-
     def stop(self, timeout_s: float = 30) -> None:
         """SIGTERM (Faust shuts down cleanly and commits), then SIGKILL if it does not exit in time."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            self.proc.send_signal(signal.SIGCONT)  # a paused worker must run to handle it
             try:
                 self.proc.wait(timeout_s)
             except subprocess.TimeoutExpired:

@@ -118,7 +118,7 @@ def recorded(
     start = (datetime.now(UTC) - timedelta(hours=2)).replace(second=0, microsecond=0)
     config = replace(scenario(seed=11, minutes=12, users=40, skus=8), start=start)
     migrations.upgrade(postgres_url, namespace)
-    simulate(settings, config, rate=None, closed_loop=False, progress=False)
+    run = simulate(settings, config, rate=None, closed_loop=False, progress=False)
     worker = WorkerProcess(settings, data / "live-worker.log")
     try:
         wait_settled(settings, worker.ready)
@@ -126,6 +126,8 @@ def recorded(
         worker.stop()
     decisions = schema_decisions(postgres_url, namespace)
     assert all(decisions.values()), f"the recorded sale made no decisions of some kind: {decisions}"
+    missing = run.in_process - {i for rows in decisions.values() for i in rows}
+    assert not missing, f"live settled without {len(missing)} due decisions (log: {worker.log})"
     end = start + timedelta(minutes=config.duration_minutes + 1)
     yield Recorded(settings, start, end, decisions, live_snapshot(settings))
 
@@ -166,8 +168,8 @@ def faithful(recorded: Recorded) -> Replayed:
 def interrupted(recorded: Recorded, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     """``flashsale replay ARGS --pause-after-commit``, and Ctrl-C once it has paused, unfinished.
 
-    The pause point makes the interruption deterministic: the replay's worker has committed input
-    and stands still, and the manifest says the replay is not done, however fast this machine is.
+    The pause point makes the interruption deterministic: the replay's worker has committed input,
+    and the replay cannot finish before the signal, however fast this machine is.
     """
 
     def run(namespace: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -181,10 +183,10 @@ def interrupted(recorded: Recorded, tmp_path: Path) -> Callable[..., subprocess.
         while "paused after commit" not in err.read_text():
             assert proc.poll() is None and time.monotonic() < deadline, err.read_text()[-2000:]
             time.sleep(0.2)
-        manifest = read_manifest(recorded.settings, namespace)
-        assert manifest is not None and manifest.state != "done"  # provably unfinished
         proc.send_signal(signal.SIGINT)
         proc.wait(60)
+        manifest = read_manifest(recorded.settings, namespace)  # held since the pause: not done
+        assert manifest is not None and manifest.state != "done", manifest
         return subprocess.CompletedProcess(cmd, proc.returncode, "", err.read_text())
 
     return run
