@@ -164,6 +164,12 @@ def faithful(recorded: Recorded) -> Replayed:
     return Replayed(namespace, result)
 
 
+def ctrl_c_default() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """SIGINT as Ctrl-C delivers it: a runner started in the background by a shell without job
+    control passes SIGINT on ignored, and Python keeps an ignored SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def interrupted(recorded: Recorded, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     """``flashsale replay ARGS --pause-after-commit``, and Ctrl-C once it has paused, unfinished.
@@ -177,8 +183,9 @@ def interrupted(recorded: Recorded, tmp_path: Path) -> Callable[..., subprocess.
         cmd = [sys.executable, "-m", "streams", "replay", "--namespace", namespace, *recorded.args(), *args]
         with err.open("w") as stderr:
             proc = subprocess.Popen(
-                [*cmd, "--pause-after-commit"], cwd=ROOT, env=command_env(recorded.settings), stderr=stderr
-            )
+                [*cmd, "--pause-after-commit"], cwd=ROOT, env=command_env(recorded.settings), stderr=stderr,
+                preexec_fn=ctrl_c_default,
+            )  # fmt: skip
         deadline = time.monotonic() + 240
         while "paused after commit" not in err.read_text():
             assert proc.poll() is None and time.monotonic() < deadline, err.read_text()[-2000:]
