@@ -14,8 +14,9 @@ if ! command -v stress-ng >/dev/null; then
 fi
 
 one_run() {  # $1: label; runs `make test`, appends its closing pytest line to the log
+  # Each run keeps its own pytest folder (workers' and brokers' logs) so a failure can be read afterwards.
   local out="flashsale-report/soak-$1.out" began=$SECONDS rc
-  make --no-print-directory test >"$out" 2>&1
+  make --no-print-directory test PYTEST_ARGS="--basetemp=$PWD/flashsale-report/soak-$1-tmp" >"$out" 2>&1
   rc=$?
   printf '%s %s rc=%s %ss: %s\n' "$(date -u +%FT%TZ)" "$1" "$rc" "$((SECONDS - began))" \
     "$(grep -E '(passed|failed|error)' "$out" | tail -n 1)" | tee -a "$log"
