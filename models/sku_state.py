@@ -85,6 +85,12 @@ class SkuState:
     listed: bool = False  # the catalog has named this SKU
     popularity: float = 0.0  # EWMA of units per bucket
     closed_buckets: int = 0
+    # Oversell: units the last stock event left, less the orders after it. A stock event counts every
+    # order up to and including its own time (producers report stock after the orders of an instant).
+    available: int | None = None
+    stock_at: float | None = None
+    oversold_units: int = 0  # units sold beyond the stock known to be there (still counted as sold)
+    oversold_orders: int = 0
     forecaster: DemandForecaster = field(init=False)
     price_response: PriceResponse = field(default_factory=PriceResponse)
 
@@ -117,11 +123,31 @@ class SkuState:
             self.units_sold += event["quantity"]
             self.revenue += event["quantity"] * event["unit_price"]
             self.bucket_units += event["quantity"]
+            self._take_stock(event["quantity"], t)
         elif "on_hand" in event:
             self.on_hand, self.inbound = event["on_hand"], event["inbound"]
+            self.available, self.stock_at = event["on_hand"], t
         elif "title" in event:
             self.listed = True
             self._apply_catalog(event.get("campaign"))
+
+    def _take_stock(self, quantity: int, t: float) -> None:
+        """Count what an order at ``t`` takes beyond the known stock.
+
+        >>> state = SkuState("sku-1")
+        >>> state.apply({"on_hand": 1, "inbound": 0, "ts": "…"}, 0.0)
+        >>> state.apply({"quantity": 1, "unit_price": 2.0, "order_id": "o1"}, 0.0)  # in the stock event
+        >>> state.apply({"quantity": 3, "unit_price": 2.0, "order_id": "o2"}, 5.0)
+        >>> state.units_sold, state.oversold_units, state.oversold_orders
+        (4, 2, 1)
+        """
+        if self.available is None or self.stock_at is None or t <= self.stock_at:
+            return  # no stock seen yet, or the stock event of this instant already counts it
+        short = quantity - max(self.available, 0)
+        self.available -= quantity
+        if short > 0:
+            self.oversold_units += short
+            self.oversold_orders += 1
 
     def _apply_catalog(self, campaign: dict[str, Any] | None) -> None:
         if campaign is None:
@@ -258,6 +284,8 @@ class SkuState:
             "discount": self.discount,
             "popularity": round(self.popularity, 4),
             "units_sold": self.units_sold,
+            "oversold_units": self.oversold_units,
+            "oversold_orders": self.oversold_orders,
         }
         if self.bucket_start is not None:
             lo, hi = self.forecaster.interval(1, self.policy.service_level)

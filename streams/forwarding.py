@@ -72,9 +72,12 @@ class Forwarder:
     # one ``idle_marked`` describes (else a late "active" mark could hide an idle one for good).
     marking: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def forward(self, event: EventT, kind: str, sku: str, event_time: float) -> None:
-        """Send ``event``'s bytes to the partition of ``sku``; raises :class:`TooLarge` (nothing sent)
-        when the copy would exceed ``max_record`` (a valid value under a huge key)."""
+    async def forward(
+        self, event: EventT, kind: str, sku: str, event_time: float, ids: tuple[str, ...] = ()
+    ) -> None:
+        """Send ``event``'s bytes to the partition of ``sku``, with ``ids`` (:func:`streams.dedup.event_ids`)
+        in a header; raises :class:`TooLarge` (nothing sent) when the copy would exceed ``max_record``
+        (a valid value under a huge key)."""
         message = event.message
         headers = [
             ("kind", kind.encode()),
@@ -82,6 +85,8 @@ class Forwarder:
             ("source_offset", str(message.offset).encode()),
             ("event_time", repr(event_time).encode()),
         ]
+        if ids:
+            headers.append(("ids", json.dumps(ids).encode()))
         if message.key is not None:  # kept for a dead letter that must carry the original key
             headers.append(("source_key", message.key))
         size = record_size(sku.encode(), message.value, headers)

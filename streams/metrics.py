@@ -13,6 +13,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, ge
 EVENTS_IN = Counter("flashsale_events_in_total", "Events consumed", ["topic"])
 EVENTS_OUT = Counter("flashsale_events_out_total", "Events published", ["topic"])
 DEAD_LETTERS = Counter("flashsale_dead_letters_total", "Events sent to dead-letters", ["topic", "error"])
+DUPLICATES = Counter(
+    "flashsale_duplicates_total", "Re-sent events dropped: an event_id (or order_id) already applied",
+    ["agent", "topic"],
+)  # fmt: skip
+OVERSOLD_UNITS = Counter(
+    "flashsale_oversold_units_total",
+    "Units ordered beyond the stock last reported (counted as sold all the same)",
+)
 BERT_SECONDS = Histogram(
     "flashsale_bert_batch_seconds", "Wall time of one BERT encode of a batch of texts",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),

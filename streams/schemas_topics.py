@@ -33,6 +33,11 @@ SKU_STATUS: dict[str, Any] = {
         "discount": {"type": "number", "minimum": 0, "maximum": 1},
         "popularity": {"type": "number", "minimum": 0, "description": "EWMA of units per bucket"},
         "units_sold": _COUNT,
+        "oversold_units": {
+            **_COUNT,
+            "description": "units ordered beyond the stock last reported, less orders since",
+        },
+        "oversold_orders": {**_COUNT, "description": "orders that took more than that stock"},
         "forecast": {
             "description": "units expected in the open bucket, with its central band at the service level",
             "type": "object",
@@ -46,7 +51,16 @@ SKU_STATUS: dict[str, Any] = {
             "required": ["bucket", "units", "lo", "hi", "level"],
         },
     },
-    "required": ["sku", "on_hand", "inbound", "discount", "popularity", "units_sold"],
+    "required": [
+        "sku",
+        "on_hand",
+        "inbound",
+        "discount",
+        "popularity",
+        "units_sold",
+        "oversold_units",
+        "oversold_orders",
+    ],
 }
 
 DEAD_LETTERS: dict[str, Any] = {

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     discount_max_step: float = Field(0.05, gt=0, le=1, description="largest discount change at once")
     discount_cooldown_minutes: float = Field(5.0, ge=0, description="event time between discount changes")
     allowed_lateness_s: float = Field(5.0, ge=0, description="event-time slack behind the watermark")
+    dedup_window_minutes: float = Field(
+        120, gt=0, description="event time within which a re-sent event_id or order_id is a duplicate"
+    )
     event_time: EventTimeSource = Field(
         "kafka",
         description="kafka: producers set the Kafka timestamp to the event time (the contract); "

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
@@ -28,6 +28,7 @@ from streams.catchup import read_range
 from streams.clock import KIND_RANK, Inbox, PartitionClock, expected_sources
 from streams.deadletters import Origin, record_limit, send_dead_letter, send_dead_value
 from streams.decoding import LateEvent, TooLarge, UnknownSku
+from streams.dedup import RecentIds, count_duplicate, event_ids, header_ids
 from streams.eventtime import event_seconds
 from streams.forwarding import MARK, Forwarder
 from streams.ingest import batches, decode_batch
@@ -65,6 +66,10 @@ class SkuSlot:
 
     inbox: Inbox
     state: SkuState
+    seen: RecentIds = field(default_factory=RecentIds)  # ids applied lately: re-sent copies are dropped
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({"seen": RecentIds(), **state})  # slots stored before ``seen`` existed
 
 
 def register(fs: Flashsale) -> None:
@@ -77,6 +82,7 @@ def register(fs: Flashsale) -> None:
     policy = sku_policy(s)
     ownership = Ownership(app)
     event_time_policy = s.event_time_policy()
+    dedup_window_s = 60 * s.dedup_window_minutes
 
     def new_slot(sku: str) -> SkuSlot:
         return SkuSlot(Inbox(), SkuState(sku, policy))
@@ -97,7 +103,7 @@ def register(fs: Flashsale) -> None:
                     event_time = event_seconds(record) if record is not None else None
                     if record is not None and event_time is not None:
                         try:
-                            await forwarder.forward(event, kind, record.sku, event_time)
+                            await forwarder.forward(event, kind, record.sku, event_time, event_ids(record))
                         except TooLarge as exc:  # valid, but its copy cannot be sent: data, not a crash
                             await send_dead_letter(topics.dead_letters, event, exc, forwarder.outbox)
                     forwarder.seen(event, event_time)
@@ -143,11 +149,14 @@ def register(fs: Flashsale) -> None:
                                           UnknownSku(reason), outbox)  # fmt: skip
                     continue
                 decisions += current.state.advance(event_time)
+                oversold_before = current.state.oversold_units
                 current.state.apply(data, event_time)
+                metrics.OVERSOLD_UNITS.inc(current.state.oversold_units - oversold_before)
             decisions += current.state.advance(watermark)
             for decision in decisions:
                 await emit(decision, outbox)
             if current.state.closed_buckets != closed_before:  # every worker's recommendations see it
+                current.seen.forget_before(watermark - s.allowed_lateness_s - dedup_window_s)
                 status = json.dumps(current.state.status()).encode()
                 await outbox.send(topics.sku_status, key=sku.encode(), value=status, timestamp=watermark)
             if due or current.state.closed_buckets != closed_before:
@@ -183,6 +192,12 @@ def register(fs: Flashsale) -> None:
         if not current.inbox.is_new(source, offset):
             clock.received.saw(source, event_time)
             return  # forwarded again after a crash, or read again after one
+        ids = header_ids(headers)
+        if current.seen.duplicate(ids, event_time, dedup_window_s):  # re-sent by its producer
+            current.inbox.refuse(source, offset)
+            clock.received.saw(source, event_time)
+            count_duplicate("skus", source.rpartition("/")[0])
+            return
         key = headers.get("source_key")
         behind = clock.behind(source, event_time)
         if behind > s.allowed_lateness_s:
@@ -193,6 +208,7 @@ def register(fs: Flashsale) -> None:
             return
         clock.received.saw(source, event_time)
         current.inbox.accept(source, offset, event_time, kind, value, key)
+        current.seen.note(ids, event_time)
 
     stalled: dict[int, int] = {}  # partition → clock position at the watchdog's last look
 

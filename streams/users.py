@@ -28,6 +28,7 @@ from streams.catalog_view import CatalogView, follow
 from streams.clock import SourceTimes
 from streams.deadletters import send_dead_letter
 from streams.decoding import InvalidEvent, LateEvent, UnknownSku
+from streams.dedup import RecentIds, count_duplicate, event_ids
 from streams.eventtime import event_seconds
 from streams.forwarding import source_name
 from streams.ingest import batches, decode_batch
@@ -49,6 +50,7 @@ class UserSlot:
     recommended_at: float | None = None
     received: dict[str, int] = field(default_factory=dict)
     times: SourceTimes = field(default_factory=SourceTimes)  # latest event time per source
+    seen: RecentIds = field(default_factory=RecentIds)  # ids applied lately: re-sent copies are dropped
 
     def accept(self, source: str, offset: int) -> bool:
         if offset <= self.received.get(source, -1):
@@ -62,15 +64,21 @@ class UserSlot:
         v = self.vector
         mean = v.mean.astype("<f4", copy=False).tobytes()
         state = (mean, v.weight, v.ts, v.half_life_s, self.recommended_at, self.received)
-        return _restore_slot, (*state, self.times.latest)
+        return _restore_slot, (*state, self.times.latest, self.seen.ids)
+
+    def forget_old_ids(self, window_s: float, lateness_s: float) -> None:
+        """Drop ids that no event still to be accepted can repeat (any source's, older than its
+        latest event by more than the lateness, is refused as late)."""
+        if self.times.latest:
+            self.seen.forget_before(min(self.times.latest.values()) - lateness_s - window_s)
 
 
 def _restore_slot(
     mean: bytes, weight: float, ts: float | None, half_life_s: float, recommended_at: float | None,
-    received: dict[str, int], latest: dict[str, float],
+    received: dict[str, int], latest: dict[str, float], seen: dict[str, float] | None = None,
 ) -> UserSlot:  # fmt: skip
     vector = UserVector(np.frombuffer(mean, dtype="<f4"), weight, ts, half_life_s)
-    return UserSlot(vector, recommended_at, received, SourceTimes(latest))
+    return UserSlot(vector, recommended_at, received, SourceTimes(latest), RecentIds(seen or {}))
 
 
 def load_scorer(s: Settings, query_cache_size: int | None = None) -> BertScorer:
@@ -98,6 +106,8 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
     recommendations_out = metrics.EVENTS_OUT.labels(topic=recommendations)
     ownership = Ownership(app)
     event_time_policy = s.event_time_policy()
+    dedup_window_s = 60 * s.dedup_window_minutes
+    slots_lock = asyncio.Lock()
 
     @app.task
     async def follow_catalog() -> None:
@@ -149,12 +159,24 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
         return None
 
     async def learn(
-        good: Sequence[tuple[EventT, Event]], dead_letters: faust.TopicT | None, tenure: Tenure
+        agent: str, good: Sequence[tuple[EventT, Event]], dead_letters: faust.TopicT | None, tenure: Tenure
     ) -> None:
         queries = [r.query for _, r in good if isinstance(r, Click) and r.action == "search" and r.query]
         vectors = await encode(queries) if queries else None
         query_vec = dict(zip(queries, vectors, strict=True)) if vectors is not None else {}
         learnable_query = {q: (v, norm) for q, v in query_vec.items() if (norm := vector_norm(v)) is not None}
+        # Both user agents write the same slots: one batch at a time (BERT above runs alongside), or
+        # the later write would undo the other's (a click lost from a vector, an id forgotten).
+        async with slots_lock:
+            await move_users(agent, good, learnable_query, dead_letters, tenure)
+
+    async def move_users(
+        agent: str,
+        good: Sequence[tuple[EventT, Event]],
+        learnable_query: dict[str, tuple[np.ndarray, float]],
+        dead_letters: faust.TopicT | None,
+        tenure: Tenure,
+    ) -> None:
         batch: dict[str, tuple[TP, UserSlot]] = {}
         rankers: dict[int, Ranker] = {}
         outbox = Outbox(app)
@@ -169,13 +191,18 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
             source = source_name(message.topic, message.partition, s.topic_prefix)
             if not slot.accept(source, message.offset):
                 continue
+            ts = event_seconds(record)
+            ids = tuple(f"{record.topic_name}:{i}" for i in event_ids(record))
+            if slot.seen.duplicate(ids, ts, dedup_window_s):  # re-sent by its producer
+                count_duplicate(agent, record.topic_name)
+                continue
             refused = refusal(slot, source, record)
             if refused is not None:
                 if dead_letters is not None:  # orders: the per-SKU agent dead-letters them
                     await send_dead_letter(dead_letters, event, refused, outbox)
                 continue
-            ts = event_seconds(record)
             slot.times.saw(source, ts)
+            slot.seen.note(ids, ts)
             action = "order" if isinstance(record, Order) else record.action
             if action == "search":
                 item = learnable_query.get(record.query or "")
@@ -187,6 +214,7 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
             if slot.recommended_at is None or ts - slot.recommended_at >= s.recommendation_debounce_s:
                 await recommend(record.user_id, slot, record.event_id, ts, rankers, outbox)
                 slot.recommended_at = ts
+                slot.forget_old_ids(dedup_window_s, s.allowed_lateness_s)  # now and then is enough
         await outbox.settle()  # recommendations stored before the vectors that made them (see outbox)
         kept = await tenure.kept()  # written after any recovery, and only where no one else took over
         for user_id, (tp, slot) in batch.items():
@@ -202,7 +230,7 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
                 tenure = ownership.begin()
                 events = [e for e in batch if tenure.holds(e.message.tp)]  # the rest: their new owner's
                 good = await decode_batch(events, dead_letters, s.topic_prefix, event_time_policy)
-                await learn(good, dead_letters, tenure)
+                await learn(name, good, dead_letters, tenure)
 
         app.agent(topic, name=name)(agent)
 

@@ -23,6 +23,7 @@ class SkuRow:
     on_hand: int | None = None
     inbound: int | None = None
     units_sold: int = 0
+    oversold_units: int = 0  # sold beyond the stock last reported (flagged by the per-SKU agent)
     discount: float | None = None
     discount_ms: int = -1  # event time of the discount shown: status and adjustments race on read
     forecast: dict[str, float] | None = None  # the open bucket's: units, lo, hi
@@ -38,6 +39,7 @@ class SkuRow:
             "on_hand": self.on_hand,
             "inbound": self.inbound,
             "units_sold": self.units_sold,
+            "oversold_units": self.oversold_units,
             "discount": self.discount,
             "forecast": self.forecast,
             "last_decision": self.last_decision,

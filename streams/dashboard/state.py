@@ -152,6 +152,7 @@ class DashboardState:
         row = self.row(sku)
         row.on_hand, row.inbound = _number(data, "on_hand", True), _number(data, "inbound", True)
         row.units_sold = _number(data, "units_sold", True) or 0
+        row.oversold_units = _number(data, "oversold_units", True) or 0  # absent from older workers
         self._set_discount(row, _number(data, "discount"), record.timestamp_ms)
         forecast = data.get("forecast")
         if isinstance(forecast, dict):

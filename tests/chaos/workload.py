@@ -126,10 +126,16 @@ def build_sale(params: ChaosParams, start: datetime) -> Sale:
 
 
 def publish(settings: Settings, messages: Sequence[Message]) -> list[Placed]:
-    """Send ``messages`` in order (Kafka timestamp = event time) and wait for the broker's acks."""
+    """Send ``messages`` in order (Kafka timestamp = event time) and wait for the broker's acks.
+
+    Idempotent, so a batch retried (a new topic's leader not settled yet) keeps its place: without it, a
+    retry lands after later batches, and a user's clicks reach the stream out of order.
+    """
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(**client_config(settings), acks="all", linger_ms=20, max_request_size=4 << 20)
+    producer = KafkaProducer(
+        **client_config(settings), acks="all", enable_idempotence=True, linger_ms=20, max_request_size=4 << 20
+    )
     try:
         futures = [
             (

@@ -78,3 +78,30 @@ def test_status_forecasts_the_open_bucket_with_its_band() -> None:
     assert forecast["bucket"] == (T0 + timedelta(minutes=6)).isoformat()  # the bucket now open
     assert forecast["level"] == 0.9
     assert 0 <= forecast["lo"] < forecast["units"] < forecast["hi"]
+
+
+def test_an_order_beyond_the_known_stock_is_counted_and_flagged_as_oversold() -> None:
+    state = SkuState("sku-1")
+    state.apply({"title": "Phone", "campaign": None}, at(0))
+    state.apply(order(5), at(0.5))  # before any stock level: nothing to judge it by
+    state.apply({"on_hand": 3, "inbound": 0, "ts": "…"}, at(1))
+    state.apply(order(2), at(1))  # the stock event of the same instant already counts it
+    state.apply(order(2), at(2))  # 3 on hand: fine
+    state.apply(order(2), at(3))  # 1 left: one unit beyond it
+    state.apply(order(1), at(4))  # none left: all of it
+    assert state.units_sold == 12  # the sales happened
+    assert (state.oversold_units, state.oversold_orders) == (2, 2)
+    state.apply({"on_hand": 4, "inbound": 0, "ts": "…"}, at(5))  # a restock arrived
+    state.apply(order(4), at(6))
+    status = state.status()
+    assert (status["oversold_units"], status["oversold_orders"]) == (2, 2)
+
+
+def test_a_sale_that_reports_stock_after_each_order_is_never_oversold() -> None:
+    state, on_hand = SkuState("sku-1"), 4
+    state.apply({"on_hand": on_hand, "inbound": 0, "ts": "…"}, at(0))
+    for minute in (1, 2, 3, 4):  # the simulator's way: each order, then the stock it left, same time
+        on_hand -= 1
+        state.apply({"on_hand": on_hand, "inbound": 0, "ts": "…"}, at(minute))  # stock sorts first
+        state.apply(order(1), at(minute))
+    assert on_hand == 0 and state.oversold_units == 0

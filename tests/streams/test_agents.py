@@ -53,6 +53,7 @@ async def test_valid_order_is_rekeyed_by_sku_then_marked(fs: Flashsale) -> None:
     headers = dict(first["headers"])
     assert headers["kind"] == b"order" and headers["source"] == b"orders/2"
     assert float(headers["event_time"]) == TS.timestamp()
+    assert json.loads(headers["ids"]) == ["e:e1", "o:o1"]  # how the per-SKU agent knows a re-sent copy
     # then one event-time mark per partition of sku-events, vouching for orders/2 up to TS
     assert sorted(m["partition"] for m in marks) == list(range(fs.settings.topic_partitions))
     assert json.loads(marks[0]["value"]) == {"source": "orders/2", "time": TS.timestamp(), "idle": False}

@@ -74,6 +74,11 @@ def test_a_status_sets_stock_sales_discount_and_forecast_band() -> None:
     assert (got["on_hand"], got["inbound"], got["units_sold"], got["discount"]) == (7, 5, 12, 0.3)
     assert got["forecast"] == {"units": 2.0, "lo": 0.5, "hi": 4.0}
     assert state.snapshot()["totals"]["units_sold"] == 12
+    assert got["oversold_units"] == 0  # a status from a worker that did not flag oversell
+
+
+def test_units_sold_beyond_the_stock_are_shown() -> None:
+    assert row(folded(status("A", 1, units_sold=12, oversold_units=2)), "A")["oversold_units"] == 2
 
 
 def test_actuals_are_shown_for_closed_buckets_beside_their_forecast() -> None:

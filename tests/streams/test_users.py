@@ -21,6 +21,7 @@ def a_slot() -> UserSlot:
     slot = UserSlot(UserVector.empty(4).learn_one(np.array([1.0, 2.0, 0.0, 0.5]), "click", T0), 12.5)
     slot.accept("clicks/0", 41)
     slot.times.saw("clicks/0", 99.0)
+    slot.seen.note(("clicks:e:e1",), 99.0)
     return slot
 
 
@@ -45,6 +46,7 @@ def assert_same(back: UserSlot, slot: UserSlot) -> None:
     assert (got.weight, got.ts, got.half_life_s) == (want.weight, want.ts, want.half_life_s)
     assert back.recommended_at == 12.5
     assert (back.received, back.times.latest) == ({"clicks/0": 41}, {"clicks/0": 99.0})
+    assert back.seen.ids == {"clicks:e:e1": 99.0}
 
 
 def test_a_slot_round_trips_through_its_changelog_bytes() -> None:
@@ -63,3 +65,21 @@ def test_slots_pickled_before_the_compact_form_still_load() -> None:
     raw = pickled_as_before(slot)
     assert b"_restore_slot" not in raw
     assert_same(pickle.loads(raw), slot)
+
+
+def test_compact_slots_stored_before_deduplication_still_load() -> None:
+    slot = a_slot()
+    _restore, args = slot.__reduce__()
+    back = _restore(*args[:-1])  # the compact form had no ids
+    assert back.seen.ids == {} and back.received == slot.received
+
+
+def test_old_ids_are_forgotten_once_no_acceptable_event_can_repeat_them() -> None:
+    slot = a_slot()
+    slot.times.saw("orders/0", 150.0)
+    slot.seen.note(("orders:e:e2",), 150.0)
+    slot.forget_old_ids(window_s=30, lateness_s=5)  # the oldest source is at 99: before 64 goes
+    assert set(slot.seen.ids) == {"clicks:e:e1", "orders:e:e2"}
+    slot.times.saw("clicks/0", 200.0)
+    slot.forget_old_ids(window_s=30, lateness_s=5)  # now at 150: before 115 goes
+    assert set(slot.seen.ids) == {"orders:e:e2"}

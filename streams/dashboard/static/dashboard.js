@@ -145,7 +145,8 @@ function renderTable(d) {
     cell(tr, r.title, "title").title = r.title;
     cell(tr, int(r.on_hand), r.on_hand === 0 ? "num soldout" : "num");
     cell(tr, int(r.inbound), "num");
-    cell(tr, int(r.units_sold), "num");
+    if (r.oversold_units) cell(tr, `${int(r.units_sold)} (${int(r.oversold_units)} oversold)`, "num soldout");
+    else cell(tr, int(r.units_sold), "num");
     cell(tr, r.forecast ? `${num1(r.forecast.units)} [${num1(r.forecast.lo)}–${num1(r.forecast.hi)}]` : "–", "num");
     cell(tr, pct(r.discount), "num");
     const decision = r.last_decision;
