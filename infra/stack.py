@@ -10,7 +10,7 @@ from typing import Any
 from infra.errors import InfraError
 from infra.java import find_java
 from infra.kafka import KAFKA_VERSION, KafkaServer, ensure_kafka_jars
-from infra.kafka_cluster import KafkaCluster
+from infra.kafka_cluster import REPLICAS, KafkaCluster
 from infra.pgbinaries import find_binaries
 from infra.postgres import PostgresServer
 from streams.settings import Settings
@@ -83,6 +83,11 @@ class LocalStack:
     @property
     def brokers(self) -> int:
         return len(self.kafka.nodes) if isinstance(self.kafka, KafkaCluster) else 1
+
+    def kafka_settings(self) -> dict[str, Any]:
+        """The settings a worker on this Kafka needs: every node's URL, and the topics' replication."""
+        urls = ",".join(f"kafka://{host}" for host in self.kafka.bootstrap.split(","))
+        return {"broker_url": urls, "topic_replication_factor": REPLICAS if self.brokers > 1 else 1}
 
     def up(self, progress: Progress = lambda _: None) -> None:
         """Start what is not running and migrate (idempotent).

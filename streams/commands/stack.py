@@ -35,12 +35,10 @@ def up(brokers: int | None) -> None:
 
     stack = LocalStack.from_settings(get_settings(), brokers)
     stack.up(progress=lambda line: click.echo(line, err=True))
-    info = stack.status()
-    _print_status(info)
+    _print_status(stack.status())
     if stack.brokers > 1:  # what a worker on the cluster needs
-        urls = ",".join(f"kafka://{host}" for host in info["kafka"]["bootstrap"].split(","))
-        replicas = info["kafka"]["replication_factor"]
-        click.echo(f"workers: FLASHSALE_BROKER_URL={urls} FLASHSALE_TOPIC_REPLICATION_FACTOR={replicas}")
+        needs = stack.kafka_settings().items()
+        click.echo("workers: " + " ".join(f"FLASHSALE_{name.upper()}={value}" for name, value in needs))
 
 
 @cli.command()

@@ -146,3 +146,13 @@ def test_up_with_other_brokers_than_the_running_ones_is_one_line(
     monkeypatch.setattr(stack, "runs", lambda kafka: isinstance(kafka, KafkaCluster))
     with pytest.raises(InfraError, match=r"runs with 3 broker\(s\), not 1: run flashsale down first$"):
         LocalStack.from_settings(settings, brokers=1).up()
+
+
+def test_workers_get_every_node_and_the_replication(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, kafka_port=19092, kafka_controller_port=19093)
+    assert LocalStack.from_settings(settings, brokers=3).kafka_settings() == {
+        "broker_url": "kafka://127.0.0.1:19092,kafka://127.0.0.1:19094,kafka://127.0.0.1:19096",
+        "topic_replication_factor": 3,
+    }
+    single = LocalStack.from_settings(settings, brokers=1).kafka_settings()
+    assert single == {"broker_url": "kafka://127.0.0.1:19092", "topic_replication_factor": 1}
