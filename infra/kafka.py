@@ -56,8 +56,11 @@ def _meaningful_line(text: str, prefer_errors: bool = True) -> str:
     return (errors or lines or ["no log output"])[-1][:300]
 
 
-def answers_metadata(bootstrap: str, timeout_ms: int = 3000) -> bool:
-    """Whether a broker answers a metadata request and lists itself (so it is unfenced, serving)."""
+def answers_metadata(bootstrap: str, timeout_ms: int = 3000, node_id: int | None = None) -> bool:
+    """Whether a broker answers a metadata request and lists itself (so it is unfenced, serving).
+
+    ``node_id``: the broker's own id, for a node of a cluster (whose metadata lists the others too).
+    """
     from kafka.admin import KafkaAdminClient  # lazy: only the launcher needs kafka-python
 
     host, _, port = bootstrap.rpartition(":")
@@ -69,7 +72,8 @@ def answers_metadata(bootstrap: str, timeout_ms: int = 3000) -> bool:
     except Exception:  # any failure here just means "not ready yet"
         return False
     try:
-        return bool(admin.describe_cluster().get("brokers"))
+        brokers = admin.describe_cluster().get("brokers") or []
+        return bool(brokers) if node_id is None else any(b.get("broker_id") == node_id for b in brokers)
     except Exception:
         return False
     finally:
@@ -77,7 +81,11 @@ def answers_metadata(bootstrap: str, timeout_ms: int = 3000) -> bool:
 
 
 class KafkaServer:
-    """One local Kafka node (broker + controller) whose files all live under ``<data_dir>/kafka``."""
+    """One local Kafka node (broker + controller) whose files all live under ``<data_dir>/kafka``.
+
+    Alone by default; :class:`infra.kafka_cluster.KafkaCluster` makes nodes of a cluster with
+    ``node_id``, ``quorum`` (every voter), ``replicas``/``min_insync`` and the cluster's ``cluster_id``.
+    """
 
     def __init__(
         self,
@@ -86,9 +94,17 @@ class KafkaServer:
         controller_port: int = 9093,
         host: str = "127.0.0.1",
         heap: str = "512m",
+        *,
+        node_id: int = 1,
+        quorum: str | None = None,
+        replicas: int = 1,
+        min_insync: int = 1,
+        cluster_id: str | None = None,
     ) -> None:
         self.root = Path(data_dir) / "kafka"
         self.port, self.controller_port, self.host, self.heap = port, controller_port, host, heap
+        self.node_id, self.quorum, self.cluster_id = node_id, quorum, cluster_id
+        self.replicas, self.min_insync = replicas, min_insync
         self.logs, self.pid_file, self.config = (
             self.root / "logs",
             self.root / "kafka.pid",
@@ -127,10 +143,17 @@ class KafkaServer:
 
     def start(self, timeout: float = 90) -> None:
         """Start the broker detached (it outlives this process) and wait until it serves metadata."""
+        self.wait_started(self.launch(), timeout)
+
+    def launch(self) -> subprocess.Popen[bytes] | None:
+        """Start the broker detached without waiting for it; None if it runs already (on our ports).
+
+        A node of a cluster serves only once a majority of the voters runs: the cluster launches
+        every node first, then waits for each with :meth:`wait_started`.
+        """
         if self.is_running():
             self._check_running_ports()
-            self._wait_ready(timeout)  # a no-op if it answers; waits if another caller is starting it
-            return
+            return None
         self.check_ports()
         java, jars = find_java(), ensure_kafka_jars()
         self._write_config()
@@ -148,6 +171,16 @@ class KafkaServer:
                 start_new_session=True,  # own session: the CLI exiting or Ctrl-C does not stop the broker
             )
         self.pid_file.write_text(f"{proc.pid}\n")
+        return proc
+
+    def wait_started(self, proc: subprocess.Popen[bytes] | None, timeout: float = 90) -> None:
+        """Wait until the broker ``launch`` started serves; stopped again if it does not.
+
+        ``proc`` None (it ran already): a no-op if it answers; waits if another caller is starting it.
+        """
+        if proc is None:
+            self._wait_ready(timeout)
+            return
         try:
             self._wait_ready(timeout, exited=lambda: proc.poll() is not None)
         except InfraError:
@@ -195,7 +228,7 @@ class KafkaServer:
         """Wait until the broker serves; ``exited`` tells a death apart from a slow start."""
         exited = exited or (lambda: not self.is_running())
         deadline = time.monotonic() + timeout
-        while not answers_metadata(self.bootstrap):
+        while not answers_metadata(self.bootstrap, node_id=self.node_id if self.quorum else None):
             if exited():
                 raise InfraError(f"Kafka exited during start: {self._last_log_line()}")
             if time.monotonic() > deadline:
@@ -221,8 +254,9 @@ class KafkaServer:
         return [java, f"-Xms{self.heap}", f"-Xmx{self.heap}", *_JVM_FLAGS, log4j, "-cp", str(jars / "*")]
 
     def _format(self, java: str, jars: Path) -> None:
-        """Format the KRaft metadata log of a new data dir with a fresh cluster id."""
-        cmd = [*self._jvm(java, jars), "kafka.tools.StorageTool", "format", "-t", new_cluster_id()]
+        """Format the KRaft metadata log of a new data dir with its cluster's id (a fresh one alone)."""
+        cluster_id = self.cluster_id or new_cluster_id()
+        cmd = [*self._jvm(java, jars), "kafka.tools.StorageTool", "format", "-t", cluster_id]
         done = subprocess.run([*cmd, "-c", str(self.config)], capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise InfraError(f"Kafka storage format failed: {_meaningful_line(done.stdout + done.stderr)}")
@@ -231,5 +265,14 @@ class KafkaServer:
         """Write server.properties and the log config on every start, so port changes apply."""
         self.logs.mkdir(parents=True, exist_ok=True)
         (self.root / "log4j2.properties").write_text(kafka_config.log4j2_properties(self.logs))
-        props = kafka_config.server_properties(self.root / "data", self.port, self.controller_port, self.host)
+        props = kafka_config.server_properties(
+            self.root / "data",
+            self.port,
+            self.controller_port,
+            self.host,
+            node_id=self.node_id,
+            quorum=self.quorum,
+            replicas=self.replicas,
+            min_insync=self.min_insync,
+        )
         self.config.write_text(props)

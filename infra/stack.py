@@ -4,16 +4,45 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from infra.errors import InfraError
 from infra.java import find_java
 from infra.kafka import KAFKA_VERSION, KafkaServer, ensure_kafka_jars
+from infra.kafka_cluster import REPLICAS, KafkaCluster
 from infra.pgbinaries import find_binaries
 from infra.postgres import PostgresServer
 from streams.settings import Settings
 
 Progress = Callable[[str], None]
+Kafka = KafkaServer | KafkaCluster
+BROKERS_FILE = "kafka-brokers"  # in the data dir: how many brokers ``flashsale up`` last started
+
+
+def recorded_brokers(data_dir: Path) -> int:
+    """The brokers ``flashsale up`` last started in ``data_dir`` (1 if it never ran there)."""
+    try:
+        return int((data_dir / BROKERS_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return 1
+
+
+def kafka_for(settings: Settings, brokers: int) -> Kafka:
+    """The single node (``brokers`` 1) or the cluster of ``brokers`` nodes in the settings' data dir.
+
+    A cluster's node ``i`` listens on the settings' ports plus ``2 i`` (9092/9093, 9094/9095, …).
+    """
+    root = settings.data_dir
+    if brokers == 1:
+        return KafkaServer(root, port=settings.kafka_port, controller_port=settings.kafka_controller_port)
+    ports = KafkaCluster.ports_from(settings.kafka_port, settings.kafka_controller_port, brokers)
+    return KafkaCluster(root, ports)
+
+
+def runs(kafka: Kafka) -> bool:
+    """Whether any node of ``kafka`` runs."""
+    return bool(kafka.running_nodes()) if isinstance(kafka, KafkaCluster) else kafka.is_running()
 
 
 def check_prerequisites(
@@ -36,20 +65,29 @@ def check_prerequisites(
 
 @dataclass
 class LocalStack:
-    """A single-node Kafka and a Postgres in one data dir, on the ports from settings."""
+    """A Kafka (one node, or a replicated cluster) and a Postgres in one data dir, on the settings' ports."""
 
-    kafka: KafkaServer
+    kafka: Kafka
     postgres: PostgresServer
     settings: Settings
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LocalStack:
-        root = settings.data_dir
+    def from_settings(cls, settings: Settings, brokers: int | None = None) -> LocalStack:
+        """``brokers``: Kafka nodes; None: as ``flashsale up`` last started them in this data dir."""
         return cls(
-            kafka=KafkaServer(root, port=settings.kafka_port, controller_port=settings.kafka_controller_port),
-            postgres=PostgresServer(root, port=settings.postgres_port),
+            kafka=kafka_for(settings, brokers or recorded_brokers(settings.data_dir)),
+            postgres=PostgresServer(settings.data_dir, port=settings.postgres_port),
             settings=settings,
         )
+
+    @property
+    def brokers(self) -> int:
+        return len(self.kafka.nodes) if isinstance(self.kafka, KafkaCluster) else 1
+
+    def kafka_settings(self) -> dict[str, Any]:
+        """The settings a worker on this Kafka needs: every node's URL, and the topics' replication."""
+        urls = ",".join(f"kafka://{host}" for host in self.kafka.bootstrap.split(","))
+        return {"broker_url": urls, "topic_replication_factor": REPLICAS if self.brokers > 1 else 1}
 
     def up(self, progress: Progress = lambda _: None) -> None:
         """Start what is not running and migrate (idempotent).
@@ -57,6 +95,7 @@ class LocalStack:
         All or nothing: if any step fails, the servers this call started are stopped again and the
         InfraError says what failed and what was stopped.
         """
+        self._check_layout()
         kafka_was_up, postgres_was_up = self.kafka.is_running(), self.postgres.is_running()
         if not kafka_was_up:
             self.kafka.check_ports()  # taken ports fail here, before anything starts
@@ -64,13 +103,18 @@ class LocalStack:
             self.postgres.check_port()
         check_prerequisites(progress, self.postgres)
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        servers = (("Kafka", self.kafka, kafka_was_up), ("Postgres", self.postgres, postgres_was_up))
+        kafka = "Kafka" if self.brokers == 1 else f"Kafka ({self.brokers} brokers)"
+        servers = (
+            (kafka, self.kafka, kafka_was_up, self._record_brokers),
+            ("Postgres", self.postgres, postgres_was_up, lambda: None),
+        )
         started: list[str] = []  # what this call started, to name on failure
         try:
-            for name, server, was_up in servers:
+            for name, server, was_up, started_hook in servers:
                 if not was_up:
                     progress(f"starting {name} on {server.host}:{server.port}")
                 server.start()  # a running one: checks its ports, waits until it serves
+                started_hook()
                 if not was_up:
                     started.append(name)
             self._migrate()
@@ -95,6 +139,18 @@ class LocalStack:
             "postgres": self.postgres.status(),
             "data_dir": str(self.settings.data_dir),
         }
+
+    def _check_layout(self) -> None:
+        """InfraError if this data dir's Kafka runs with another number of brokers than asked for."""
+        recorded = recorded_brokers(self.settings.data_dir)
+        if recorded != self.brokers and runs(kafka_for(self.settings, recorded)):
+            raise InfraError(
+                f"Kafka of {self.settings.data_dir} runs with {recorded} broker(s), not {self.brokers}: "
+                "run flashsale down first"
+            )
+
+    def _record_brokers(self) -> None:
+        (self.settings.data_dir / BROKERS_FILE).write_text(f"{self.brokers}\n")
 
     def _migrate(self) -> None:
         from sqlalchemy.exc import SQLAlchemyError

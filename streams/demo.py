@@ -54,10 +54,7 @@ def local_stack(settings: Settings, progress: Progress) -> Iterator[Settings]:
     stack.up(progress=progress)
     try:
         yield settings.model_copy(
-            update={
-                "broker_url": f"kafka://{stack.kafka.bootstrap}",
-                "database_url": SecretStr(stack.postgres.url),
-            }
+            update={**stack.kafka_settings(), "database_url": SecretStr(stack.postgres.url)}
         )
     finally:
         for name, server in (("kafka", stack.kafka), ("postgres", stack.postgres)):

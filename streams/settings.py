@@ -33,7 +33,9 @@ class Settings(BaseSettings):
     broker_url: str = Field("kafka://127.0.0.1:9092", description="Faust broker URL(s), comma separated")
     topic_prefix: str = Field("", description="namespace: topics are '<prefix>.<name>' when set")
     topic_partitions: int = Field(4, ge=1, description="partitions of topics the app creates")
-    topic_replication_factor: int = Field(1, ge=1, description="replicas of topics the app creates")
+    topic_replication_factor: int = Field(
+        1, ge=1, description="replicas of topics the app creates (3 on `flashsale up --brokers 3`)"
+    )
     app_id: str = Field("flashsale", description="Faust app id = consumer group id")
     processing_guarantee: Literal["at-least-once"] = Field(
         "at-least-once", description="Kafka delivery; results are effectively-once by design"

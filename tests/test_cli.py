@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.net import free_port
+from infra.net import free_port, port_in_use
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "s3cr3t"
@@ -65,9 +65,12 @@ class Cli:
     def stop_servers(self) -> None:
         """Whatever ``down`` left running (it should leave nothing), stopped without the CLI."""
         from infra.kafka import KafkaServer
+        from infra.kafka_cluster import KafkaCluster
         from infra.postgres import PostgresServer
 
         KafkaServer(self.data_dir).stop()
+        for node in KafkaCluster(self.data_dir, KafkaCluster.ports_from(1, 2, 3)).nodes:
+            node.stop()  # by the pid file of its data dir: the ports do not matter
         PostgresServer(self.data_dir).stop()
 
 
@@ -202,3 +205,42 @@ def test_setup_names_java_postgres_and_kafka(cli: Cli) -> None:
     done = cli("setup")
     assert done.returncode == 0, done.stderr
     assert [line.split()[0] for line in done.stdout.splitlines()] == ["java", "postgres", "kafka"]
+
+
+def six_free_ports() -> int:
+    """A port ``p`` with ``p`` … ``p + 5`` free: ``up --brokers 3`` on ``p``/``p + 1`` takes them all."""
+    while any(port_in_use("127.0.0.1", (port := free_port()) + i) for i in range(6)):
+        pass
+    return port
+
+
+@pytest.mark.integration
+def test_up_brokers_3_then_status_and_down_know_the_cluster(server_dir: Callable[[str], Path]) -> None:
+    from kafka import KafkaAdminClient, KafkaProducer
+
+    cli, port = Cli.on(server_dir("cluster")), six_free_ports()
+    cli.env |= {"FLASHSALE_KAFKA_PORT": str(port), "FLASHSALE_KAFKA_CONTROLLER_PORT": str(port + 1)}
+    bootstrap = [f"127.0.0.1:{port + i}" for i in (0, 2, 4)]
+    try:
+        up = cli("up", "--brokers", "3")
+        assert up.returncode == 0, up.stderr
+        assert "kafka    3 of 3 running" in up.stdout and len(re.findall(r"running \(pid", up.stdout)) == 4
+        urls = ",".join(f"kafka://{b}" for b in bootstrap)
+        assert f"FLASHSALE_BROKER_URL={urls} FLASHSALE_TOPIC_REPLICATION_FACTOR=3" in up.stdout
+        assert cli("up").stdout == up.stdout  # the data dir's cluster, not a single node next to it
+        single = cli("up", "--brokers", "1")
+        assert single.returncode == 1 and error_lines(single) == single.stderr.splitlines()
+        assert "runs with 3 broker(s)" in single.stderr
+        producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        producer.send("auto-created", b"x").get(timeout=60)
+        producer.close()
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        [topic] = admin.describe_topics(["auto-created"])
+        admin.close()
+        assert {len(p["replica_nodes"]) for p in topic["partitions"]} == {3}
+        assert cli("down").returncode == 0
+        stopped = cli("status").stdout
+        assert "kafka    0 of 3 running" in stopped and "running (" not in stopped, stopped
+    finally:
+        cli("down")
+        cli.stop_servers()

@@ -22,13 +22,23 @@ def setup() -> None:
 
 
 @cli.command()
-def up() -> None:
+@click.option(
+    "--brokers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Kafka nodes: 1, or 3+ for a replicated cluster (replication 3, min.insync.replicas 2); "
+    "default: as last started in the data dir, else 1",
+)
+def up(brokers: int | None) -> None:
     """Start the local Kafka and Postgres (idempotent) and migrate the database."""
     from infra.stack import LocalStack
 
-    stack = LocalStack.from_settings(get_settings())
+    stack = LocalStack.from_settings(get_settings(), brokers)
     stack.up(progress=lambda line: click.echo(line, err=True))
     _print_status(stack.status())
+    if stack.brokers > 1:  # what a worker on the cluster needs
+        needs = stack.kafka_settings().items()
+        click.echo("workers: " + " ".join(f"FLASHSALE_{name.upper()}={value}" for name, value in needs))
 
 
 @cli.command()
@@ -53,6 +63,14 @@ def down() -> None:
 def _print_status(info: dict) -> None:
     for name in ("kafka", "postgres"):
         part = info[name]
+        if "nodes" in part:  # a cluster: one line for it, one per node
+            nodes = part["nodes"]
+            state = f"{sum(node['running'] for node in nodes)} of {len(nodes)} running"
+            click.echo(f"{name:<9}{state:<22}{part['bootstrap']}")
+            for node in part["nodes"]:
+                state = f"running (pid {node['pid']})" if node["running"] else "stopped"
+                click.echo(f"{'  ' + str(node['node_id']):<9}{state:<22}{node['bootstrap']}")
+            continue
         state = f"running (pid {part['pid']})" if part["running"] else "stopped"
         url = part.get("bootstrap") or part.get("url")
         click.echo(f"{name:<9}{state:<22}{url}")

@@ -188,6 +188,21 @@ def check_final(settings: Settings, engine: sa.Engine, ref: Reference, settle_s:
         assert outcome.status.get(sku) == status, f"{sku}: status {outcome.status.get(sku)} != {status}"
 
 
+def redeliveries(settings: Settings) -> dict[str, int]:
+    """Records a run sent twice: events forwarded again (the per-SKU inbox drops them) and decisions
+    published again (Postgres keeps one row per id)."""
+    forwarded = Counter(
+        (h["source"], h["source_offset"])
+        for r in read_topic(settings, SKU_EVENTS)
+        if (h := dict(r.headers)).get("kind") not in (b"mark", b"nudge")
+    )
+    out = {"sku_events": sum(n - 1 for n in forwarded.values())}
+    for kind, topic in DECISION_TOPICS.items():
+        ids = Counter(json.loads(r.value)["event_id"] for r in read_topic(settings, topic))
+        out[kind] = sum(n - 1 for n in ids.values())
+    return out
+
+
 def progress(settings: Settings, placed: Sequence[Placed], ref: Reference) -> float:
     """How far a run is, 0..1: half the share of input committed, half the share of units counted.
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,27 +15,11 @@ import pytest
 import sqlalchemy as sa
 
 from streams.settings import Settings
-from streams.topics import SKU_EVENTS
 from tests.chaos import observe
 from tests.chaos.driver import ChaosDriver, start_run
 from tests.chaos.workload import ChaosParams, Sale
 
 pytestmark = pytest.mark.chaos
-
-
-def redeliveries(settings: Settings) -> dict[str, int]:
-    """Records the crashes made twice: events forwarded again (the per-SKU inbox drops them) and
-    decisions published again (Postgres keeps one row per id)."""
-    forwarded = Counter(
-        (h["source"], h["source_offset"])
-        for r in observe.read_topic(settings, SKU_EVENTS)
-        if (h := dict(r.headers)).get("kind") not in (b"mark", b"nudge")
-    )
-    out = {"sku_events": sum(n - 1 for n in forwarded.values())}
-    for kind, topic in observe.DECISION_TOPICS.items():
-        ids = Counter(json.loads(r.value)["event_id"] for r in observe.read_topic(settings, topic))
-        out[kind] = sum(n - 1 for n in ids.values())
-    return out
 
 
 def test_sigkilled_workers_lose_and_duplicate_nothing(
@@ -64,6 +47,6 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(
         units_sold=sum(ref.units.values()),
         decisions=ref.decision_count,
         kills=[json.loads(json.dumps(k.__dict__)) for k in kills],
-        redelivered=redeliveries(settings),
+        redelivered=observe.redeliveries(settings),
         seconds=round(time.monotonic() - began, 1),
     )

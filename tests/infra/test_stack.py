@@ -10,8 +10,10 @@ from pydantic import SecretStr
 
 from infra import migrations, pgbinaries, stack
 from infra.errors import InfraError
+from infra.kafka import KafkaServer
+from infra.kafka_cluster import KafkaCluster
 from infra.pgbinaries import Binaries
-from infra.stack import LocalStack, check_prerequisites
+from infra.stack import LocalStack, check_prerequisites, recorded_brokers
 from streams.settings import Settings
 
 
@@ -124,3 +126,33 @@ def test_prerequisites_without_postgres_is_one_line(monkeypatch: pytest.MonkeyPa
     with pytest.raises(InfraError, match="PostgreSQL server binaries not found") as error:
         check_prerequisites()
     assert "\n" not in str(error.value)
+
+
+def test_the_stack_takes_the_brokers_up_last_started(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, kafka_port=19092, kafka_controller_port=19093)
+    assert recorded_brokers(tmp_path) == 1
+    assert isinstance(LocalStack.from_settings(settings).kafka, KafkaServer)
+    (tmp_path / stack.BROKERS_FILE).write_text("3\n")
+    kafka = LocalStack.from_settings(settings).kafka
+    assert isinstance(kafka, KafkaCluster) and kafka.bootstrap.endswith(":19096")
+    assert isinstance(LocalStack.from_settings(settings, brokers=1).kafka, KafkaServer)
+
+
+def test_up_with_other_brokers_than_the_running_ones_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    (tmp_path / stack.BROKERS_FILE).write_text("3\n")
+    monkeypatch.setattr(stack, "runs", lambda kafka: isinstance(kafka, KafkaCluster))
+    with pytest.raises(InfraError, match=r"runs with 3 broker\(s\), not 1: run flashsale down first$"):
+        LocalStack.from_settings(settings, brokers=1).up()
+
+
+def test_workers_get_every_node_and_the_replication(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, kafka_port=19092, kafka_controller_port=19093)
+    assert LocalStack.from_settings(settings, brokers=3).kafka_settings() == {
+        "broker_url": "kafka://127.0.0.1:19092,kafka://127.0.0.1:19094,kafka://127.0.0.1:19096",
+        "topic_replication_factor": 3,
+    }
+    single = LocalStack.from_settings(settings, brokers=1).kafka_settings()
+    assert single == {"broker_url": "kafka://127.0.0.1:19092", "topic_replication_factor": 1}
