@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from infra.net import free_port
 from streams.settings import Settings
-from tests.chaos.workload import Message, Placed, Reference, publish, reference
+from tests.chaos import observe
+from tests.chaos.workload import ChaosParams, Message, Placed, Reference, publish, reference
 
 StartWorker = Callable[[Settings], Any]  # tests/conftest.py's ``start_worker``: a ready WorkerProcess
 
@@ -138,6 +141,23 @@ class ChaosDriver(threading.Thread):
         if self.error is not None:
             raise self.error
         return self.done
+
+
+def kill_through_run(
+    settings: Settings, engine: sa.Engine, params: ChaosParams, fleet: Fleet, placed: Sequence[Placed],
+    ref: Reference,
+) -> list[Kill]:  # fmt: skip
+    """SIGKILL workers of ``fleet`` ``params.kills`` times through the run (:class:`ChaosDriver`), then
+    wait until the run ends exactly as ``ref`` says; the fleet is gone afterwards. The kills done."""
+    driver = ChaosDriver(fleet, lambda: observe.progress(settings, placed, ref), params.kills, params.seed)
+    driver.start()
+    try:
+        kills = driver.finish()
+        observe.wait_exact(settings, engine, ref, params.timeout_s, alive=fleet.dead)
+    finally:
+        fleet.kill_all()
+    assert len(kills) == params.kills, f"only {len(kills)} kills: the run stalled before the others"
+    return kills
 
 
 def start_run(

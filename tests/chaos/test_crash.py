@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from streams.settings import Settings
 from tests.chaos import observe
-from tests.chaos.driver import ChaosDriver, start_run
+from tests.chaos.driver import kill_through_run, start_run
 from tests.chaos.workload import ChaosParams, Sale
 
 pytestmark = pytest.mark.chaos
@@ -34,14 +34,7 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(
 ) -> None:
     began = time.monotonic()
     placed, ref, fleet = start_run(settings, sale.messages, start_worker, 2, tmp_path)
-    driver = ChaosDriver(fleet, lambda: observe.progress(settings, placed, ref), chaos.kills, chaos.seed)
-    driver.start()
-    try:
-        kills = driver.finish()
-        observe.wait_exact(settings, engine, ref, chaos.timeout_s, alive=fleet.dead)
-    finally:
-        fleet.kill_all()
-    assert len(kills) == chaos.kills, f"only {len(kills)} kills: the run stalled before the others"
+    kills = kill_through_run(settings, engine, chaos, fleet, placed, ref)
     figures(
         events=len(placed),
         units_sold=sum(ref.units.values()),

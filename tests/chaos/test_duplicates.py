@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from streams.settings import Settings
 from tests.chaos import observe
-from tests.chaos.driver import ChaosDriver, Fleet
+from tests.chaos.driver import Fleet, kill_through_run
 from tests.chaos.workload import ChaosParams, Message, Placed, Reference, Sale, publish, reference
 
 pytestmark = pytest.mark.chaos
@@ -119,14 +119,7 @@ def test_resent_events_count_once_while_workers_are_killed(
 ) -> None:
     began = time.monotonic()
     placed, copies, ref, fleet = start(settings, sale, chaos.seed + 1, start_worker, 2, tmp_path)
-    driver = ChaosDriver(fleet, lambda: observe.progress(settings, placed, ref), chaos.kills, chaos.seed)
-    driver.start()
-    try:
-        kills = driver.finish()
-        observe.wait_exact(settings, engine, ref, chaos.timeout_s, alive=fleet.dead)
-    finally:
-        fleet.kill_all()
-    assert len(kills) == chaos.kills, f"only {len(kills)} kills: the run stalled before the others"
+    kills = kill_through_run(settings, engine, chaos, fleet, placed, ref)
     assert copies_dead_lettered(settings, placed, copies) == []
     figures(events=len(placed), resent=len(copies), decisions=ref.decision_count,
             kills=[json.loads(json.dumps(k.__dict__)) for k in kills],
