@@ -148,14 +148,18 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
         metrics.BERT_TEXTS.inc(view.cache_misses - misses_before)
         return vectors
 
-    def refusal(slot: UserSlot, source: str, record: Click | Order) -> InvalidEvent | None:
-        """Why a valid event cannot move a user: a time its source already left behind, an unlisted SKU."""
-        behind = slot.times.behind(source, event_seconds(record))
+    def unlisted(record: Click | Order) -> InvalidEvent | None:
+        """A click on an SKU the catalog has not listed (orders: the per-SKU agent refuses them)."""
+        if isinstance(record, Click) and record.sku and record.sku not in view.items:
+            return UnknownSku(f"unknown sku {record.sku!r}: the catalog has not listed it")
+        return None
+
+    def late(slot: UserSlot, source: str, ts: float) -> InvalidEvent | None:
+        """A time this user's events from ``source`` already left behind by more than the lateness."""
+        behind = slot.times.behind(source, ts)
         if behind > s.allowed_lateness_s:
             return LateEvent(f"event time is {behind:.0f} s behind this user's latest event from {source} "
                              f"(allowed lateness {s.allowed_lateness_s:g} s)")  # fmt: skip
-        if isinstance(record, Click) and record.sku and record.sku not in view.items:
-            return UnknownSku(f"unknown sku {record.sku!r}: the catalog has not listed it")
         return None
 
     async def learn(
@@ -193,10 +197,12 @@ def register(fs: Flashsale, scorer: BertScorer | None = None) -> CatalogView:
                 continue
             ts = event_seconds(record)
             ids = tuple(f"{record.topic_name}:{i}" for i in event_ids(record))
-            if slot.seen.duplicate(ids, ts, dedup_window_s):  # re-sent by its producer
+            # A copy with a defect of its own is bad input, not a retry; a retry is often behind by now.
+            refused = unlisted(record)
+            if refused is None and slot.seen.duplicate(ids, ts, dedup_window_s):  # re-sent by its producer
                 count_duplicate(agent, record.topic_name)
                 continue
-            refused = refusal(slot, source, record)
+            refused = refused or late(slot, source, ts)
             if refused is not None:
                 if dead_letters is not None:  # orders: the per-SKU agent dead-letters them
                     await send_dead_letter(dead_letters, event, refused, outbox)
