@@ -68,6 +68,20 @@ def as_decisions(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {r["event_id"]: normalise({k: v for k, v in r.items() if k not in SOURCE_COLUMNS}) for r in rows}
 
 
+def group_offsets(admin: Any, group: str, timeout_s: float = 60) -> dict[Any, Any]:
+    """The group's committed offsets, asked again while its coordinator moves or loads (a broker restart)."""
+    from kafka.errors import KafkaError
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return admin.list_group_offsets(group).get(group, {})
+        except KafkaError as error:
+            if not error.retriable or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
 def group_progress(settings: Settings) -> tuple[int, int]:
     """(lag, consumed input) of the app's consumer group: lag over every topic it reads."""
     from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
@@ -76,7 +90,7 @@ def group_progress(settings: Settings) -> tuple[int, int]:
     consumer = KafkaConsumer(**client_config(settings), group_id=None)
     try:
         group = group_id(settings)
-        committed = admin.list_group_offsets(group).get(group, {})
+        committed = group_offsets(admin, group)
         names = [settings.topic(t) for t in GROUP_TOPICS]
         tps = [TopicPartition(n, p) for n in names for p in sorted(consumer.partitions_for_topic(n) or ())]
         ends = consumer.end_offsets(tps)
