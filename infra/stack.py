@@ -13,7 +13,6 @@ from infra.kafka import KAFKA_VERSION, KafkaServer, ensure_kafka_jars
 from infra.kafka_cluster import REPLICAS, KafkaCluster
 from infra.pgbinaries import find_binaries
 from infra.postgres import PostgresServer
-from streams.settings import Settings
 
 Progress = Callable[[str], None]
 Kafka = KafkaServer | KafkaCluster
@@ -28,16 +27,26 @@ def recorded_brokers(data_dir: Path) -> int:
         return 1
 
 
-def kafka_for(settings: Settings, brokers: int) -> Kafka:
-    """The single node (``brokers`` 1) or the cluster of ``brokers`` nodes in the settings' data dir.
+@dataclass(frozen=True)
+class Place:
+    """Where a local stack lives: its data dir, its ports and the schema it migrates."""
 
-    A cluster's node ``i`` listens on the settings' ports plus ``2 i`` (9092/9093, 9094/9095, …).
+    data_dir: Path
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    postgres_port: int = 5432
+    db_schema: str = "public"
+
+
+def kafka_for(place: Place, brokers: int) -> Kafka:
+    """The single node (``brokers`` 1) or the cluster of ``brokers`` nodes in ``place``'s data dir.
+
+    A cluster's node ``i`` listens on the place's ports plus ``2 i`` (9092/9093, 9094/9095, …).
     """
-    root = settings.data_dir
     if brokers == 1:
-        return KafkaServer(root, port=settings.kafka_port, controller_port=settings.kafka_controller_port)
-    ports = KafkaCluster.ports_from(settings.kafka_port, settings.kafka_controller_port, brokers)
-    return KafkaCluster(root, ports)
+        return KafkaServer(place.data_dir, port=place.kafka_port, controller_port=place.kafka_controller_port)
+    ports = KafkaCluster.ports_from(place.kafka_port, place.kafka_controller_port, brokers)
+    return KafkaCluster(place.data_dir, ports)
 
 
 def runs(kafka: Kafka) -> bool:
@@ -65,19 +74,19 @@ def check_prerequisites(
 
 @dataclass
 class LocalStack:
-    """A Kafka (one node, or a replicated cluster) and a Postgres in one data dir, on the settings' ports."""
+    """A Kafka (one node, or a replicated cluster) and a Postgres in one data dir, on the place's ports."""
 
     kafka: Kafka
     postgres: PostgresServer
-    settings: Settings
+    place: Place
 
     @classmethod
-    def from_settings(cls, settings: Settings, brokers: int | None = None) -> LocalStack:
+    def at(cls, place: Place, brokers: int | None = None) -> LocalStack:
         """``brokers``: Kafka nodes; None: as ``flashsale up`` last started them in this data dir."""
         return cls(
-            kafka=kafka_for(settings, brokers or recorded_brokers(settings.data_dir)),
-            postgres=PostgresServer(settings.data_dir, port=settings.postgres_port),
-            settings=settings,
+            kafka=kafka_for(place, brokers or recorded_brokers(place.data_dir)),
+            postgres=PostgresServer(place.data_dir, port=place.postgres_port),
+            place=place,
         )
 
     @property
@@ -102,7 +111,7 @@ class LocalStack:
         if not postgres_was_up:
             self.postgres.check_port()
         check_prerequisites(progress, self.postgres)
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.place.data_dir.mkdir(parents=True, exist_ok=True)
         kafka = "Kafka" if self.brokers == 1 else f"Kafka ({self.brokers} brokers)"
         servers = (
             (kafka, self.kafka, kafka_was_up, self._record_brokers),
@@ -131,33 +140,33 @@ class LocalStack:
     def status(self) -> dict[str, Any]:
         """URLs, PIDs, logs and the data dir of both servers.
 
-        Never a secret: built from the servers alone (their URLs carry no password), not from
-        ``settings.database_url`` or any other secret setting.
+        Never a secret: built from the servers alone (their URLs carry no password), not from a
+        database URL or any other secret setting.
         """
         return {
             "kafka": self.kafka.status(),
             "postgres": self.postgres.status(),
-            "data_dir": str(self.settings.data_dir),
+            "data_dir": str(self.place.data_dir),
         }
 
     def _check_layout(self) -> None:
         """InfraError if this data dir's Kafka runs with another number of brokers than asked for."""
-        recorded = recorded_brokers(self.settings.data_dir)
-        if recorded != self.brokers and runs(kafka_for(self.settings, recorded)):
+        recorded = recorded_brokers(self.place.data_dir)
+        if recorded != self.brokers and runs(kafka_for(self.place, recorded)):
             raise InfraError(
-                f"Kafka of {self.settings.data_dir} runs with {recorded} broker(s), not {self.brokers}: "
+                f"Kafka of {self.place.data_dir} runs with {recorded} broker(s), not {self.brokers}: "
                 "run flashsale down first"
             )
 
     def _record_brokers(self) -> None:
-        (self.settings.data_dir / BROKERS_FILE).write_text(f"{self.brokers}\n")
+        (self.place.data_dir / BROKERS_FILE).write_text(f"{self.brokers}\n")
 
     def _migrate(self) -> None:
         from sqlalchemy.exc import SQLAlchemyError
 
         from infra import migrations  # lazy: alembic takes a while to import, and status needs none
 
-        schema = self.settings.db_schema
+        schema = self.place.db_schema
         try:
             migrations.upgrade(self.postgres.url, schema)
         except SQLAlchemyError as exc:

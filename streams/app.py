@@ -9,13 +9,13 @@ from typing import Any
 import faust
 
 from streams import metrics
+from streams.contracts.topics import Topics, define_topics
 from streams.settings import Settings
-from streams.topics import Topics, define_topics
 
 
 @dataclass(frozen=True)
 class Flashsale:
-    """An app with its settings and topics; agents are registered on it by :func:`create_app`."""
+    """An app with its settings and topics; :func:`streams.worker.pipeline_app` registers the agents."""
 
     app: faust.App
     settings: Settings
@@ -45,8 +45,8 @@ def broker_credentials(settings: Settings) -> faust.types.auth.CredentialsT | No
     )
 
 
-def create_app(settings: Settings, *, agents: bool = True, web: bool = True) -> Flashsale:
-    """Build the app for ``settings``; ``agents=False`` gives a bare app (tools, benchmarks)."""
+def create_app(settings: Settings, *, web: bool = True) -> Flashsale:
+    """The bare app for ``settings``, without agents (tools and benchmarks use it as it is)."""
     datadir = settings.data_dir / "faust" / group_id(settings)
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -66,7 +66,7 @@ def create_app(settings: Settings, *, agents: bool = True, web: bool = True) -> 
         web_port=settings.web_port,
         web_host=settings.web_host,
         producer_acks=-1,
-        # Agents send their outputs and state as record batches (streams.outbox): room for a batch's worth.
+        # Agents send outputs and state as record batches (streams.runtime.outbox): room for a batch's worth.
         producer_max_batch_size=256 * 1024,
         consumer_auto_offset_reset="earliest",
         # Don't wait on shutdown for events an agent has not taken yet (e.g. while BERT loads): they are
@@ -77,11 +77,4 @@ def create_app(settings: Settings, *, agents: bool = True, web: bool = True) -> 
     )
     flashsale = Flashsale(app=app, settings=settings, topics=define_topics(app, settings))
     metrics.serve(app)
-    if agents:
-        from streams import sink, skus, stalls, users
-
-        skus.register(flashsale)
-        users.register(flashsale)
-        sink.register(flashsale)
-        stalls.watch(flashsale)
     return flashsale

@@ -1,6 +1,6 @@
 """The ``flashsale`` entry point: misuse and operational failures print one line and exit non-zero.
 
-The commands themselves live in :mod:`streams.commands`.
+The commands themselves live in :mod:`streams.tools.commands`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from infra.errors import InfraError
-from streams.commands import cli
+from streams.tools.commands import cli
 
 __all__ = ["cli", "main"]
 

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from streams.eventtime import DEFAULT_MAX_AGE_H, EventTimePolicy, EventTimeSource
+from streams.contracts.eventtime import DEFAULT_MAX_AGE_H, EventTimePolicy, EventTimeSource
+
+if TYPE_CHECKING:
+    from infra.stack import Place
 
 
 def _default_data_dir() -> Path:
@@ -148,6 +151,14 @@ class Settings(BaseSettings):
     def event_time_policy(self) -> EventTimePolicy:
         """How input events' payload times are checked against their Kafka timestamps."""
         return EventTimePolicy.of(self.event_time, self.payload_time_max_age_h)
+
+    def stack_place(self) -> Place:
+        """Where the local stack of these settings lives (``infra`` takes plain values, not settings)."""
+        from infra.stack import Place
+
+        return Place(
+            self.data_dir, self.kafka_port, self.kafka_controller_port, self.postgres_port, self.db_schema
+        )
 
     def topic(self, name: str) -> str:
         """The full name of contract topic ``name`` under this namespace."""

@@ -1,4 +1,4 @@
-"""Run a Faust worker for the app built from settings."""
+"""The worker: the app with every agent family wired on, run until it is stopped."""
 
 from __future__ import annotations
 
@@ -6,16 +6,30 @@ import logging
 
 from faust.worker import Worker
 
-from streams.admin import ensure_topics
-from streams.app import create_app
+from streams.app import Flashsale, create_app
 from streams.logs import use_json
+from streams.runtime import stalls
+from streams.runtime.admin import ensure_topics
 from streams.settings import Settings
+from streams.sink import agents as sink
+from streams.skus import agents as skus
+from streams.users import agents as users
+
+
+def pipeline_app(settings: Settings, *, web: bool = True) -> Flashsale:
+    """The app with the SKU, user and sink agents and the commit-stall watch registered on it."""
+    flashsale = create_app(settings, web=web)
+    skus.register(flashsale)
+    users.register(flashsale)
+    sink.register(flashsale)
+    stalls.watch(flashsale)
+    return flashsale
 
 
 def run_worker(settings: Settings, loglevel: str | None = None) -> None:
     """Create missing topics, then run the worker until it is stopped (SIGTERM/SIGINT)."""
     ensure_topics(settings)
-    fs = create_app(settings)
+    fs = pipeline_app(settings)
     worker = FlashsaleWorker(fs.app, loglevel=(loglevel or settings.log_level).lower(), quiet=True)
     worker.json_logs = settings.log_format == "json"
     worker.execute_from_commandline()

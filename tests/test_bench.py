@@ -19,17 +19,17 @@ import torch
 from click.testing import CliRunner
 from transformers import AutoTokenizer, BertConfig, BertModel
 
-from models.bert import packaged_model_path
-from streams.bench.bert import BertBench, load_scorer, peak, run_bert_bench
-from streams.bench.common import latency_summary, median_of, percentile, rate, ratio
-from streams.bench.measure import Window, parse_metrics
-from streams.bench.pipeline import PipelineBench, run_pipeline_bench
-from streams.bench.produce import simulator_events, stamp
-from streams.bench.queries import distinct_queries, search_events
+from models.text.bert import packaged_model_path
 from streams.cli import cli
-from streams.decoding import decode
-from streams.records import CatalogItem, Click
+from streams.contracts.decoding import decode
+from streams.contracts.records import CatalogItem, Click
 from streams.settings import Settings
+from streams.tools.bench.bert import BertBench, load_scorer, peak, run_bert_bench
+from streams.tools.bench.common import latency_summary, median_of, percentile, rate, ratio
+from streams.tools.bench.measure import Window, parse_metrics
+from streams.tools.bench.pipeline import PipelineBench, run_pipeline_bench
+from streams.tools.bench.produce import simulator_events, stamp
+from streams.tools.bench.queries import distinct_queries, search_events
 
 PIPELINE_KEYS = (
     "pipeline_events_per_s", "faust_passthrough_events_per_s", "faust_batched_count_events_per_s",

@@ -5,7 +5,7 @@ schema, each replay namespace and each test schema migrate on their own. Migrati
 serialised by a Postgres advisory lock, so workers starting together may all call ``upgrade``.
 
 New revision: ``alembic.command.revision(config(), "message", rev_id="0002")``, then write its DDL by hand
-(migrations are frozen history: they never import ``streams.tables``).
+(migrations are frozen history: they never import ``streams.sink.tables``).
 """
 
 from __future__ import annotations

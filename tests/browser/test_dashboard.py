@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from streams.admin import ensure_topics
-from streams.demo import dashboard, free_port
+from streams.runtime.admin import ensure_topics
 from streams.settings import Settings
-from streams.simulate import scenario, simulate
+from streams.tools.demo import dashboard, free_port
+from streams.tools.simulate import scenario, simulate
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]

@@ -164,7 +164,7 @@ def start_run(
     settings: Settings, messages: Sequence[Message], start_worker: Callable, workers: int, logs: Path
 ) -> tuple[list[Placed], Reference, Fleet]:
     """Create the topics, publish ``messages``, compute the reference, start ``workers`` workers."""
-    from streams.admin import ensure_topics
+    from streams.runtime.admin import ensure_topics
 
     ensure_topics(settings)
     placed = publish(settings, messages)

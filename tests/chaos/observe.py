@@ -13,11 +13,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from streams.admin import client_config
 from streams.app import group_id
+from streams.contracts.topics import DISCOUNTS, INPUT_TOPICS, RESTOCK, SKU_EVENTS, SKU_STATUS
+from streams.runtime.admin import client_config
 from streams.settings import Settings
-from streams.tables import tables_for
-from streams.topics import DISCOUNTS, INPUT_TOPICS, RESTOCK, SKU_EVENTS, SKU_STATUS
+from streams.sink.tables import tables_for
 from tests.chaos.workload import Placed, Reference, normalise
 
 DECISION_TOPICS = {"restock": RESTOCK, "discount": DISCOUNTS}

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from streams.admin import client_config
+from streams.contracts.topics import INPUT_TOPICS
+from streams.runtime.admin import client_config
 from streams.settings import Settings
-from streams.topics import INPUT_TOPICS
 
 OFFSETS_TOPIC = "__consumer_offsets"
 

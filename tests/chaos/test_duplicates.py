@@ -48,7 +48,7 @@ def start(
     settings: Settings, sale: Sale, seed: int, start_worker: Callable, workers: int, logs: Path
 ) -> tuple[list[Placed], dict[int, int], Reference, Fleet]:
     """Publish the sale with its copies; the reference is the run of the sale without them."""
-    from streams.admin import ensure_topics
+    from streams.runtime.admin import ensure_topics
 
     ensure_topics(settings)
     messages, copies = with_copies(sale.messages, seed)

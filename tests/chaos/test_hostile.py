@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from streams.admin import ensure_topics
+from streams.contracts.topics import DEAD_LETTERS
+from streams.runtime.admin import ensure_topics
 from streams.settings import Settings
-from streams.topics import DEAD_LETTERS
 from tests.chaos import observe
 from tests.chaos.driver import Fleet
 from tests.chaos.hostile import Bad, with_hostile

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from infra.net import free_port
-from streams.admin import ensure_topics
+from streams.runtime.admin import ensure_topics
 from streams.settings import Settings
 from tests.chaos import observe
 from tests.chaos.driver import Fleet

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from streams.contracts.topics import DISCOUNTS, RESTOCK, SKU_EVENTS
 from streams.settings import Settings
-from streams.topics import DISCOUNTS, RESTOCK, SKU_EVENTS
 from tests.chaos import observe
 from tests.chaos.driver import OwnStack, start_run
 from tests.chaos.workload import ChaosParams, Sale

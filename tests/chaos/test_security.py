@@ -22,11 +22,11 @@ import pytest
 import sqlalchemy as sa
 
 from infra.net import free_port
-from streams.admin import aiokafka_config, client_config, ensure_topics
 from streams.app import broker_credentials
+from streams.runtime.admin import aiokafka_config, client_config, ensure_topics
 from streams.settings import Settings
-from streams.sink import create_engine, write_rows
-from streams.tables import tables_for
+from streams.sink.agents import create_engine, write_rows
+from streams.sink.tables import tables_for
 from tests.chaos.driver import Fleet
 
 pytestmark = pytest.mark.chaos

@@ -1,13 +1,13 @@
 """The chaos tests' input: a seeded simulated sale, how it lands on Kafka, and what must come out of it.
 
-The sale comes from :class:`models.simulation.FlashSaleMarket` (open loop: decisions are not fed back),
+The sale comes from :class:`models.sim.market.FlashSaleMarket` (open loop: decisions are not fed back),
 followed by one stock event per SKU two minutes after the sale, so that event time moves past every
 order and every SKU's last bucket closes. What must come out is computed from the input alone:
 
 * *ground truth* — units sold per SKU, summed from the orders;
-* *reference* — the uninterrupted run: each SKU's events fed to :class:`models.sku_state.SkuState` in the
-  order the per-SKU agent applies them (event time, kind, source partition, offset) up to the final
-  watermark; its decisions and each SKU's last published status.
+* *reference* — the uninterrupted run: each SKU's events fed to
+  :class:`models.policy.sku_state.SkuState` in the order the per-SKU agent applies them (event time, kind,
+  source partition, offset) up to the final watermark; its decisions and each SKU's last published status.
 
 >>> sale = build_sale(ChaosParams.fast(), start=datetime(2026, 1, 1, tzinfo=UTC))
 >>> len(sale.messages) > 10_000, sorted({m.topic for m in sale.messages})
@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from models.simulation import FlashSaleMarket, ScenarioConfig, timestamp_ms
-from models.sku_state import SkuPolicy, SkuState
-from streams.admin import client_config
-from streams.clock import KIND_RANK
+from models.policy.sku_state import SkuPolicy, SkuState
+from models.sim.market import FlashSaleMarket, ScenarioConfig, timestamp_ms
+from streams.runtime.admin import client_config
+from streams.runtime.clock import KIND_RANK
 from streams.settings import Settings
 
 LONG_ENV = "FLASHSALE_CHAOS_LONG"
@@ -153,7 +153,7 @@ def publish(settings: Settings, messages: Sequence[Message]) -> list[Placed]:
 
 
 def policy(settings: Settings) -> SkuPolicy:
-    """The policy the per-SKU agent builds from ``settings`` (streams/skus.py)."""
+    """The policy the per-SKU agent builds from ``settings`` (streams/skus/agents.py)."""
     return SkuPolicy(
         bucket_minutes=settings.bucket_minutes,
         service_level=settings.service_level,

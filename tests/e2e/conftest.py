@@ -20,14 +20,14 @@ import pytest
 import sqlalchemy as sa
 
 from infra.net import free_port
-from models.forecasting import DemandForecaster
+from models.forecast.demand import DemandForecaster
 from models.ids import decision_id, from_epoch
-from models.restock import restock_decision
-from models.sku_state import SkuState
-from streams.admin import client_config, ensure_topics, partitions_of
-from streams.clock import KIND_RANK
+from models.policy.restock import restock_decision
+from models.policy.sku_state import SkuState
+from streams.runtime.admin import client_config, ensure_topics, partitions_of
+from streams.runtime.clock import KIND_RANK
 from streams.settings import Settings
-from streams.skus import sku_policy
+from streams.skus.agents import sku_policy
 
 SALE_MINUTES = 10  # orders and clicks happen in minutes 0-9
 SNAPSHOT_MINUTES = 13  # stock snapshots at m:01 for m in 0-12, then a trailing one at 12:30
@@ -169,7 +169,7 @@ def normalise(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def replay_decisions(messages: list[Message], settings: Settings) -> dict[str, dict[str, dict[str, Any]]]:
-    """Decisions of models.sku_state.SkuState fed each SKU's events in event-time order: a clean run.
+    """Decisions of models.policy.sku_state.SkuState fed each SKU's events in event-time order: a clean run.
 
     Returns ``{"restock": {event_id: fields}, "discount": {...}}``.
     """
@@ -194,7 +194,7 @@ def replay_decisions(messages: list[Message], settings: Settings) -> dict[str, d
 
 
 def expected_restocks(sale: ScriptedSale, settings: Settings) -> dict[str, dict[str, Any]]:
-    """Restocks from models/restock.py on a DemandForecaster fed the script's own per-bucket units.
+    """Restocks from models/policy/restock.py on a DemandForecaster fed the script's own per-bucket units.
 
     Independent of SkuState: units per bucket, the stock level seen before each bucket end and the
     restocks still inside their lead time are counted here from the script itself.

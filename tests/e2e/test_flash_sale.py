@@ -1,7 +1,7 @@
 """The scripted flash sale through one real worker: what comes out is what the models say it must be.
 
 Recommendations follow what a user clicked; the fast seller and the early sell-out are restocked
-exactly as models/restock.py computes from the sale's own per-bucket units; slow sellers get deeper
+exactly as models/policy/restock.py computes from the sale's own per-bucket units; slow sellers get deeper
 discounts and the early sell-out a shallower one, within the campaign's bounds; Postgres holds each
 decision on the topics exactly once.
 """
@@ -82,7 +82,7 @@ def test_scripted_flash_sale(
     assert e2e.row_decisions(discount_rows) == discounts and len(discount_rows) == len(discounts)
     assert len(restock_records) == len(restocks) and len(discount_records) == len(discounts)  # no repeats
 
-    # Restock: exactly what models/restock.py decides on the script's own per-bucket units.
+    # Restock: exactly what models/policy/restock.py decides on the script's own per-bucket units.
     assert restocks == e2e.expected_restocks(sale, settings)
     fast = sorted((r for r in restocks.values() if r["sku"] == FAST_SELLER), key=lambda r: r["ts"])
     assert fast and fast[0]["on_hand"] == sale.products[FAST_SELLER].stock and fast[0]["inbound"] == 0

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from streams.admin import ensure_topics
-from streams.decoding import InvalidEvent, decode
-from streams.eventtime import KAFKA_TIME, MAX_SKEW
-from streams.records import RECORDS_BY_TOPIC
+from streams.contracts.decoding import InvalidEvent, decode
+from streams.contracts.eventtime import KAFKA_TIME, MAX_SKEW
+from streams.contracts.records import RECORDS_BY_TOPIC
+from streams.runtime.admin import ensure_topics
 from streams.settings import Settings
 
 pytestmark = pytest.mark.e2e

@@ -25,11 +25,11 @@ from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.admin import client_config, ensure_topics
-from streams.replay_run import child_env, wait_settled
-from streams.schemas import topic_schemas
-from streams.schemas_topics import dead_letter_document
+from streams.contracts.schemas import topic_schemas
+from streams.contracts.schemas_topics import dead_letter_document
+from streams.runtime.admin import client_config, ensure_topics
 from streams.settings import Settings
+from streams.tools.replay.run import child_env, wait_settled
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""Alembic migrations against a real PostgreSQL: they build exactly the tables of streams/tables.py."""
+"""Alembic migrations against a real PostgreSQL: they build exactly the tables of streams/sink/tables.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from infra import migrations
-from streams.tables import insert_ignore, tables_for
+from streams.sink.tables import insert_ignore, tables_for
 
 pytestmark = pytest.mark.integration
 NewSchema = Callable[[], str]
@@ -54,7 +54,7 @@ def _shape(engine: sa.Engine, table: sa.Table) -> dict[str, object]:
 
 
 def _declared(engine: sa.Engine, table: sa.Table) -> dict[str, object]:
-    """The same shape as streams/tables.py declares it."""
+    """The same shape as streams/sink/tables.py declares it."""
 
     def default(column: sa.Column) -> str | None:
         server_default = column.server_default

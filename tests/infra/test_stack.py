@@ -59,7 +59,7 @@ def prerequisites(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 def make_stack(tmp_path: Path, kafka: FakeServer, postgres: FakeServer) -> LocalStack:
     settings = Settings(data_dir=tmp_path / "data", database_url=SecretStr("postgresql://u:s3cr3t@h:1/db"))
-    return LocalStack(kafka=kafka, postgres=postgres, settings=settings)  # type: ignore[arg-type]
+    return LocalStack(kafka=kafka, postgres=postgres, place=settings.stack_place())  # type: ignore[arg-type]
 
 
 def test_up_twice_starts_each_server_once(tmp_path: Path) -> None:
@@ -131,11 +131,11 @@ def test_prerequisites_without_postgres_is_one_line(monkeypatch: pytest.MonkeyPa
 def test_the_stack_takes_the_brokers_up_last_started(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, kafka_port=19092, kafka_controller_port=19093)
     assert recorded_brokers(tmp_path) == 1
-    assert isinstance(LocalStack.from_settings(settings).kafka, KafkaServer)
+    assert isinstance(LocalStack.at(settings.stack_place()).kafka, KafkaServer)
     (tmp_path / stack.BROKERS_FILE).write_text("3\n")
-    kafka = LocalStack.from_settings(settings).kafka
+    kafka = LocalStack.at(settings.stack_place()).kafka
     assert isinstance(kafka, KafkaCluster) and kafka.bootstrap.endswith(":19096")
-    assert isinstance(LocalStack.from_settings(settings, brokers=1).kafka, KafkaServer)
+    assert isinstance(LocalStack.at(settings.stack_place(), brokers=1).kafka, KafkaServer)
 
 
 def test_up_with_other_brokers_than_the_running_ones_is_one_line(
@@ -145,14 +145,14 @@ def test_up_with_other_brokers_than_the_running_ones_is_one_line(
     (tmp_path / stack.BROKERS_FILE).write_text("3\n")
     monkeypatch.setattr(stack, "runs", lambda kafka: isinstance(kafka, KafkaCluster))
     with pytest.raises(InfraError, match=r"runs with 3 broker\(s\), not 1: run flashsale down first$"):
-        LocalStack.from_settings(settings, brokers=1).up()
+        LocalStack.at(settings.stack_place(), brokers=1).up()
 
 
 def test_workers_get_every_node_and_the_replication(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, kafka_port=19092, kafka_controller_port=19093)
-    assert LocalStack.from_settings(settings, brokers=3).kafka_settings() == {
+    assert LocalStack.at(settings.stack_place(), brokers=3).kafka_settings() == {
         "broker_url": "kafka://127.0.0.1:19092,kafka://127.0.0.1:19094,kafka://127.0.0.1:19096",
         "topic_replication_factor": 3,
     }
-    single = LocalStack.from_settings(settings, brokers=1).kafka_settings()
+    single = LocalStack.at(settings.stack_place(), brokers=1).kafka_settings()
     assert single == {"broker_url": "kafka://127.0.0.1:19092", "topic_replication_factor": 1}

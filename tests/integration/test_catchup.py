@@ -7,10 +7,10 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from kafka import KafkaProducer
 
-from streams.admin import aiokafka_config, client_config, ensure_topics
-from streams.catchup import read_range
+from streams.contracts.topics import SKU_EVENTS
+from streams.runtime.admin import aiokafka_config, client_config, ensure_topics
+from streams.runtime.catchup import read_range
 from streams.settings import Settings
-from streams.topics import SKU_EVENTS
 
 pytestmark = pytest.mark.integration
 

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer
 
-from streams.admin import client_config, ensure_topics
 from streams.app import create_app
-from streams.outbox import Outbox
+from streams.contracts.topics import RECOMMENDATIONS
+from streams.runtime.admin import client_config, ensure_topics
+from streams.runtime.outbox import Outbox
 from streams.settings import Settings
-from streams.topics import RECOMMENDATIONS
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,7 @@ def read_all(settings: Settings, topic: str, n: int) -> list[Any]:
 
 async def test_record_batches_land_like_faust_sends_in_order(settings: Settings) -> None:
     ensure_topics(settings)
-    fs = create_app(settings, agents=False, web=False)
+    fs = create_app(settings, web=False)
     topic = fs.topics.recommendations
     name = settings.topic(RECOMMENDATIONS)
     await fs.app.producer.start()
@@ -78,7 +78,7 @@ async def test_record_batches_land_like_faust_sends_in_order(settings: Settings)
 async def test_send_bytes_needs_a_started_producer_and_a_key_or_partition(settings: Settings) -> None:
     with pytest.raises(RuntimeError, match="producer has started"):
         await Outbox().send_bytes("t", key=b"k", value=b"v")
-    fs = create_app(settings, agents=False, web=False)
+    fs = create_app(settings, web=False)
     await fs.app.producer.start()
     try:
         with pytest.raises(ValueError, match="a key or a partition"):

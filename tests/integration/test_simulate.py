@@ -8,12 +8,12 @@ from collections.abc import Callable
 
 import pytest
 
-from models.evaluation import AdaptivePolicy
-from models.sim_policies import run_policy
-from models.simulation import FlashSaleMarket, SimEvent, timestamp_ms
+from models.sim.evaluation import AdaptivePolicy
+from models.sim.market import FlashSaleMarket, SimEvent, timestamp_ms
+from models.sim.policies import run_policy
 from streams.settings import Settings
-from streams.simulate import scenario, simulate
-from streams.skus import sku_policy
+from streams.skus.agents import sku_policy
+from streams.tools.simulate import scenario, simulate
 
 pytestmark = pytest.mark.integration
 SMALL = scenario(seed=5, minutes=12, users=80, skus=5)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from streams.admin import ensure_topics
+from streams.runtime.admin import ensure_topics
 from streams.settings import Settings
 
 pytestmark = pytest.mark.integration

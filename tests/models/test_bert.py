@@ -19,9 +19,9 @@ import pytest
 import torch
 from transformers import AutoTokenizer, BertConfig, BertModel
 
-from models.bert import BertScorer, ItemEmbeddingCache, ModelLoadError, packaged_model_path
-from models.bert_bench import SAMPLE_TITLES, measure_peak
-from models.bert_loading import checkpoint_model_type, host_tensor
+from models.text.bench import SAMPLE_TITLES, measure_peak
+from models.text.bert import BertScorer, ItemEmbeddingCache, ModelLoadError, packaged_model_path
+from models.text.loading import checkpoint_model_type, host_tensor
 
 THREADS = 2  # the test machine is shared: never take every core
 AUDIO = [

@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from models.discount import DiscountDecision, PriceResponse, discount_decision
+from models.policy.discount import DiscountDecision, PriceResponse, discount_decision
 
 NOW = datetime(2024, 11, 11, 10, 0, tzinfo=UTC)
 END = NOW + timedelta(minutes=60)

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from models.embeddings import ACTION_WEIGHTS, UserVector, vector_norm
+from models.recommend.embeddings import ACTION_WEIGHTS, UserVector, vector_norm
 
 T0 = datetime(2024, 11, 11, tzinfo=UTC)
 A, B = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])

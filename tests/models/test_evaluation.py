@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from models.evaluation import (
+from models.policy.sku_state import Decision
+from models.sim.evaluation import (
     AdaptivePolicy,
     ShadowRecommender,
     evaluate,
@@ -18,10 +19,9 @@ from models.evaluation import (
     popularity_hit_rate,
     to_sim,
 )
-from models.sim_ledger import Ledger, SkuOutcome
-from models.sim_policies import Restock, SetDiscount, run_policy
-from models.simulation import FlashSaleMarket, ScenarioConfig, SimEvent
-from models.sku_state import Decision
+from models.sim.ledger import Ledger, SkuOutcome
+from models.sim.market import FlashSaleMarket, ScenarioConfig, SimEvent
+from models.sim.policies import Restock, SetDiscount, run_policy
 
 TINY = ScenarioConfig(
     seed=3, n_users=150, n_skus=6, duration_minutes=30, campaign_offset_minutes=5, campaign_minutes=20,

@@ -3,8 +3,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from river.time_series.base import Forecaster
 
-from models.forecast_eval import evaluate, flash_sale_traffic
-from models.forecasting import DemandForecaster, LogETS, SeasonalNaive
+from models.forecast.demand import DemandForecaster, LogETS, SeasonalNaive
+from models.forecast.evaluation import evaluate, flash_sale_traffic
 
 T0 = datetime(2024, 11, 11, tzinfo=UTC)
 

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from models.recommend import PopularityTracker, Ranker, rank
+from models.recommend.ranking import PopularityTracker, Ranker, rank
 
 ITEMS = np.array([[1.0, 0.0], [0.0, 1.0], [0.8, 0.6], [0.6, 0.8]], dtype=np.float32)
 SKUS = ["a", "b", "c", "d"]

@@ -1,7 +1,7 @@
 import pytest
 
-from models.forecasting import DemandForecaster
-from models.restock import restock_decision
+from models.forecast.demand import DemandForecaster
+from models.policy.restock import restock_decision
 
 
 class Flat:

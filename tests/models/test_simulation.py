@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from models.sim_catalog import CATEGORIES, CATEGORY_QUERIES, build_catalog
-from models.sim_policies import Decision, Restock, SetDiscount, run_oracle, run_policy, run_static
-from models.simulation import FlashSaleMarket, ScenarioConfig, SimEvent, timestamp_ms
+from models.sim.catalog import CATEGORIES, CATEGORY_QUERIES, build_catalog
+from models.sim.market import FlashSaleMarket, ScenarioConfig, SimEvent, timestamp_ms
+from models.sim.policies import Decision, Restock, SetDiscount, run_oracle, run_policy, run_static
 
 SMALL = ScenarioConfig(
     seed=11,
@@ -109,8 +109,8 @@ def test_every_event_matches_its_contract(run: tuple[FlashSaleMarket, list[SimEv
 
 
 def test_events_decode_with_the_pipeline_records(run: tuple[FlashSaleMarket, list[SimEvent]]) -> None:
-    decoding = pytest.importorskip("streams.decoding")
-    records = pytest.importorskip("streams.records")
+    from streams.contracts import decoding, records
+
     classes = {"catalog": records.CatalogItem, "clicks": records.Click, "orders": records.Order}
     for event in run[1][::7]:
         decoding.validate(classes.get(event.topic, records.StockLevel), event.value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from models.sku_state import SkuPolicy, SkuState
+from models.policy.sku_state import SkuPolicy, SkuState
 
 T0 = datetime(2026, 11, 11, 12, tzinfo=UTC)
 

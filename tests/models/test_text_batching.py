@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from models.text_batching import encode_in_order, length_sorted_batches, pad_to_longest
+from models.text.batching import encode_in_order, length_sorted_batches, pad_to_longest
 
 
 class RecordingEncoder:

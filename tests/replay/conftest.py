@@ -26,12 +26,12 @@ import sqlalchemy as sa
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from infra.net import free_port
-from streams.admin import client_config
 from streams.app import group_id
-from streams.replay_copy import read_manifest
-from streams.replay_run import WorkerProcess, child_env, wait_settled
+from streams.runtime.admin import client_config
 from streams.settings import Settings
-from streams.simulate import scenario, simulate
+from streams.tools.replay.copy import read_manifest
+from streams.tools.replay.run import WorkerProcess, child_env, wait_settled
+from streams.tools.simulate import scenario, simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_COLUMNS = ("source_topic", "source_partition", "source_offset", "created_at")
@@ -206,7 +206,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from models.bert_loading import packaged_model_path
+    from models.text.loading import packaged_model_path
 
     path = tmp_path_factory.mktemp("tiny-bert")
     torch.manual_seed(0)

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from kafka import KafkaAdminClient
 
-from streams.admin import client_config
-from streams.replay_copy import read_manifest, resolve_ranges
-from streams.replay_namespace import replay_group
+from streams.runtime.admin import client_config
+from streams.tools.replay.copy import read_manifest, resolve_ranges
+from streams.tools.replay.namespace import replay_group
 
 pytestmark = pytest.mark.replay
 

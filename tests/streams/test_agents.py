@@ -10,8 +10,9 @@ from unittest.mock import AsyncMock
 import pytest
 from faust.types import TP
 
-from streams.app import Flashsale, create_app
+from streams.app import Flashsale
 from streams.settings import Settings
+from streams.worker import pipeline_app
 
 TS = datetime(2026, 11, 11, 12, tzinfo=UTC)
 ORDER = {
@@ -29,7 +30,7 @@ def stored(**_: object) -> asyncio.Future[None]:
 
 def unit_app(settings: Settings) -> Flashsale:
     """An app under ``settings`` whose outputs are captured and which holds every orders partition."""
-    fs = create_app(settings, web=False)
+    fs = pipeline_app(settings, web=False)
     fs.app.finalize()
     # Outputs are captured at the topic boundary; what reaches Kafka is the integration tier's job.
     object.__setattr__(fs.topics.sku_events, "send", AsyncMock(side_effect=stored))

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from models.bert_cache import ItemEmbeddingCache
-from streams.catalog_view import CatalogView
-from streams.records import CatalogItem
+from models.text.cache import ItemEmbeddingCache
+from streams.contracts.records import CatalogItem
+from streams.users.catalog_view import CatalogView
 
 T0 = datetime(2024, 11, 11, tzinfo=UTC)
 VECTORS = {"earbuds": [3.0, 4.0], "blank": [0.0, 0.0], "kettle": [0.0, 2.0]}

@@ -8,9 +8,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from streams.dashboard.sku_row import MAX_BUCKETS
-from streams.dashboard.state import DashboardState, Fed
-from streams.eventtime import EventTimePolicy
+from streams.contracts.eventtime import EventTimePolicy
+from streams.tools.dashboard.sku_row import MAX_BUCKETS
+from streams.tools.dashboard.state import DashboardState, Fed
 
 T0 = datetime(2026, 11, 11, 12, tzinfo=UTC)
 MINUTE_MS = 60_000

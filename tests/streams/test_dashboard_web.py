@@ -8,8 +8,8 @@ import re
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from streams.dashboard.state import DashboardState, Fed
-from streams.dashboard.web import STATIC, make_app
+from streams.tools.dashboard.state import DashboardState, Fed
+from streams.tools.dashboard.web import STATIC, make_app
 
 
 def status(units_sold: int) -> Fed:

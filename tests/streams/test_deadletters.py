@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import hashlib
 
-from streams.admin import TOPIC_CONFIGS
 from streams.app import create_app
-from streams.deadletters import REASON_MAX, Origin, dead_letter_headers, fit, record_limit, record_size
+from streams.runtime.admin import TOPIC_CONFIGS
+from streams.runtime.deadletters import (
+    REASON_MAX,
+    Origin,
+    dead_letter_headers,
+    fit,
+    record_limit,
+    record_size,
+)
 from streams.settings import Settings
 
 LIMIT = 1_000_000 - 1024
@@ -18,12 +25,12 @@ def headers_of(error: Exception) -> list[tuple[str, bytes]]:
 
 
 def test_the_limit_comes_from_the_producer_config() -> None:
-    app = create_app(Settings(), agents=False, web=False).app
+    app = create_app(Settings(), web=False).app
     assert record_limit(app) == app.conf.producer_max_request_size - 1024 == LIMIT
 
 
 def test_the_topics_that_take_copies_accept_what_the_producer_sends() -> None:
-    app = create_app(Settings(), agents=False, web=False).app
+    app = create_app(Settings(), web=False).app
     for topic in ("dead-letters", "sku-events"):
         assert int(TOPIC_CONFIGS[topic]["max.message.bytes"]) >= app.conf.producer_max_request_size
 

@@ -6,11 +6,11 @@ import pickle
 import random
 from datetime import UTC, datetime
 
-from models.sku_state import SkuState
-from streams.clock import Inbox
-from streams.dedup import RecentIds, event_ids, header_ids
-from streams.records import CatalogItem, Click, Order, StockLevel
-from streams.skus import SkuSlot
+from models.policy.sku_state import SkuState
+from streams.contracts.records import CatalogItem, Click, Order, StockLevel
+from streams.runtime.clock import Inbox
+from streams.runtime.dedup import RecentIds, event_ids, header_ids
+from streams.skus.agents import SkuSlot
 
 TS = datetime(2026, 11, 11, 12, tzinfo=UTC)
 

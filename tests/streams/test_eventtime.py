@@ -1,4 +1,4 @@
-"""Event time and its tolerance (streams/eventtime.py): which time an event has, and which are refused."""
+"""Event time and its tolerance (streams/contracts/eventtime.py): which time an event has, what is refused."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from streams.decoding import InvalidEvent, decode
-from streams.eventtime import KAFKA_TIME, MAX_AHEAD, MAX_SKEW, EventTimePolicy, event_seconds
-from streams.records import CatalogItem, Order
+from streams.contracts.decoding import InvalidEvent, decode
+from streams.contracts.eventtime import KAFKA_TIME, MAX_AHEAD, MAX_SKEW, EventTimePolicy, event_seconds
+from streams.contracts.records import CatalogItem, Order
 from streams.settings import Settings
 
 SENT = datetime(2026, 11, 11, 12, tzinfo=UTC)  # when kcat sent the message: its Kafka timestamp

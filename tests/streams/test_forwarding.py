@@ -10,7 +10,7 @@ from typing import Any
 
 from faust.types import TP
 
-from streams.forwarding import Forwarder
+from streams.runtime.forwarding import Forwarder
 
 ORDERS_0 = TP("orders", 0)
 

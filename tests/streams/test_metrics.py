@@ -62,5 +62,5 @@ def test_a_rebalance_is_timed_until_it_ends(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_every_app_times_its_rebalances(tmp_path: Path) -> None:
-    app = create_app(Settings(data_dir=tmp_path), agents=False).app
+    app = create_app(Settings(data_dir=tmp_path)).app
     assert any(isinstance(sensor, RebalanceTimer) for sensor in app.sensors)

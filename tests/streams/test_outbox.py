@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from streams.outbox import Outbox
+from streams.runtime.outbox import Outbox
 
 
 async def test_settle_waits_for_every_delivery() -> None:

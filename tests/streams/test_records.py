@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from streams.decoding import MAX_EVENT_BYTES, InvalidEvent, decode
-from streams.records import (
+from streams.contracts.decoding import MAX_EVENT_BYTES, InvalidEvent, decode
+from streams.contracts.records import (
     CatalogItem,
     Click,
     Order,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from infra.errors import InfraError
-from streams.demo import wait_ready
-from streams.runlog import RunLog
+from streams.tools.demo import wait_ready
+from streams.tools.runlog import RunLog
 
 
 def test_the_demo_waits_for_its_own_workers_ready_not_an_earlier_demos(tmp_path: Path) -> None:

@@ -8,12 +8,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from models.sku_state import SkuState
-from streams.deadletters import Origin, dead_letter_headers, fit
-from streams.decoding import InvalidEvent, decode
-from streams.records import Order
-from streams.schemas import topic_schemas, write_schemas
-from streams.schemas_topics import dead_letter_document
+from models.policy.sku_state import SkuState
+from streams.contracts.decoding import InvalidEvent, decode
+from streams.contracts.records import Order
+from streams.contracts.schemas import topic_schemas, write_schemas
+from streams.contracts.schemas_topics import dead_letter_document
+from streams.runtime.deadletters import Origin, dead_letter_headers, fit
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 ORDER = {

@@ -9,7 +9,7 @@ import faust
 from faust.types import TP, Message
 from prometheus_client import REGISTRY
 
-from streams.stalls import StallTracker, read_again, recount_acks
+from streams.runtime.stalls import StallTracker, read_again, recount_acks
 
 TP0 = TP("orders", 0)
 

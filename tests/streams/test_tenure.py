@@ -8,7 +8,7 @@ from typing import Any
 
 from faust.types import TP
 
-from streams.tenure import Ownership
+from streams.runtime.tenure import Ownership
 
 P0, P1 = TP("sku-events", 0), TP("sku-events", 1)
 

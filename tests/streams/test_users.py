@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from models.embeddings import UserVector
-from streams.users import UserSlot
+from models.recommend.embeddings import UserVector
+from streams.users.agents import UserSlot
 
 T0 = datetime(2024, 11, 11, tzinfo=UTC)
 

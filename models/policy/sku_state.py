@@ -1,0 +1,299 @@
+"""Everything the pipeline knows about one SKU, and the decisions it takes when a bucket closes.
+
+Events are applied in event-time order (the stream guarantees it behind its watermark); each closed
+bucket feeds the demand forecaster and the price-response learner, then the restock and discount
+policies run on the state as of the bucket's end. Nothing here reads the clock: the same events
+give the same decisions, with ids derived from (kind, sku, bucket).
+
+>>> from datetime import UTC, datetime
+>>> state = SkuState("sku-1")
+>>> t0 = datetime(2026, 11, 11, 12, tzinfo=UTC).timestamp()
+>>> state.apply({"on_hand": 3, "inbound": 0, "ts": "…"}, t0)  # a stock event
+>>> state.apply({"quantity": 2, "unit_price": 9.0, "order_id": "o1"}, t0 + 5)
+>>> state.units_sold, state.revenue
+(2, 18.0)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from models.forecast.demand import ClosedBucket, DemandForecaster
+from models.ids import decision_id, from_epoch, to_epoch
+from models.policy.discount import PriceResponse, discount_decision
+from models.policy.restock import restock_decision
+
+
+@dataclass(frozen=True)
+class SkuPolicy:
+    """Knobs of the per-SKU decisions (from settings)."""
+
+    bucket_minutes: int = 1
+    service_level: float = 0.95
+    review_buckets: int = 5
+    default_lead_minutes: int = 30
+    max_discount_step: float = 0.05
+    discount_cooldown_minutes: float = 5.0
+    target_sell_through: float = 0.95
+    # Daily by default: a season inside a single sale would replay its launch spike an hour later.
+    season_buckets: int = 1440
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A decision event: ``kind`` is ``restock`` or ``discount``; ``fields`` follow the contract."""
+
+    kind: str
+    sku: str
+    ts: datetime
+    fields: dict[str, Any]
+
+
+@dataclass
+class Campaign:
+    campaign_id: str
+    starts_at: float
+    ends_at: float
+    discount: float
+    min_discount: float
+    max_discount: float
+    restock_lead_minutes: int
+
+    def live(self, t: float) -> bool:
+        return self.starts_at <= t < self.ends_at
+
+
+@dataclass
+class SkuState:
+    """Counters, stock, campaign, forecaster and price response of one SKU."""
+
+    sku: str
+    policy: SkuPolicy = field(default_factory=SkuPolicy)
+    units_sold: int = 0
+    revenue: float = 0.0
+    on_hand: int | None = None
+    inbound: int = 0
+    campaign: Campaign | None = None
+    discount: float = 0.0
+    last_discount_change: float | None = None
+    restocks: list[tuple[float, int]] = field(default_factory=list)  # (time, quantity) not yet arrived
+    bucket_start: float | None = None
+    bucket_units: float = 0.0
+    listed: bool = False  # the catalog has named this SKU
+    popularity: float = 0.0  # EWMA of units per bucket
+    closed_buckets: int = 0
+    # Oversell: units the last stock event left, less the orders after it. A stock event counts every
+    # order up to and including its own time (producers report stock after the orders of an instant).
+    available: int | None = None
+    stock_at: float | None = None
+    oversold_units: int = 0  # units sold beyond the stock known to be there (still counted as sold)
+    oversold_orders: int = 0
+    forecaster: DemandForecaster = field(init=False)
+    price_response: PriceResponse = field(default_factory=PriceResponse)
+
+    def __post_init__(self) -> None:
+        self.forecaster = DemandForecaster(season=self.policy.season_buckets)
+
+    @property
+    def bucket_s(self) -> int:
+        return 60 * self.policy.bucket_minutes
+
+    def rejects(self, event: dict[str, Any]) -> str | None:
+        """Why ``event`` cannot be applied, or None: orders and stock need a catalog entry first.
+
+        >>> state = SkuState("ghost-1")
+        >>> state.rejects({"order_id": "o1", "quantity": 1, "unit_price": 2.0})
+        "unknown sku 'ghost-1': the catalog has not listed it"
+        >>> state.apply({"title": "Phone", "campaign": None}, 0.0)
+        >>> state.rejects({"order_id": "o1", "quantity": 1, "unit_price": 2.0}) is None
+        True
+        """
+        if "title" in event or self.listed:
+            return None
+        return f"unknown sku {self.sku!r}: the catalog has not listed it"
+
+    def apply(self, event: dict[str, Any], t: float) -> None:
+        """Apply one validated order, stock or catalog event (as its JSON dict) at event time ``t``."""
+        if self.bucket_start is None:
+            self.bucket_start = t // self.bucket_s * self.bucket_s
+        if "order_id" in event:
+            self.units_sold += event["quantity"]
+            self.revenue += event["quantity"] * event["unit_price"]
+            self.bucket_units += event["quantity"]
+            self._take_stock(event["quantity"], t)
+        elif "on_hand" in event:
+            self.on_hand, self.inbound = event["on_hand"], event["inbound"]
+            self.available, self.stock_at = event["on_hand"], t
+        elif "title" in event:
+            self.listed = True
+            self._apply_catalog(event.get("campaign"))
+
+    def _take_stock(self, quantity: int, t: float) -> None:
+        """Count what an order at ``t`` takes beyond the known stock.
+
+        >>> state = SkuState("sku-1")
+        >>> state.apply({"on_hand": 1, "inbound": 0, "ts": "…"}, 0.0)
+        >>> state.apply({"quantity": 1, "unit_price": 2.0, "order_id": "o1"}, 0.0)  # in the stock event
+        >>> state.apply({"quantity": 3, "unit_price": 2.0, "order_id": "o2"}, 5.0)
+        >>> state.units_sold, state.oversold_units, state.oversold_orders
+        (4, 2, 1)
+        """
+        if self.available is None or self.stock_at is None or t <= self.stock_at:
+            return  # no stock seen yet, or the stock event of this instant already counts it
+        short = quantity - max(self.available, 0)
+        self.available -= quantity
+        if short > 0:
+            self.oversold_units += short
+            self.oversold_orders += 1
+
+    def _apply_catalog(self, campaign: dict[str, Any] | None) -> None:
+        if campaign is None:
+            self.campaign = None
+            return
+        same = self.campaign is not None and self.campaign.campaign_id == campaign["campaign_id"]
+        self.campaign = Campaign(
+            campaign["campaign_id"],
+            to_epoch(datetime.fromisoformat(campaign["starts_at"])),
+            to_epoch(datetime.fromisoformat(campaign["ends_at"])),
+            campaign["discount"],
+            campaign["min_discount"],
+            campaign["max_discount"],
+            campaign["restock_lead_minutes"],
+        )
+        if not same:  # a new campaign starts from its own discount; a re-published one keeps ours
+            self.discount, self.last_discount_change = campaign["discount"], None
+
+    def advance(self, until: float) -> list[Decision]:
+        """Close every bucket that ends at or before ``until``; return the decisions taken."""
+        decisions: list[Decision] = []
+        while self.bucket_start is not None and self.bucket_start + self.bucket_s <= until:
+            bucket = ClosedBucket(from_epoch(self.bucket_start), self.bucket_units)
+            decisions += self._close(bucket)
+            self.bucket_start += self.bucket_s
+            self.bucket_units = 0.0
+        return decisions
+
+    def _close(self, bucket: ClosedBucket) -> list[Decision]:
+        end = to_epoch(bucket.start) + self.bucket_s
+        live = self.campaign is not None and self.campaign.live(to_epoch(bucket.start))
+        if self.on_hand != 0:  # a sold-out bucket says nothing about demand: don't learn zero from it
+            self.forecaster.learn_one(bucket.units)
+            if live:
+                self.price_response.learn_one(self.discount, bucket.units)
+        self.popularity += 0.3 * (bucket.units - self.popularity)
+        self.closed_buckets += 1
+        out = []
+        restock = self._restock(bucket, end)
+        if restock:
+            out.append(restock)
+        if live:
+            discount = self._discount(bucket, end)
+            if discount:
+                out.append(discount)
+        return out
+
+    def _lead_minutes(self) -> int:
+        return self.campaign.restock_lead_minutes if self.campaign else self.policy.default_lead_minutes
+
+    def _restock(self, bucket: ClosedBucket, end: float) -> Decision | None:
+        if self.on_hand is None:
+            return None  # no stock level seen yet: nothing to decide on
+        lead_s = self._lead_minutes() * 60
+        self.restocks = [(t, q) for t, q in self.restocks if t + lead_s > end]
+        campaign = self.campaign
+        review_s = self.policy.review_buckets * self.bucket_s
+        if campaign is not None and campaign.live(end) and end + lead_s >= campaign.ends_at - review_s:
+            return None  # it would arrive after the sale: stock for nobody
+        inbound = max(self.inbound, sum(q for _, q in self.restocks))  # ours, until stock shows it
+        lead_buckets = max(math.ceil(self._lead_minutes() / self.policy.bucket_minutes), 1)
+        decision = restock_decision(
+            self.on_hand, inbound, self.forecaster, lead_buckets, self.policy.service_level,
+            self.policy.review_buckets, self.policy.bucket_minutes,
+        )  # fmt: skip
+        if decision is None:
+            return None
+        self.restocks.append((end, decision.quantity))
+        ts = from_epoch(end)
+        fields = {
+            "event_id": decision_id("restock", self.sku, bucket.start),
+            "sku": self.sku,
+            "quantity": decision.quantity,
+            "on_hand": int(self.on_hand),
+            "inbound": int(inbound),
+            "forecast_units": round(decision.forecast_units, 4),
+            "horizon_minutes": decision.horizon_buckets * self.policy.bucket_minutes,
+            "service_level": self.policy.service_level,
+            "reason": decision.reason,
+            "ts": ts,
+        }
+        return Decision("restock", self.sku, ts, fields)
+
+    def _discount(self, bucket: ClosedBucket, end: float) -> Decision | None:
+        campaign = self.campaign
+        assert campaign is not None
+        last = from_epoch(self.last_discount_change) if self.last_discount_change is not None else None
+        decision = discount_decision(
+            self.discount, campaign.min_discount, campaign.max_discount, self.policy.max_discount_step,
+            timedelta(minutes=self.policy.discount_cooldown_minutes), last, from_epoch(end),
+            self._stock_for_sale(end, campaign), from_epoch(campaign.ends_at),
+            self.forecaster.forecast(self.forecaster.max_horizon), self.price_response,
+            bucket_seconds=self.bucket_s, target_sell_through=self.policy.target_sell_through,
+        )  # fmt: skip
+        if decision is None:
+            return None
+        self.discount, self.last_discount_change = decision.new_discount, end
+        ts = from_epoch(end)
+        fields = {
+            "event_id": decision_id("discount", self.sku, bucket.start),
+            "sku": self.sku,
+            "campaign_id": campaign.campaign_id,
+            "old_discount": decision.old_discount,
+            "new_discount": decision.new_discount,
+            "projected_sell_through": round(decision.projected_sell_through, 4),
+            "reason": decision.reason,
+            "ts": ts,
+        }
+        return Decision("discount", self.sku, ts, fields)
+
+    def _stock_for_sale(self, now: float, campaign: Campaign) -> float:
+        """On hand plus what is inbound and can still arrive before the sale ends."""
+        arrives_in_time = now + self._lead_minutes() * 60 < campaign.ends_at
+        return float(self.on_hand or 0) + (self.inbound if arrives_in_time else 0)
+
+    def status(self) -> dict[str, Any]:
+        """What recommendations and the dashboard read of this SKU after a closed bucket.
+
+        ``forecast``: the units expected in the bucket now open, with its central band at the policy's
+        service level.
+
+        >>> state = SkuState("sku-1")
+        >>> state.apply({"on_hand": 9, "inbound": 4, "ts": "…"}, 0.0)
+        >>> state.apply({"quantity": 3, "unit_price": 2.0, "order_id": "o1"}, 10.0)
+        >>> _ = state.advance(60.0)
+        >>> status = state.status()
+        >>> status["inbound"], status["forecast"]["bucket"]
+        (4, '1970-01-01T00:01:00+00:00')
+        """
+        status: dict[str, Any] = {
+            "sku": self.sku,
+            "on_hand": self.on_hand,
+            "inbound": self.inbound,
+            "discount": self.discount,
+            "popularity": round(self.popularity, 4),
+            "units_sold": self.units_sold,
+            "oversold_units": self.oversold_units,
+            "oversold_orders": self.oversold_orders,
+        }
+        if self.bucket_start is not None:
+            lo, hi = self.forecaster.interval(1, self.policy.service_level)
+            status["forecast"] = {
+                "bucket": from_epoch(self.bucket_start).isoformat(),
+                "units": round(self.forecaster.forecast(1)[0], 4),
+                "lo": round(lo, 4),
+                "hi": round(hi, 4),
+                "level": self.policy.service_level,
+            }
+        return status

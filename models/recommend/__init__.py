@@ -1,0 +1,1 @@
+"""Recommendations: online user embeddings and the ranking of live campaign SKUs."""

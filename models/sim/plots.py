@@ -1,0 +1,139 @@
+"""PNG plots of the demo report (matplotlib, Agg backend: no display needed).
+
+``write_plots(evaluation, closed_loop, out)`` writes ``forecast.png`` (demand against the one-minute-ahead
+forecast and its 90% band, top SKUs), ``stock_discount.png`` (stock on hand and live discount under the
+adaptive policy) and ``policies.png`` (revenue and sell-through per policy).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+
+from models.sim.evaluation import Evaluation
+from models.sim.ledger import Ledger
+
+COLORS = {"adaptive": "#1f77b4", "static": "#7f7f7f", "oracle": "#2ca02c", "closed loop\n(Kafka)": "#ff7f0e"}
+
+
+def top_skus(ledger: Ledger, n: int) -> list[int]:
+    """Indices of the ``n`` best-selling SKUs."""
+    return [int(i) for i in np.argsort(-ledger.sold.sum(axis=1), kind="stable")[:n]]
+
+
+def _campaign(ax: Axes, scenario: dict[str, Any], label: str | None = None) -> None:
+    start = scenario["campaign_offset_minutes"]
+    ax.axvspan(start, start + scenario["campaign_minutes"], color="#ffd54f", alpha=0.18, lw=0, label=label)
+
+
+def _clip_peaks(ax: Axes, x: np.ndarray, forecast: np.ndarray, data_max: float) -> None:
+    """Keep the data readable: the y axis follows the data, a forecast peak above it is labelled."""
+    top = 1.6 * data_max
+    ax.set_ylim(0, top)
+    peak = int(np.nanargmax(forecast)) if np.isfinite(forecast).any() else 0
+    if forecast[peak] > top:
+        ax.annotate(f"forecast peak {forecast[peak]:.0f} ↑", (x[peak], top), xytext=(-8, -14),
+                    textcoords="offset points", ha="right", fontsize=9, color=COLORS["adaptive"])  # fmt: skip
+
+
+def plot_forecast(evaluation: Evaluation, path: Path, n: int = 4) -> Path:
+    """Units sold per minute, expected demand, and the forecast with its band, for the top SKUs."""
+    ledger, scenario = evaluation.ledgers["adaptive"], evaluation.report["scenario"]
+    fig, axes = plt.subplots(2, (n + 1) // 2, figsize=(13, 7.5), sharex=True, squeeze=False)
+    minutes = np.arange(ledger.sold.shape[1])
+    for ax, i in zip(axes.flat, top_skus(ledger, n), strict=False):
+        run, sku = evaluation.backtests[i], ledger.skus[i]
+        _campaign(ax, scenario, "campaign")
+        ax.bar(minutes, ledger.sold[i], width=1.0, color="#bdbdbd", label="units sold")
+        ax.plot(minutes, ledger.demand_rate[i], color="black", lw=1, ls="--", label="true expected demand")
+        ax.fill_between(
+            minutes, run["lo"], run["hi"], color=COLORS["adaptive"], alpha=0.2, lw=0, label="90% band"
+        )
+        ax.plot(minutes, run["forecast"], color=COLORS["adaptive"], lw=1.6, label="forecast (1 min ahead)")
+        _clip_peaks(ax, minutes, run["forecast"], max(ledger.sold[i].max(), ledger.demand_rate[i].max(), 1.0))
+        ax.set_title(f"{sku.sku} ({sku.category}, {sku.units_sold} sold)", fontsize=11)
+        ax.set_ylabel("units / minute")
+        ax.grid(alpha=0.3)
+    for ax in axes[-1]:
+        ax.set_xlabel("minute of the sale")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=5, frameon=False, bbox_to_anchor=(0.5, 0.96))
+    mae = evaluation.report["forecast"]
+    fig.suptitle(
+        f"Demand forecast of the adaptive run: MAE {mae['mae']:.2f} units/min"
+        f" vs seasonal-naive {mae['seasonal_naive_mae']:.2f}",
+        y=0.985,
+    )
+    fig.tight_layout(rect=(0, 0, 1, 0.925))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_stock_discount(evaluation: Evaluation, path: Path, n: int = 6) -> Path:
+    """Stock on hand (top) and the live discount (bottom) of the top SKUs under the adaptive policy."""
+    ledger, scenario = evaluation.ledgers["adaptive"], evaluation.report["scenario"]
+    fig, (stock, discount) = plt.subplots(2, 1, figsize=(12, 7.5), sharex=True, height_ratios=(3, 2))
+    minutes = np.arange(ledger.on_hand.shape[1])
+    colors = plt.get_cmap("tab10")
+    for k, i in enumerate(top_skus(ledger, n)):
+        label = ledger.skus[i].sku
+        stock.step(minutes, ledger.on_hand[i], where="post", color=colors(k), lw=1.5, label=label)
+        discount.step(minutes, 100 * ledger.discount[i], where="post", color=colors(k), lw=1.5)
+    static = 100 * scenario["default_discount"]
+    discount.axhline(static, color=COLORS["static"], ls="--", lw=1.2, label=f"static discount {static:.0f}%")
+    for ax in (stock, discount):
+        _campaign(ax, scenario, "campaign" if ax is stock else None)
+        ax.grid(alpha=0.3)
+    stock.set_ylabel("units on hand (end of minute)")
+    stock.set_title("Adaptive policy: stock and discount of the best-selling SKUs")
+    stock.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9, title="SKU")
+    discount.set_ylabel("live discount (%)")
+    discount.set_xlabel("minute of the sale")
+    discount.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_policies(evaluation: Evaluation, closed_loop: Ledger | None, path: Path) -> Path:
+    """Revenue and sell-through of each policy (and of the closed loop through Kafka, when given)."""
+    results = {name: (ledger.revenue, ledger.sell_through) for name, ledger in evaluation.ledgers.items()}
+    if closed_loop is not None:
+        results["closed loop\n(Kafka)"] = (closed_loop.revenue, closed_loop.sell_through)
+    names = list(results)
+    colors = [COLORS.get(name, "#9467bd") for name in names]
+    fig, (rev, st) = plt.subplots(1, 2, figsize=(12, 4.8))
+    for ax, k, fmt in ((rev, 0, "{:,.0f}"), (st, 1, "{:.0%}")):
+        values = [results[name][k] for name in names]
+        bars = ax.bar(names, values, color=colors)
+        ax.bar_label(bars, [fmt.format(v) for v in values], padding=3, fontsize=10)
+        ax.set_ylim(0, max(values) * 1.15 if max(values) > 0 else 1)
+        ax.grid(axis="y", alpha=0.3)
+    rev.set_title("Revenue")
+    rev.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+    st.set_title("Sell-through (units sold / units available)")
+    st.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_plots(evaluation: Evaluation, closed_loop: Ledger | None, out: Path) -> list[Path]:
+    """All plots of the report into ``out``; returns their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    return [
+        plot_forecast(evaluation, out / "forecast.png"),
+        plot_stock_discount(evaluation, out / "stock_discount.png"),
+        plot_policies(evaluation, closed_loop, out / "policies.png"),
+    ]

@@ -1,0 +1,1 @@
+"""Batched BERT text scoring: loading local checkpoints, micro-batching, caches and its benchmark."""

@@ -1,0 +1,1 @@
+"""The Postgres sink: every restock and discount decision lands once."""

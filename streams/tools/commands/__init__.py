@@ -1,0 +1,8 @@
+"""The ``flashsale`` command group; each module adds the commands of one area."""
+
+from __future__ import annotations
+
+from streams.tools.commands import bench, replay, sale, stack  # they register on ``cli``
+from streams.tools.commands.group import cli
+
+__all__ = ["bench", "cli", "replay", "sale", "stack"]

@@ -1,0 +1,274 @@
+"""``flashsale demo``: a simulated flash sale through the real pipeline, then the report.
+
+One run = a fresh namespace (topic prefix and Postgres schema ``demo_<utc time>``), one worker process,
+a closed-loop sale of about ``sale_s`` seconds through Kafka, the decisions read back from the topics
+and from Postgres, and the in-process evaluation (adaptive / static / oracle). While it runs,
+``flashsale dashboard`` serves the namespace (its URL is printed). It writes ``report.json`` and the
+plots; then the dashboard and the worker are stopped, and so is the local stack if the demo started it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from kafka import KafkaConsumer, TopicPartition
+from pydantic import SecretStr
+
+from infra import migrations
+from infra.errors import InfraError
+from infra.net import free_port, port_in_use
+from models.sim.evaluation import evaluate, hit_rate_at_k, policy_metrics, popularity_hit_rate
+from models.sim.market import ScenarioConfig
+from streams.contracts.topics import DISCOUNTS, RESTOCK
+from streams.runtime.admin import client_config, ensure_topics
+from streams.settings import Settings
+from streams.sink.tables import tables_for
+from streams.skus.agents import sku_policy
+from streams.tools.runlog import RunLog
+from streams.tools.simulate import SimulationRun, simulate
+
+Progress = Callable[[str], None]
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: children run from it
+DASHBOARD_PORT = 8050  # the demo's dashboard, when this port is free
+
+
+@contextmanager
+def local_stack(settings: Settings, progress: Progress) -> Iterator[Settings]:
+    """The local stack, started if needed (and then stopped); yields settings that point at it."""
+    from infra.stack import LocalStack
+
+    stack = LocalStack.at(settings.stack_place())
+    before = stack.status()
+    stack.up(progress=progress)
+    try:
+        yield settings.model_copy(
+            update={**stack.kafka_settings(), "database_url": SecretStr(stack.postgres.url)}
+        )
+    finally:
+        for name, server in (("kafka", stack.kafka), ("postgres", stack.postgres)):
+            if not before[name]["running"]:
+                progress(f"stopping the {name} the demo started")
+                server.stop()
+
+
+@contextmanager
+def flashsale_process(settings: Settings, log: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+    """One ``flashsale ARGS`` process with ``settings``, its output appended to ``log``; stopped after."""
+    env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streams", *args], cwd=ROOT, env=env, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def worker(settings: Settings, log: Path) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    """One ``flashsale worker`` process (wait for it with :func:`wait_ready`)."""
+    return flashsale_process(settings, log, "worker")
+
+
+@contextmanager
+def dashboard(settings: Settings, log: Path, port: int | None = None, timeout_s: float = 60) -> Iterator[str]:
+    """``flashsale dashboard`` for the namespace of ``settings``, serving; yields its URL."""
+    port = port or (free_port() if port_in_use("127.0.0.1", DASHBOARD_PORT) else DASHBOARD_PORT)
+    url, run_log = f"http://127.0.0.1:{port}/", RunLog(log)
+    with flashsale_process(settings, log, "dashboard", "--port", str(port)) as proc:
+        deadline = time.monotonic() + timeout_s
+        while not serving(url + "snapshot"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise InfraError(f"the dashboard did not start (see {log}): {run_log.last_line()}")
+            time.sleep(0.2)
+        yield url
+
+
+def serving(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def wait_ready(proc: subprocess.Popen[bytes], log: RunLog, timeout_s: float = 120) -> None:
+    """Until this run of the worker logs "Ready" (earlier demos' lines in the same log do not count)."""
+    deadline = time.monotonic() + timeout_s
+    while not log.has("]: Ready"):  # Faust's "[^Worker]: Ready", not "NotReady"
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise InfraError(f"the demo worker did not start (see {log}): {log.last_line()}")
+        time.sleep(0.2)
+
+
+def topic_ids(settings: Settings, topic: str) -> set[str]:
+    """``event_id``s of every message now in ``topic`` of this namespace."""
+    consumer = KafkaConsumer(**client_config(settings), group_id=None, enable_auto_commit=False)
+    try:
+        name = settings.topic(topic)
+        parts = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
+        consumer.assign(parts)
+        ends = consumer.end_offsets(parts)
+        consumer.seek_to_beginning()
+        ids: set[str] = set()
+        while any(consumer.position(tp) < ends[tp] for tp in parts):
+            for records in consumer.poll(timeout_ms=500).values():
+                ids.update(json.loads(r.value)["event_id"] for r in records)
+        return ids
+    finally:
+        consumer.close()
+
+
+def stored_ids(settings: Settings, want: dict[str, set[str]], timeout_s: float = 30) -> dict[str, list[str]]:
+    """Decision ids per table in Postgres, polled until they hold ``want`` (the sink may trail)."""
+    tables = tables_for(settings.db_schema)
+    engine = sa.create_engine(settings.database_url.get_secret_value(), poolclass=sa.NullPool)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            with engine.connect() as conn:
+                rows = {
+                    name: [r[0] for r in conn.execute(sa.select(getattr(tables, name).c.event_id))]
+                    for name in want
+                }
+            if all(want[n] <= set(rows[n]) for n in want) or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.5)
+    finally:
+        engine.dispose()
+
+
+def stream_report(settings: Settings, run: SimulationRun) -> dict[str, Any]:
+    """What went through Kafka and Postgres, compared with the in-process path."""
+    on_topics = {
+        "restock_events": topic_ids(settings, RESTOCK),
+        "discount_adjustments": topic_ids(settings, DISCOUNTS),
+    }
+    rows = stored_ids(settings, on_topics)
+    streamed = set().union(*on_topics.values())
+    k = 10
+    return {
+        "namespace": settings.topic_prefix,
+        "wall_s": round(run.wall_s, 1),
+        "events_published": dict(run.published),
+        "decisions_on_topics": {n: len(ids) for n, ids in on_topics.items()},
+        "rows_in_postgres": {n: len(r) for n, r in rows.items()},
+        "duplicate_rows": sum(len(r) - len(set(r)) for r in rows.values()),
+        "missing_in_postgres": sum(len(on_topics[n] - set(r)) for n, r in rows.items()),
+        "due_decisions": run.expected,
+        "missed_the_wait": run.missing,
+        "applied_late": run.late,
+        "applied": dict(run.applied),
+        # The per-SKU maths in process on the very events published (streams.tools.simulate's shadow):
+        "same_decisions_as_in_process": streamed == run.in_process,
+        "decisions_only_in_stream": len(streamed - run.in_process),
+        "decisions_only_in_process": len(run.in_process - streamed),
+        "last_minute_decisions": run.last_minute,  # in process only: the stream waits for later events
+        "closed_loop": policy_metrics(run.ledger),
+        "recommendation_lists": len(run.shown),
+        f"hit_rate_at_{k}": hit_rate_at_k(run.orders, run.shown, k) if run.shown else None,
+        f"popularity_hit_rate_at_{k}": popularity_hit_rate(run.orders, k),
+    }
+
+
+def run_demo(
+    settings: Settings,
+    out: Path,
+    config: ScenarioConfig,
+    sale_s: float = 120.0,
+    wait_s: float = 2.0,
+    progress: Progress = print,
+) -> dict[str, Any]:
+    """The whole demo on the stack ``settings`` point at; returns the report (also in ``out/report.json``)."""
+    from models.sim.plots import write_plots
+
+    out.mkdir(parents=True, exist_ok=True)
+    ns = f"demo_{datetime.now(UTC):%Y%m%d_%H%M%S}"
+    s = settings.model_copy(update={"topic_prefix": ns, "db_schema": ns, "web_port": free_port()})
+    progress(f"namespace {ns}: creating topics and migrating schema")
+    migrations.upgrade(s.database_url.get_secret_value(), ns)
+    ensure_topics(s)
+    log = RunLog(out / "worker.log")  # before the worker starts: where this run's lines begin
+    with worker(s, log.path) as proc, dashboard(s, out / "dashboard.log") as url:
+        progress(f"dashboard: {url}")
+        progress("evaluating adaptive, static and oracle in process while the worker starts")
+        evaluation = evaluate(config, sku_policy(s), lag_minutes=1, k=s.recommendations_k)
+        wait_ready(proc, log)
+        rate = sum(evaluation.ledgers["adaptive"].events_by_topic.values()) / sale_s
+        progress(f"worker ready; the sale runs ~{sale_s:.0f} s at {rate:.0f} events/s, closed loop")
+        run = simulate(s, config, rate=rate, closed_loop=True, wait_s=wait_s)
+        progress("reading the decisions back from Kafka and Postgres")
+        report = {**evaluation.report, "stream": stream_report(s, run)}
+        (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        for path in write_plots(evaluation, run.ledger, out):
+            progress(f"wrote {path}")
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as the table ``flashsale demo`` prints."""
+    head = (
+        f"{'policy':<22}{'revenue':>12}{'units':>8}{'sell-through':>14}{'stockout min':>14}{'leftover':>10}"
+    )
+    rows = {
+        **report["policies"],
+        **({"closed loop (Kafka)": report["stream"]["closed_loop"]} if "stream" in report else {}),
+    }
+    lines = [head, "-" * len(head)]
+    for name, p in rows.items():
+        lines.append(
+            f"{name:<22}{p['revenue']:>12,.0f}{p['units']:>8.0f}{p['sell_through']:>14.1%}"
+            f"{p['stockout_minutes']:>14.0f}{p['leftover']:>10.0f}"
+        )
+    f, r = report["forecast"], report["recommendations"]
+    lines.append(
+        f"forecast MAE (1 min ahead, units/min): {f['mae']:.3f}"
+        f"  vs seasonal-naive {f['seasonal_naive_mae']:.3f}"
+    )
+    hit = next(k for k in r if k.startswith("hit_rate_at_"))
+    pop, label = f"popularity_{hit}", hit.replace("hit_rate_at_", "hit-rate@")
+    lines.append(
+        f"recommendation {label}: {r[hit]:.1%}  vs popularity {r[pop]:.1%}  (in process, lists not shown)"
+    )
+    if "stream" in report:
+        lines += _stream_lines(report["stream"], hit, pop)
+    return "\n".join(lines)
+
+
+def _stream_lines(st: dict[str, Any], hit: str, pop: str) -> list[str]:
+    live = "n/a (no lists on the topic)" if st[hit] is None else f"{st[hit]:.1%}"
+    topics, rows = st["decisions_on_topics"], st["rows_in_postgres"]
+    same = "yes" if st["same_decisions_as_in_process"] else "NO"
+    only = st["decisions_only_in_stream"], st["decisions_only_in_process"]
+    missed, due, late = st["missed_the_wait"], st["due_decisions"], st["applied_late"]
+    return [
+        f"  through Kafka: {live}  vs popularity {st[pop]:.1%}  (lists shown: partly their own effect)",
+        f"decisions on topics {sum(topics.values())} (restock {topics['restock_events']}, discount "
+        f"{topics['discount_adjustments']}); rows in Postgres {sum(rows.values())}, "
+        f"{st['missing_in_postgres']} missing, {st['duplicate_rows']} duplicate",
+        f"same decisions as the in-process maths on the published events: {same} "
+        f"({only[0]} only in the stream, {only[1]} only in process; the last minute's "
+        f"{st['last_minute_decisions']} wait for later events)",
+        f"closed loop: {st['wall_s']:.0f} s; {missed} of {due} due decisions missed the wait "
+        f"({late} applied late); {st['recommendation_lists']} recommendation lists applied",
+        f"topics and tables kept: flashsale tail restock --namespace {st['namespace']} --from-beginning",
+    ]

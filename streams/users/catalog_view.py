@@ -1,0 +1,160 @@
+"""Every worker's own view of the whole catalog, item embeddings and SKU status.
+
+Recommendations need all SKUs, not just a worker's partitions, so each worker reads the compacted
+``catalog`` and ``sku-status`` topics in full with a group-less consumer (the topics are their own
+durable log) and embeds each title once, in batches, when it first appears or changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from models.recommend.embeddings import vector_norm
+from models.text.bert import BertScorer
+from models.text.cache import ItemEmbeddingCache
+from streams.contracts.decoding import decode
+from streams.contracts.records import CatalogItem
+from streams.contracts.topics import CATALOG, SKU_STATUS
+from streams.runtime.admin import aiokafka_config, partitions_of
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Candidates:
+    """SKUs that can be recommended at a moment, with their vectors and popularity."""
+
+    skus: list[str]
+    matrix: np.ndarray
+    popularity: np.ndarray
+
+
+@dataclass
+class CatalogView:
+    """Catalog items, their embeddings and the latest status of each SKU."""
+
+    items: dict[str, CatalogItem] = field(default_factory=dict)
+    status: dict[str, dict[str, Any]] = field(default_factory=dict)
+    scorer: BertScorer | None = None
+    embeddings: ItemEmbeddingCache | None = None
+    # Queries (user agents) and titles (catalog reader) are encoded in worker threads: one at a time,
+    # as the model and its caches are shared.
+    model_lock: threading.Lock = field(default_factory=threading.Lock)
+    # SKU → (vector, norm) as users learn from it, or None (no vector, or one that teaches nothing).
+    _learnable: dict[str, tuple[np.ndarray, float] | None] = field(default_factory=dict)
+
+    def attach(self, scorer: BertScorer) -> None:
+        """Use ``scorer`` for titles and queries (loaded once the worker runs)."""
+        self.scorer, self.embeddings = scorer, ItemEmbeddingCache(scorer)
+
+    @property
+    def dim(self) -> int:
+        assert self.scorer is not None
+        return self.scorer.dim
+
+    @property
+    def encoder_name(self) -> str:
+        return self.scorer.model_name if self.scorer else "none"
+
+    @property
+    def cache_misses(self) -> int:
+        return self.scorer.query_cache.misses if self.scorer else 0
+
+    def encode_queries(self, queries: list[str]) -> np.ndarray:
+        assert self.scorer is not None
+        with self.model_lock:
+            return self.scorer.encode_queries(queries)
+
+    def apply_catalog(self, items: list[CatalogItem]) -> None:
+        """Take new catalog versions; titles that changed are embedded together."""
+        assert self.embeddings is not None
+        with self.model_lock:
+            self.embeddings.update({item.sku: item.title for item in items})
+        self.items = {**self.items, **{item.sku: item for item in items}}  # swapped whole for readers
+        self._learnable = {}
+
+    def vector(self, sku: str) -> np.ndarray | None:
+        if self.embeddings is None or sku not in self.embeddings:
+            return None
+        return self.embeddings.vector(sku)
+
+    def learnable(self, sku: str) -> tuple[np.ndarray, float] | None:
+        """The SKU's vector (a copy) and its norm, for :meth:`UserVector.learn_checked`; None for an
+        SKU without a vector or with a zero one."""
+        known = self._learnable  # one version: a catalog update in its thread starts a new one
+        if sku not in known:
+            vector = self.vector(sku)
+            norm = vector_norm(vector) if vector is not None else None
+            known[sku] = (vector.copy(), norm) if vector is not None and norm is not None else None
+        return known[sku]
+
+    def candidates(self, ts: float) -> Candidates:
+        """Live campaign SKUs (at event time ``ts``) that are in stock (or of unknown stock)."""
+        skus = []
+        vectors: dict[str, np.ndarray] = {}
+        for sku, item in self.items.items():
+            campaign, vector = item.campaign, self.vector(sku)
+            live = (
+                campaign is not None and campaign.starts_at.timestamp() <= ts < campaign.ends_at.timestamp()
+            )
+            on_hand = self.status.get(sku, {}).get("on_hand")
+            in_stock = on_hand is None or on_hand > 0  # unknown stock: not ruled out
+            if live and in_stock and vector is not None:
+                vectors[sku] = vector
+        skus = sorted(vectors)
+        matrix = np.stack([vectors[s] for s in skus]) if skus else np.zeros((0, self.dim), np.float32)
+        popularity = np.array([self.status.get(s, {}).get("popularity", 0.0) for s in skus], np.float32)
+        return Candidates(skus, matrix, popularity)
+
+
+async def follow(view: CatalogView, settings: Settings, ready: asyncio.Event) -> None:
+    """Read ``catalog`` and ``sku-status`` from the start, forever; ``ready`` once caught up."""
+    names = [settings.topic(CATALOG), settings.topic(SKU_STATUS)]
+    consumer = AIOKafkaConsumer(**aiokafka_config(settings), group_id=None, enable_auto_commit=False)
+    event_time = settings.event_time_policy()
+    try:
+        await consumer.start()  # inside: a broker that is down still gets the consumer closed
+        partitions = await _partitions(settings, names)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        while True:
+            batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+            catalog: list[CatalogItem] = []
+            for tp, messages in batches.items():
+                for message in messages:
+                    if tp.topic == names[0]:
+                        try:
+                            stamp = message.timestamp / 1000
+                            catalog.append(decode(CatalogItem, message.value, stamp, event_time=event_time))
+                        except Exception:
+                            continue  # the catalog agent dead-letters it
+                    elif message.value:
+                        view.status[message.key.decode()] = json.loads(message.value)
+            if catalog:
+                await asyncio.to_thread(view.apply_catalog, catalog)
+            if not ready.is_set() and all(await _caught_up(consumer, ends)):
+                log.info("catalog view ready: %d items, %d with status", len(view.items), len(view.status))
+                ready.set()
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(settings: Settings, names: list[str]) -> list[TopicPartition]:
+    found = await asyncio.to_thread(partitions_of, settings, names)
+    if not all(found.values()):
+        raise RuntimeError(f"topics {names} have no partitions: create them first (flashsale topics)")
+    return [TopicPartition(n, p) for n, ps in found.items() for p in ps]
+
+
+async def _caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> list[bool]:
+    return [await consumer.position(tp) >= end for tp, end in ends.items()]
