@@ -17,6 +17,9 @@ DUPLICATES = Counter(
     "flashsale_duplicates_total", "Re-sent events dropped: an event_id (or order_id) already applied",
     ["agent", "topic"],
 )  # fmt: skip
+STATE_REFUSED = Counter(
+    "flashsale_state_refused_total", "Changelog values refused on recovery (not a readable state)", ["table"]
+)
 OVERSOLD_UNITS = Counter(
     "flashsale_oversold_units_total",
     "Units ordered beyond the stock last reported (counted as sold all the same)",

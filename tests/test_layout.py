@@ -99,3 +99,14 @@ def test_infra_takes_plain_arguments() -> None:
         nodes = ast.walk(ast.parse(path.read_text()))
         found = {n.module for n in nodes if isinstance(n, ast.ImportFrom) and n.module}
         assert not {m for m in found if m.split(".")[0] == "streams"}, path
+
+
+def test_no_pickle_and_no_eval_in_the_pipeline_or_the_maths() -> None:
+    """Nothing read from Kafka or Postgres can run code: no unpickler, no eval, anywhere in the code."""
+    banned = {"pickle", "cloudpickle", "dill", "marshal", "shelve", "joblib"}
+    for name, path in modules().items():
+        nodes = list(ast.walk(ast.parse(path.read_text())))
+        found = {a.name.split(".")[0] for n in nodes if isinstance(n, ast.Import) for a in n.names}
+        found |= {n.module.split(".")[0] for n in nodes if isinstance(n, ast.ImportFrom) and n.module}
+        calls = {n.func.id for n in nodes if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        assert not found & banned and not calls & {"eval", "exec"}, name

@@ -9,7 +9,6 @@ from __future__ import annotations
 import bisect
 import collections
 import math
-import pickle
 from datetime import datetime
 from statistics import NormalDist
 from typing import Any, NamedTuple
@@ -52,8 +51,6 @@ class DemandForecaster:
     True
     """
 
-    STATE_VERSION = 1
-
     def __init__(
         self,
         model: time_series.base.Forecaster | None = None,
@@ -61,7 +58,6 @@ class DemandForecaster:
         max_horizon: int = 120,
         error_halflife: float = 120.0,
     ) -> None:
-        self.version = self.STATE_VERSION
         self.model = model if model is not None else LogETS(season=season)
         self.max_horizon = max(int(max_horizon), 1)
         self.grid = _grid(self.max_horizon)
@@ -72,7 +68,7 @@ class DemandForecaster:
         self.origins: collections.deque[tuple[int, float, list[float]]] = collections.deque()
         k = len(self.grid)
         self.err_w, self.err_mean, self.err_sq = [0.0] * k, [0.0] * k, [0.0] * k
-        self._path: list[float] | None = None  # cache of forecast(max_horizon); not pickled
+        self._path: list[float] | None = None  # cache of forecast(max_horizon); not part of the state
 
     def learn_one(self, units: float) -> None:
         """Learn the units of the next closed bucket."""
@@ -145,16 +141,41 @@ class DemandForecaster:
         half = NormalDist().inv_cdf((1 + service_level) / 2) * math.sqrt(var)
         return max(mean + bias - half, 0.0), max(mean + bias + half, 0.0)
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_path": None}
+    def to_state(self) -> dict[str, Any]:
+        """Plain numbers (no objects): what a changelog stores, see ``streams/runtime/codec.py``.
 
-    def to_bytes(self) -> bytes:
-        """Pickle for a changelog-backed table (see ``docs/forecasting.md``)."""
-        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+        >>> f = DemandForecaster(season=2, max_horizon=4)
+        >>> for y in [3, 1, 3, 1, 3]:
+        ...     f.learn_one(y)
+        >>> DemandForecaster.from_state(f.to_state()).forecast(4) == f.forecast(4)
+        True
+        """
+        if not isinstance(self.model, LogETS | SeasonalNaive):
+            raise TypeError(f"{type(self.model).__name__} has no plain state: only LogETS and SeasonalNaive")
+        return {
+            "model": self.model.to_state(),
+            "max_horizon": self.max_horizon,
+            "decay": self.decay,
+            "n_seen": self.n_seen,
+            "total": self.total,
+            "origins": [[n0, total0, list(cum)] for n0, total0, cum in self.origins],
+            "err_w": list(self.err_w),
+            "err_mean": list(self.err_mean),
+            "err_sq": list(self.err_sq),
+        }
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> DemandForecaster:
-        obj = pickle.loads(data)
-        if not isinstance(obj, cls) or getattr(obj, "version", None) != cls.STATE_VERSION:
-            raise ValueError("not a DemandForecaster state of this version")
-        return obj
+    def from_state(cls, state: dict[str, Any]) -> DemandForecaster:
+        model_state = state["model"]
+        readers = {"log-ets": LogETS.from_state, "seasonal-naive": SeasonalNaive.from_state}
+        if model_state.get("model") not in readers:
+            raise ValueError(f"unknown forecaster model {model_state.get('model')!r}")
+        f = cls(readers[model_state["model"]](model_state), max_horizon=state["max_horizon"])
+        f.decay, f.n_seen, f.total = float(state["decay"]), int(state["n_seen"]), float(state["total"])
+        f.origins.extend((int(n0), float(t0), [float(c) for c in cum]) for n0, t0, cum in state["origins"])
+        if not len(state["err_w"]) == len(state["err_mean"]) == len(state["err_sq"]) == len(f.grid):
+            raise ValueError("forecaster error track does not match its horizon grid")
+        f.err_w, f.err_mean, f.err_sq = (
+            [float(v) for v in state[name]] for name in ("err_w", "err_mean", "err_sq")
+        )
+        return f

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import math
+from typing import Any
 
 from river import time_series
 
@@ -21,6 +22,16 @@ class SeasonalNaive(time_series.base.Forecaster):
 
     def learn_one(self, y: float, x: dict | None = None) -> None:
         self.history.append(float(y))
+
+    def to_state(self) -> dict[str, Any]:
+        """Plain numbers: the season and the last season's values."""
+        return {"model": "seasonal-naive", "season": self.season, "history": list(self.history)}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> SeasonalNaive:
+        model = cls(state["season"])
+        model.history.extend(float(v) for v in state["history"])
+        return model
 
     def forecast(self, horizon: int, xs: list[dict] | None = None) -> list[float]:
         h = list(self.history)
@@ -87,6 +98,25 @@ class LogETS(time_series.base.Forecaster):
             self.abs_err += 0.05 * (abs(err) - self.abs_err)
             self.seasonal[self.phase] = self.gamma * (err + s) + (1 - self.gamma) * s
             self.phase = (self.phase + 1) % self.season
+
+    FIELDS = ("season", "alpha", "beta", "gamma", "phi", "clip", "abs_err", "warmup", "level", "trend")
+
+    def to_state(self) -> dict[str, Any]:
+        """Plain numbers: the knobs, the smoothed level/trend/seasonal terms and the warm-up values."""
+        fields = {name: getattr(self, name) for name in self.FIELDS}
+        return {"model": "log-ets", **fields, "seasonal": list(self.seasonal), "phase": self.phase}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> LogETS:
+        knobs = ("season", "alpha", "beta", "gamma", "phi", "clip")
+        model = cls(**{name: state[name] for name in knobs})
+        model.abs_err, model.level, model.trend = state["abs_err"], state["level"], state["trend"]
+        model.warmup, model.seasonal = (
+            [float(v) for v in state["warmup"]],
+            [float(v) for v in state["seasonal"]],
+        )
+        model.phase = int(state["phase"])
+        return model
 
     def forecast(self, horizon: int, xs: list[dict] | None = None) -> list[float]:
         if self.level is None:

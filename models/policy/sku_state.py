@@ -17,9 +17,9 @@ give the same decisions, with ids derived from (kind, sku, bucket).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from models.forecast.demand import ClosedBucket, DemandForecaster
 from models.ids import decision_id, from_epoch, to_epoch
@@ -96,6 +96,47 @@ class SkuState:
 
     def __post_init__(self) -> None:
         self.forecaster = DemandForecaster(season=self.policy.season_buckets)
+
+    # The plain fields of the state and their type ("?": may be None), checked when a state is read.
+    COUNTERS: ClassVar[dict[str, str]] = {
+        "units_sold": "int", "revenue": "float", "on_hand": "int?", "inbound": "int", "discount": "float",
+        "last_discount_change": "float?", "bucket_start": "float?", "bucket_units": "float",
+        "listed": "bool", "popularity": "float", "closed_buckets": "int", "available": "int?",
+        "stock_at": "float?", "oversold_units": "int", "oversold_orders": "int",
+    }  # fmt: skip
+
+    def to_state(self) -> dict[str, Any]:
+        """Plain values only (numbers, strings, lists, maps): what a changelog stores.
+
+        >>> state = SkuState("sku-1")
+        >>> state.apply({"quantity": 2, "unit_price": 9.0, "order_id": "o1"}, 60.0)
+        >>> back = SkuState.from_state(state.to_state())
+        >>> back.units_sold, back.revenue, back.to_state() == state.to_state()
+        (2, 18.0, True)
+        """
+        return {
+            "sku": self.sku,
+            "policy": asdict(self.policy),
+            **{name: getattr(self, name) for name in self.COUNTERS},
+            "campaign": asdict(self.campaign) if self.campaign else None,
+            "restocks": [[t, quantity] for t, quantity in self.restocks],
+            "forecaster": self.forecaster.to_state(),
+            "price_response": asdict(self.price_response),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> SkuState:
+        """The state of :meth:`to_state`; KeyError/TypeError/ValueError when ``state`` is not one."""
+        known = {f.name for f in fields(SkuPolicy)}
+        policy = SkuPolicy(**{k: v for k, v in state["policy"].items() if k in known})
+        out = cls(str(state["sku"]), policy)
+        for name, kind in cls.COUNTERS.items():
+            setattr(out, name, _typed(state[name], kind, name))
+        out.campaign = Campaign(**state["campaign"]) if state["campaign"] is not None else None
+        out.restocks = [(float(t), int(quantity)) for t, quantity in state["restocks"]]
+        out.forecaster = DemandForecaster.from_state(state["forecaster"])
+        out.price_response = PriceResponse(**state["price_response"])
+        return out
 
     @property
     def bucket_s(self) -> int:
@@ -297,3 +338,15 @@ class SkuState:
                 "level": self.policy.service_level,
             }
         return status
+
+
+def _typed(value: Any, kind: str, name: str) -> Any:
+    """``value`` if it has the type ``kind`` names (``float`` takes an int too), else ValueError."""
+    if value is None and kind.endswith("?"):
+        return None
+    base = kind.rstrip("?")
+    ok = isinstance(value, bool) if base == "bool" else not isinstance(value, bool)
+    ok = ok and isinstance(value, {"int": int, "float": int | float, "bool": bool}[base])
+    if not ok:
+        raise ValueError(f"{name}: expected {kind}, got {type(value).__name__}")
+    return float(value) if base == "float" else value

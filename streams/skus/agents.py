@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import faust
@@ -31,13 +30,14 @@ from streams.contracts.topics import CATALOG, ORDERS, STOCK
 from streams.runtime.catchup import read_range
 from streams.runtime.clock import KIND_RANK, Inbox, PartitionClock, expected_sources
 from streams.runtime.deadletters import Origin, record_limit, send_dead_letter, send_dead_value
-from streams.runtime.dedup import RecentIds, count_duplicate, event_ids, header_ids
+from streams.runtime.dedup import count_duplicate, event_ids, header_ids
 from streams.runtime.forwarding import MARK, Forwarder
 from streams.runtime.ingest import batches, decode_batch
 from streams.runtime.outbox import Outbox
 from streams.runtime.tablestate import load, put, state_table
 from streams.runtime.tenure import Ownership, Tenure
 from streams.settings import Settings
+from streams.skus.state import SKU_CLOCKS, SKU_SLOTS, SkuSlot
 
 log = logging.getLogger(__name__)
 NUDGE = b"nudge"  # a no-op record kind on sku-events
@@ -60,24 +60,12 @@ def sku_policy(settings: Settings) -> SkuPolicy:
     )
 
 
-@dataclass
-class SkuSlot:
-    """All state of one SKU in one table value, so that a crash can never split it."""
-
-    inbox: Inbox
-    state: SkuState
-    seen: RecentIds = field(default_factory=RecentIds)  # ids applied lately: re-sent copies are dropped
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update({"seen": RecentIds(), **state})  # slots stored before ``seen`` existed
-
-
 def register(fs: Flashsale) -> None:
     """Register stock/catalog forwarding and the per-SKU agent on ``fs.app``."""
     app, s, topics = fs.app, fs.settings, fs.topics
     within = s.stream_batch_wait_ms / 1000
-    slots = state_table(app, "sku-slots")
-    clocks = state_table(app, "sku-clocks")
+    slots = state_table(app, "sku-slots", SKU_SLOTS)
+    clocks = state_table(app, "sku-clocks", SKU_CLOCKS)
     sources = expected_sources((ORDERS, STOCK, CATALOG), s.topic_partitions)
     policy = sku_policy(s)
     ownership = Ownership(app)

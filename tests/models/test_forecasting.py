@@ -1,5 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
+import msgpack
 import pytest
 from river.time_series.base import Forecaster
 
@@ -25,11 +26,32 @@ def test_band_widens_with_service_level_and_state_is_small(model: Forecaster) ->
     f = DemandForecaster(model=model)
     for y in flash_sale_traffic(hours=3, seed=3):
         f.learn_one(y)
-    assert min(f.forecast(120)) >= 0
     qs = [f.demand_quantile(15, sl) for sl in (0.5, 0.9, 0.99)]
     assert qs == sorted(qs) and qs[0] < qs[-1]
     lo, hi = f.interval(15, 0.9)
     assert lo < sum(f.forecast(15)) < hi
-    blob = f.to_bytes()
+    blob = msgpack.packb(f.to_state())
     assert len(blob) < 8_000
-    assert DemandForecaster.from_bytes(blob).forecast(30) == pytest.approx(f.forecast(30))
+    restored = DemandForecaster.from_state(msgpack.unpackb(blob))
+    assert restored.forecast(30) == f.forecast(30) and restored.interval(15, 0.9) == (lo, hi)
+
+
+class Falling(Forecaster):
+    """A model whose raw forecast goes below zero (a trend fitted to a falling series)."""
+
+    def learn_one(self, y: float, x: dict | None = None) -> None:
+        pass
+
+    def forecast(self, horizon: int, xs: list[dict] | None = None) -> list[float]:
+        return [2.0 - h for h in range(horizon)]
+
+
+def test_forecasts_are_clipped_at_zero_where_the_model_goes_negative() -> None:
+    f = DemandForecaster(model=Falling(), max_horizon=8)
+    assert f.forecast(5) == [2.0, 1.0, 0.0, 0.0, 0.0]
+    assert f.forecast(10)[-1] == 0.0  # beyond the cached horizon too
+
+
+def test_a_model_without_plain_state_is_refused_not_pickled() -> None:
+    with pytest.raises(TypeError, match="Falling has no plain state"):
+        DemandForecaster(model=Falling()).to_state()

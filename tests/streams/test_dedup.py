@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import pickle
 import random
 from datetime import UTC, datetime
 
-from models.policy.sku_state import SkuState
 from streams.contracts.records import CatalogItem, Click, Order, StockLevel
-from streams.runtime.clock import Inbox
 from streams.runtime.dedup import RecentIds, event_ids, header_ids
-from streams.skus.agents import SkuSlot
 
 TS = datetime(2026, 11, 11, 12, tzinfo=UTC)
 
@@ -59,13 +55,3 @@ def test_pruning_at_any_safe_moment_drops_the_same_copies() -> None:
             pruned.forget_before(progress - lateness - window)
     assert all(a == b for a, b in answers)
     assert sum(a for a, _ in answers) > 100 and len(pruned.ids) < len(kept.ids) / 5
-
-
-def test_sku_slots_stored_before_deduplication_still_load() -> None:
-    slot = SkuSlot(Inbox(), SkuState("sku-1"))
-    del slot.__dict__["seen"]  # what such a slot holds
-    back = pickle.loads(pickle.dumps(slot))
-    assert back.seen.ids == {} and back.state.sku == "sku-1"
-    slot = SkuSlot(Inbox(), SkuState("sku-1"))
-    slot.seen.note(("e:1",), 5.0)
-    assert pickle.loads(pickle.dumps(slot)).seen.ids == {"e:1": 5.0}

@@ -1,0 +1,75 @@
+"""What the SKU path keeps in its tables, and the explicit encoding of each value (no pickle).
+
+``sku-slots`` holds one :class:`SkuSlot` per SKU (inbox, model state and recent ids in one value, so a
+crash never splits them); ``sku-clocks`` one :class:`PartitionClock` per partition of ``sku-events``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from models.policy.sku_state import SkuState
+from streams.runtime.clock import Inbox, PartitionClock, SourceMark, SourceTimes
+from streams.runtime.codec import StateCodec, binary, integer, number, optional_number, str_map, text
+from streams.runtime.dedup import RecentIds
+
+
+@dataclass
+class SkuSlot:
+    """All state of one SKU in one table value, so that a crash can never split it."""
+
+    inbox: Inbox
+    state: SkuState
+    seen: RecentIds = field(default_factory=RecentIds)  # ids applied lately: re-sent copies are dropped
+
+
+def slot_to_plain(slot: SkuSlot) -> dict[str, Any]:
+    return {
+        "pending": [list(event) for event in slot.inbox.pending],
+        "received": slot.inbox.received,
+        "state": slot.state.to_state(),
+        "seen": slot.seen.ids,
+    }
+
+
+def slot_from_plain(body: dict[str, Any]) -> SkuSlot:
+    pending = [
+        (number(t), integer(rank), text(source), integer(offset), binary(value), optional_binary(key))
+        for t, rank, source, offset, value, key in body["pending"]
+    ]
+    inbox = Inbox(pending, str_map(body["received"], integer))
+    return SkuSlot(inbox, SkuState.from_state(body["state"]), RecentIds(str_map(body["seen"], number)))
+
+
+def optional_binary(value: Any) -> bytes | None:
+    return None if value is None else binary(value)
+
+
+def clock_to_plain(clock: PartitionClock) -> dict[str, Any]:
+    return {
+        "expected": list(clock.expected),
+        "lateness_s": clock.lateness_s,
+        "marks": {source: [mark.time, mark.idle] for source, mark in clock.marks.items()},
+        "current": clock.current,
+        "skus": sorted(clock.skus),
+        "position": clock.position,
+        "received": clock.received.latest,
+    }
+
+
+def clock_from_plain(body: dict[str, Any]) -> PartitionClock:
+    marks = str_map(body["marks"], lambda m: SourceMark(number(m[0]), bool(m[1])))
+    return PartitionClock(
+        expected=tuple(text(s) for s in body["expected"]),
+        lateness_s=number(body["lateness_s"]),
+        marks=marks,
+        current=optional_number(body["current"]),
+        skus={text(s) for s in body["skus"]},
+        position=integer(body["position"]),
+        received=SourceTimes(str_map(body["received"], number)),
+    )
+
+
+SKU_SLOTS = StateCodec("sku-slot", 1, slot_to_plain, slot_from_plain)
+SKU_CLOCKS = StateCodec("sku-clock", 1, clock_to_plain, clock_from_plain)

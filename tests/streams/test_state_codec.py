@@ -1,0 +1,191 @@
+"""Table values as data: golden encodings per format version, exact round trips, and changelog values
+that are not a state (a pickle that would run code, a truncated or foreign value) refused on recovery."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import msgpack
+import numpy as np
+import pytest
+
+from models.ids import from_epoch
+from models.policy.sku_state import SkuState
+from models.recommend.embeddings import UserVector
+from streams import metrics
+from streams.app import create_app
+from streams.runtime.clock import Inbox, PartitionClock
+from streams.runtime.codec import MAGIC, StateCodec, StateError
+from streams.runtime.tablestate import state_table
+from streams.settings import Settings
+from streams.skus.state import SKU_CLOCKS, SKU_SLOTS, SkuSlot
+from streams.users.state import USER_SLOTS, UserSlot
+
+GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "state"
+T0 = 1_762_862_400.0  # 2025-11-11 12:00 UTC
+
+
+def a_sku_slot() -> SkuSlot:
+    state = SkuState("sku-7")
+    campaign = {
+        "campaign_id": "c1", "starts_at": "2025-11-11T12:00:00+00:00", "ends_at": "2025-11-11T14:00:00+00:00",
+        "discount": 0.2, "min_discount": 0.05, "max_discount": 0.5, "restock_lead_minutes": 20,
+    }  # fmt: skip
+    state.apply({"title": "Phone", "campaign": campaign}, T0)
+    state.apply({"on_hand": 30, "inbound": 0, "ts": "…"}, T0 + 1)
+    for minute in range(6):
+        state.apply(
+            {"quantity": 1 + minute % 3, "unit_price": 9.5, "order_id": f"o{minute}"}, T0 + 60 * minute
+        )
+        state.advance(T0 + 60 * minute + 59)
+    slot = SkuSlot(Inbox(), state)
+    slot.inbox.accept("orders/1", 41, T0 + 400, "order", b'{"order_id": "o9"}', b"u1")
+    slot.inbox.accept("stock/0", 7, T0 + 401, "stock", b'{"on_hand": 3}')
+    slot.seen.note(("orders:e:e9", "orders:o:o9"), T0 + 400)
+    return slot
+
+
+def a_sku_clock() -> PartitionClock:
+    clock = PartitionClock(expected=("orders/0", "stock/0"), lateness_s=5.0)
+    clock.mark("orders/0", T0 + 100)
+    clock.mark("stock/0", T0 + 90, idle=True)
+    clock.watermark()
+    clock.skus |= {"sku-7", "sku-9"}
+    clock.position = 1234
+    clock.received.saw("orders/0", T0 + 101)
+    return clock
+
+
+def a_user_slot() -> UserSlot:
+    vector = UserVector.empty(4).learn_one(np.array([1.0, 2.0, 0.0, 0.5]), "click", from_epoch(T0))
+    slot = UserSlot(vector, T0 + 12.5)
+    slot.accept("clicks/0", 41)
+    slot.times.saw("clicks/0", T0 + 99.0)
+    slot.seen.note(("clicks:e:e1",), T0 + 99.0)
+    return slot
+
+
+SAMPLES: dict[str, tuple[StateCodec[Any], Callable[[], Any]]] = {
+    "sku-slot": (SKU_SLOTS, a_sku_slot),
+    "sku-clock": (SKU_CLOCKS, a_sku_clock),
+    "user-slot": (USER_SLOTS, a_user_slot),
+}
+
+
+def write_golden() -> None:
+    """Write the fixture of each codec's current version (run once when a version is added)."""
+    for kind, (codec, sample) in SAMPLES.items():
+        path = GOLDEN / f"{kind}.v{codec.version}.bin"
+        if not path.exists():
+            path.write_bytes(codec.encode(sample()))
+
+
+@pytest.mark.parametrize("kind", sorted(SAMPLES))
+def test_every_version_ever_written_still_decodes(kind: str) -> None:
+    codec, sample = SAMPLES[kind]
+    fixtures = sorted(GOLDEN.glob(f"{kind}.v*.bin"))
+    assert [p.name for p in fixtures if p.name == f"{kind}.v{codec.version}.bin"], "no golden value"
+    for path in fixtures:
+        codec.decode(path.read_bytes())  # a version this worker can no longer read fails here
+    current = (GOLDEN / f"{kind}.v{codec.version}.bin").read_bytes()
+    assert codec.encode(sample()) == current, "the encoding changed: bump the version, keep the old one"
+    assert codec.encode(codec.decode(current)) == current
+
+
+def test_a_sku_slot_round_trips_exactly_and_decides_the_same() -> None:
+    slot = a_sku_slot()
+    back = SKU_SLOTS.decode(SKU_SLOTS.encode(slot))
+    assert back.inbox == slot.inbox and back.seen == slot.seen
+    assert back.state.to_state() == slot.state.to_state()
+    later = T0 + 3600
+    assert back.state.advance(later) == slot.state.advance(later)  # same forecasts, same decisions
+
+
+def test_a_user_slot_round_trips_with_its_float32_vector() -> None:
+    slot = a_user_slot()
+    raw = USER_SLOTS.encode(slot)
+    back = USER_SLOTS.decode(raw)
+    assert back.vector.mean.dtype == np.float32 and back.vector.mean.tobytes() == slot.vector.mean.tobytes()
+    want = slot.vector
+    assert (back.vector.weight, back.vector.ts, back.recommended_at) == (want.weight, T0, T0 + 12.5)
+    assert back.received == {"clicks/0": 41} and back.seen.ids == {"clicks:e:e1": T0 + 99.0}
+    assert not back.accept("clicks/0", 41) and back.accept("clicks/0", 42)  # redeliveries still refused
+    later = back.vector.learn_one(np.array([0.0, 1.0, 0.0, 0.0]), "order", from_epoch(T0))
+    assert later.weight > want.weight
+    assert len(raw) < 200
+
+
+class Exploit:
+    """A pickle that would create a file when unpickled."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return os.system, (f"touch {self.path}",)
+
+
+def bad_values(tmp_path: Path) -> dict[str, bytes]:
+    good = SKU_CLOCKS.encode(a_sku_clock())
+    return {
+        "pickle": pickle.dumps(Exploit(tmp_path / "pwned")),
+        "truncated": good[:-5],
+        "other kind": USER_SLOTS.encode(a_user_slot()),
+        "future version": MAGIC + bytes([9]) + good[3:],
+        "wrong shape": MAGIC + bytes([1]) + msgpack.packb(["sku-clock", {"expected": 3}]),
+        "huge bytes field": MAGIC + bytes([1]) + msgpack.packb(["user-slot", {"mean": 10**12}]),
+    }
+
+
+@pytest.mark.parametrize("name", ["pickle", "truncated", "other kind", "future version", "wrong shape"])
+def test_what_is_not_a_state_is_a_state_error(name: str, tmp_path: Path) -> None:
+    codec = USER_SLOTS if name == "huge bytes field" else SKU_CLOCKS
+    with pytest.raises(StateError):
+        codec.decode(bad_values(tmp_path)[name])
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_a_vector_field_that_is_not_bytes_is_refused_without_allocating() -> None:
+    with pytest.raises(StateError, match="a float32 vector is bytes of a multiple of 4"):
+        USER_SLOTS.decode(MAGIC + bytes([1]) + msgpack.packb(["user-slot", {**plain_user(), "mean": 10**12}]))
+
+
+def plain_user() -> dict[str, Any]:
+    return msgpack.unpackb(USER_SLOTS.encode(a_user_slot())[3:])[1]
+
+
+def changelog_event(value: bytes | None, offset: int) -> Any:
+    message = SimpleNamespace(
+        key=b'"p0"', value=value, topic="ns.flashsale-sku-clocks-changelog", partition=0
+    )
+    message.offset = offset
+    return SimpleNamespace(key="p0", value=value, message=message)  # Faust has decoded the key
+
+
+def test_recovery_refuses_hostile_changelog_values_logs_where_and_keeps_the_last_good_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(Settings(data_dir=tmp_path), web=False).app
+    table = state_table(app, "sku-clocks", SKU_CLOCKS)
+    good = SKU_CLOCKS.encode(a_sku_clock())
+    refused = metrics.STATE_REFUSED.labels(table="sku-clocks")
+    before = refused._value.get()
+    hostile = [changelog_event(raw, 10 + i) for i, raw in enumerate(bad_values(tmp_path).values())]
+    table.apply_changelog_batch([changelog_event(good, 9), *hostile])
+    assert table.data["p0"] == good  # the last good value stands
+    assert not (tmp_path / "pwned").exists()  # nothing was executed
+    assert refused._value.get() - before == len(hostile)
+    lines = [
+        r.getMessage() for r in caplog.records if "refused a sku-clocks changelog value" in r.getMessage()
+    ]
+    assert len(lines) == len(hostile)
+    assert "ns.flashsale-sku-clocks-changelog[0]@10: not a flashsale state value" in lines[0]
+
+
+if __name__ == "__main__":
+    write_golden()
