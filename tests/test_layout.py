@@ -110,3 +110,26 @@ def test_no_pickle_and_no_eval_in_the_pipeline_or_the_maths() -> None:
         found |= {n.module.split(".")[0] for n in nodes if isinstance(n, ast.ImportFrom) and n.module}
         calls = {n.func.id for n in nodes if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
         assert not found & banned and not calls & {"eval", "exec"}, name
+
+
+def private_attributes(path: Path) -> set[str]:
+    """Private attributes ``path`` reaches on objects other than ``self``/``cls`` (``x._y``, getattr)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+            if not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                found.add(node.attr)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr":
+            name = node.args[1] if len(node.args) > 1 else None
+            if isinstance(name, ast.Constant) and str(name.value).startswith("_"):
+                found.add(str(name.value))
+    return found
+
+
+def test_private_library_attributes_are_reached_through_one_module() -> None:
+    """Faust's and aiokafka's internals only in streams/runtime/faust_internals.py (``_mapping`` is
+    SQLAlchemy's public Row API despite its name)."""
+    door = ROOT / "streams" / "runtime" / "faust_internals.py"
+    for name, path in modules().items():
+        if path != door:
+            assert private_attributes(path) <= {"_mapping"}, (name, private_attributes(path))

@@ -83,7 +83,10 @@ class _WarmHW(time_series.base.Forecaster):
         self.last = y
 
     def forecast(self, horizon: int, xs: list[dict] | None = None) -> list[float]:
-        return self.model.forecast(horizon) if self.model._initialized else [self.last] * horizon
+        try:
+            return self.model.forecast(horizon)
+        except IndexError:  # river's HoltWinters has not initialised yet
+            return [self.last] * horizon
 
 
 class _Bias(time_series.base.Forecaster):

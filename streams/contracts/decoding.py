@@ -20,6 +20,7 @@ from faust.types.models import FieldDescriptorT
 
 from streams.contracts.eventtime import KAFKA_TIME, MAX_AHEAD, EventTimePolicy, payload_time
 from streams.contracts.records import ID_MAX, ChoiceField, Event
+from streams.runtime.faust_internals import record_fields
 
 E = TypeVar("E", bound=faust.Record)
 
@@ -158,7 +159,7 @@ def _convert(name: str, value: Any, field: FieldDescriptorT) -> Any:
 def validate(record_cls: type[E], data: dict[str, Any], prefix: str = "") -> E:
     """Build ``record_cls`` from ``data``, checking every declared field strictly."""
     values: dict[str, Any] = {}
-    for field_name, field in record_cls._options.descriptors.items():
+    for field_name, field in record_fields(record_cls).items():
         name = prefix + field_name
         value = data.get(field_name)
         if value is None:

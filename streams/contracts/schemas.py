@@ -18,6 +18,7 @@ from streams.contracts.records import INPUT_RECORDS, OUTPUT_RECORDS, ChoiceField
 from streams.contracts.schemas_topics import DEAD_LETTERS, SKU_STATUS
 from streams.contracts.topics import DEAD_LETTERS as DEAD_LETTERS_TOPIC
 from streams.contracts.topics import SKU_STATUS as SKU_STATUS_TOPIC
+from streams.runtime.faust_internals import record_fields
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -57,7 +58,7 @@ def field_schema(field: FieldDescriptorT) -> dict[str, Any]:
 
 def record_schema(record_cls: type[faust.Record]) -> dict[str, Any]:
     """An object schema with every field of ``record_cls``; unknown fields are allowed."""
-    fields = record_cls._options.descriptors
+    fields = record_fields(record_cls)
     schema: dict[str, Any] = {
         "type": "object",
         "properties": {name: field_schema(f) for name, f in fields.items()},

@@ -24,6 +24,7 @@ from faust.types import TP, EventT
 from streams import metrics
 from streams.contracts.decoding import TooLarge
 from streams.runtime.deadletters import record_size
+from streams.runtime.faust_internals import committed_offsets, last_fetch_ms
 from streams.runtime.outbox import Outbox
 
 MARK = "mark"
@@ -45,13 +46,8 @@ class SourceProgress:
 
 
 def last_fetch(app: faust.App, tp: TP) -> float | None:
-    """When the consumer last had a fetch response for ``tp`` (epoch s; aiokafka updates the high
-    watermark with each one, records or not), or None when unknown."""
-    try:
-        consumer = app.consumer._thread._ensure_consumer()  # type: ignore[attr-defined]  # Faust's aiokafka
-        fetched_ms = consumer.last_poll_timestamp(tp)
-    except Exception:  # not assigned (any more), or not started: unknown
-        return None
+    """When the consumer last had a fetch response for ``tp`` (epoch s), or None while unknown."""
+    fetched_ms = last_fetch_ms(app, tp)
     return fetched_ms / 1000 if fetched_ms is not None else None
 
 
@@ -128,7 +124,7 @@ class Forwarder:
         a fetch response that came after it was first found caught up (and no new event since) shows
         it still is. The timer settles its own marks: the agent's outbox is the agent's to settle.
         """
-        committed: dict[TP, int | None] = getattr(app.consumer, "_committed_offset", {})
+        committed = committed_offsets(app)
         outbox, now = Outbox(), self.clock()
         for tp in app.consumer.assignment():
             if tp.topic != topic:

@@ -23,6 +23,8 @@ import faust
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
+from streams.runtime.faust_internals import kafka_producer
+
 _partitioner = DefaultPartitioner()  # the one aiokafka (and so Faust) uses for keyed sends
 
 
@@ -88,11 +90,9 @@ class Outbox:
         await asyncio.gather(*pending)
 
     def _producer(self) -> AIOKafkaProducer:
-        # Faust's aiokafka driver keeps its started AIOKafkaProducer here (faust-streaming 0.15).
-        producer = getattr(self._app.producer, "_producer", None) if self._app is not None else None
-        if producer is None:
-            raise RuntimeError("send_bytes needs an Outbox(app) whose producer has started")
-        return producer
+        if self._app is None:
+            raise RuntimeError("send_bytes needs an Outbox(app)")
+        return kafka_producer(self._app)
 
     async def _partition_of(self, producer: AIOKafkaProducer, topic: str, key: bytes) -> int:
         partitions = self._partitions.get(topic)

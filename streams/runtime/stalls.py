@@ -28,6 +28,7 @@ from streams import metrics
 from streams.app import Flashsale, group_id
 from streams.contracts.topics import DECISION_TOPICS, INPUT_TOPICS, SKU_EVENTS
 from streams.runtime.admin import aiokafka_config
+from streams.runtime.faust_internals import recount_acks
 
 log = logging.getLogger(__name__)
 
@@ -67,18 +68,6 @@ class StallTracker:
 
     def forget(self) -> None:
         self.waits.clear()
-
-
-def recount_acks(consumer: Any, tp: TP, committed: int) -> None:
-    """Make Faust's consumer count the acknowledgements of ``tp`` afresh from ``committed``.
-
-    Faust (0.15) commits the first unbroken run of acked offsets above what it believes committed,
-    and believes a commit that failed: after losses its count can skip records for good or advance
-    one short run per commit. Clearing it is what Faust itself does for a partition it is assigned.
-    """
-    for bookkeeping in ("_acked", "_acked_index", "_gap"):
-        getattr(consumer, bookkeeping).pop(tp, None)
-    consumer._committed_offset[tp] = committed or None  # None for offset 0, as Faust's own seek has it
 
 
 async def read_again(consumer: Any, tp: TP, committed: int) -> None:

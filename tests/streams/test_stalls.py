@@ -9,7 +9,8 @@ import faust
 from faust.types import TP, Message
 from prometheus_client import REGISTRY
 
-from streams.runtime.stalls import StallTracker, read_again, recount_acks
+from streams.runtime.faust_internals import recount_acks
+from streams.runtime.stalls import StallTracker, read_again
 
 TP0 = TP("orders", 0)
 

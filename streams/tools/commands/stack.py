@@ -107,8 +107,11 @@ def migrate(revision: str, downgrade: bool) -> None:
 @click.option("--loglevel", default=None, help="default: FLASHSALE_LOG_LEVEL")
 def worker(loglevel: str | None) -> None:
     """Run a stream worker (add more workers to scale; they share the consumer group)."""
+    from streams.runtime.faust_internals import missing
     from streams.worker import run_worker
 
+    if gaps := missing():  # a Faust or aiokafka upgrade removed what the worker relies on
+        raise click.ClickException(f"the installed Faust/aiokafka lack what the worker relies on: {gaps[0]}")
     run_worker(get_settings(), loglevel)
 
 

@@ -1,0 +1,95 @@
+"""The one door to Faust's and aiokafka's private attributes (faust-streaming 0.15, aiokafka 0.14).
+
+Every private attribute the worker relies on is named in :data:`REQUIRED` and reached only through the
+functions below. :func:`missing` checks at worker start that each exists in the installed versions (the
+worker prints one line and exits when one does not); the functions raise when a path cannot work, never
+answer with a silent default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import faust
+from aiokafka import AIOKafkaProducer
+from faust.transport.consumer import Consumer
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+# (class, attribute, what it is for): class annotations or members of the installed versions.
+REQUIRED = (
+    (Consumer, "_acked", "acknowledged offsets per partition (a commit stall re-counts them)"),
+    (Consumer, "_acked_index", "the same, as a set"),
+    (Consumer, "_gap", "skipped offsets per partition"),
+    (Consumer, "_committed_offset", "what Faust believes is committed (idle marks, stall repair)"),
+    (faust_aiokafka.Consumer, "_thread", "the thread that owns aiokafka's consumer (fetch times)"),
+    (faust_aiokafka.AIOKafkaConsumerThread, "_ensure_consumer", "aiokafka's started consumer"),
+    (faust_aiokafka.Producer, "_producer", "aiokafka's started producer (record batches)"),
+    (faust.Record, "_options", "a record class's field descriptors (strict decoding, JSON Schemas)"),
+)
+
+
+class InternalsError(RuntimeError):
+    """Faust or aiokafka no longer has what this worker relies on."""
+
+
+def _has(cls: type, name: str) -> bool:
+    return any(name in vars(klass) or name in getattr(klass, "__annotations__", {}) for klass in cls.__mro__)
+
+
+def missing() -> list[str]:
+    """The required private attributes the installed Faust/aiokafka lack, one line each.
+
+    >>> missing()
+    []
+    """
+    return [
+        f"{cls.__module__}.{cls.__name__}.{name} ({why})"
+        for cls, name, why in REQUIRED
+        if not _has(cls, name)
+    ]
+
+
+def record_fields(record_cls: type[faust.Record]) -> Mapping[str, Any]:
+    """Field name → Faust's field descriptor (``required``, ``type``, ``default``) of ``record_cls``."""
+    return record_cls._options.descriptors
+
+
+def committed_offsets(app: faust.App) -> Mapping[TP, int | None]:
+    """What Faust believes each partition's committed offset is (None: nothing committed yet)."""
+    return app.consumer._committed_offset  # type: ignore[attr-defined]
+
+
+def recount_acks(consumer: Consumer, tp: TP, committed: int) -> None:
+    """Make Faust's consumer count the acknowledgements of ``tp`` afresh from ``committed``.
+
+    Faust (0.15) commits the first unbroken run of acked offsets above what it believes committed,
+    and believes a commit that failed: after losses its count can skip records for good or advance
+    one short run per commit. Clearing it is what Faust itself does for a partition it is assigned.
+    """
+    consumer._acked.pop(tp, None)
+    consumer._acked_index.pop(tp, None)
+    consumer._gap.pop(tp, None)
+    consumer._committed_offset[tp] = committed or None  # None for offset 0, as Faust's own seek has it
+
+
+def last_fetch_ms(app: faust.App, tp: TP) -> int | None:
+    """When aiokafka last had a fetch response for ``tp`` (epoch ms; it updates the high watermark with
+    each one, records or not); None while the consumer has not started, ``tp`` is not assigned here
+    or has had no fetch yet."""
+    try:
+        consumer = app.consumer._thread._ensure_consumer()  # type: ignore[attr-defined]
+    except faust_aiokafka.ConsumerNotStarted:
+        return None
+    if tp not in consumer.assignment():
+        return None
+    return consumer.last_poll_timestamp(tp)
+
+
+def kafka_producer(app: faust.App) -> AIOKafkaProducer:
+    """The started aiokafka producer under Faust's; raises before it has started."""
+    producer = app.producer._producer  # type: ignore[attr-defined]
+    if producer is None:
+        raise InternalsError("Faust's producer has not started: no aiokafka producer to send batches with")
+    return producer
