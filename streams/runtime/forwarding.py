@@ -17,6 +17,7 @@ import json
 import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import faust
 from faust.types import TP, EventT
@@ -27,7 +28,12 @@ from streams.runtime.deadletters import record_size
 from streams.runtime.faust_internals import committed_offsets, last_fetch_ms
 from streams.runtime.outbox import Outbox
 
-MARK = "mark"
+
+class Control(StrEnum):
+    """Records on ``sku-events`` that are not events (their ``kind`` header)."""
+
+    MARK = "mark"  # a source reached an event time (or is idle)
+    NUDGE = "nudge"  # nothing: wakes the per-SKU agent of a partition whose state lags its stream
 
 
 def source_name(topic: str, partition: int, prefix: str = "") -> str:
@@ -155,7 +161,7 @@ class Forwarder:
         async with self.marking:
             for partition in range(self.partitions):
                 await outbox.send(
-                    self.target, value=value, partition=partition, headers=[("kind", MARK.encode())]
+                    self.target, value=value, partition=partition, headers=[("kind", Control.MARK.encode())]
                 )
             state.marked, state.idle_marked = state.time, idle
 

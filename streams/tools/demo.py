@@ -35,7 +35,7 @@ from streams.contracts.topics import DISCOUNTS, RESTOCK
 from streams.runtime.admin import client_config, ensure_topics
 from streams.settings import Settings
 from streams.sink.tables import tables_for
-from streams.skus.agents import sku_policy
+from streams.skus.processor import sku_policy
 from streams.tools.runlog import RunLog
 from streams.tools.simulate import SimulationRun, simulate
 

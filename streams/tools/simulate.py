@@ -28,7 +28,7 @@ from models.sim.market import FlashSaleMarket, ScenarioConfig, SimEvent, timesta
 from streams.contracts.topics import DISCOUNTS, RECOMMENDATIONS, RESTOCK
 from streams.runtime.admin import client_config, ensure_topics
 from streams.settings import Settings
-from streams.skus.agents import sku_policy
+from streams.skus.processor import sku_policy
 
 DECISION_ORDER = {RESTOCK: 0, DISCOUNTS: 1, RECOMMENDATIONS: 2}
 

@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from models.policy.sku_state import SkuPolicy, SkuState
+from models.policy.sku_state import SkuState
 from models.sim.market import FlashSaleMarket, ScenarioConfig, timestamp_ms
 from streams.runtime.admin import client_config
 from streams.runtime.clock import KIND_RANK
 from streams.settings import Settings
+from streams.skus.processor import sku_policy
 
 LONG_ENV = "FLASHSALE_CHAOS_LONG"
 KIND_OF_TOPIC = {"orders": "order", "stock": "stock", "catalog": "catalog"}
@@ -152,16 +153,6 @@ def publish(settings: Settings, messages: Sequence[Message]) -> list[Placed]:
         producer.close()
 
 
-def policy(settings: Settings) -> SkuPolicy:
-    """The policy the per-SKU agent builds from ``settings`` (streams/skus/agents.py)."""
-    return SkuPolicy(
-        bucket_minutes=settings.bucket_minutes,
-        service_level=settings.service_level,
-        max_discount_step=settings.discount_max_step,
-        discount_cooldown_minutes=settings.discount_cooldown_minutes,
-    )
-
-
 def normalise(fields: dict[str, Any]) -> dict[str, Any]:
     """A decision as compared across topics, Postgres and the reference: ts an aware UTC datetime."""
     ts = fields["ts"]
@@ -200,7 +191,7 @@ def reference(placed: Sequence[Placed], settings: Settings) -> Reference:
     decisions: dict[str, dict[str, dict[str, Any]]] = {"restock": {}, "discount": {}}
     status = {}
     for sku, events in per_sku.items():
-        state = SkuState(sku, policy(settings))
+        state = SkuState(sku, sku_policy(settings))
         out = []
         for t, _rank, _source, _offset, data in sorted(events, key=lambda e: e[:4]):
             if t >= until:

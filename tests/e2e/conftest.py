@@ -27,7 +27,7 @@ from models.policy.sku_state import SkuState
 from streams.runtime.admin import client_config, ensure_topics, partitions_of
 from streams.runtime.clock import KIND_RANK
 from streams.settings import Settings
-from streams.skus.agents import sku_policy
+from streams.skus.processor import sku_policy
 
 SALE_MINUTES = 10  # orders and clicks happen in minutes 0-9
 SNAPSHOT_MINUTES = 13  # stock snapshots at m:01 for m in 0-12, then a trailing one at 12:30

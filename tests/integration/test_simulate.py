@@ -12,7 +12,7 @@ from models.sim.evaluation import AdaptivePolicy
 from models.sim.market import FlashSaleMarket, SimEvent, timestamp_ms
 from models.sim.policies import run_policy
 from streams.settings import Settings
-from streams.skus.agents import sku_policy
+from streams.skus.processor import sku_policy
 from streams.tools.simulate import scenario, simulate
 
 pytestmark = pytest.mark.integration
