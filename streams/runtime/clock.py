@@ -22,9 +22,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 KIND_RANK = {"catalog": 0, "stock": 1, "order": 2}  # same-time ties: know the item before selling it
-Pending = tuple[float, int, str, int, bytes, bytes | None]  # (time, kind rank, source, offset, value, key)
+
+
+class Pending(NamedTuple):
+    """An event waiting in an inbox; sorting by the fields in order is the order of application."""
+
+    time: float  # event time (epoch s)
+    rank: int  # KIND_RANK of its kind: at the same time, the catalog before stock before orders
+    source: str  # its source partition, ``orders/3``
+    offset: int  # its offset there
+    value: bytes  # the event's JSON, as it came
+    key: bytes | None  # its original key (a dead letter carries it)
 
 
 @dataclass
@@ -157,7 +168,7 @@ class Inbox:
         if not self.is_new(source, offset):
             return False
         self.received[source] = offset
-        self.pending.append((event_time, KIND_RANK[kind], source, offset, value, key))
+        self.pending.append(Pending(event_time, KIND_RANK[kind], source, offset, value, key))
         return True
 
     def refuse(self, source: str, offset: int) -> None:
@@ -166,6 +177,6 @@ class Inbox:
 
     def due(self, watermark: float) -> list[Pending]:
         """Remove and return, in a deterministic order, the events before ``watermark``."""
-        ready = sorted(e for e in self.pending if e[0] < watermark)
-        self.pending = [e for e in self.pending if e[0] >= watermark]
+        ready = sorted(e for e in self.pending if e.time < watermark)
+        self.pending = [e for e in self.pending if e.time >= watermark]
         return ready

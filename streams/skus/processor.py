@@ -24,7 +24,7 @@ from streams import metrics
 from streams.contracts.decoding import LateEvent, UnknownSku
 from streams.contracts.records import DiscountAdjustment, Restock
 from streams.contracts.topics import CATALOG, ORDERS, STOCK, Topics
-from streams.runtime.clock import KIND_RANK, Inbox, PartitionClock, expected_sources
+from streams.runtime.clock import KIND_RANK, Inbox, PartitionClock, Pending, expected_sources
 from streams.runtime.deadletters import Origin, send_dead_value
 from streams.runtime.dedup import count_duplicate, header_ids
 from streams.runtime.forwarding import Control
@@ -230,19 +230,21 @@ class SkuProcessor:
             if due or current.state.closed_buckets != closed_before:
                 batch[sku] = current  # changed: written back once at the end of the batch
 
-    async def apply_due(self, state: SkuState, due: list[Any], outbox: Outbox) -> list[Decision]:
+    async def apply_due(self, state: SkuState, due: list[Pending], outbox: Outbox) -> list[Decision]:
         """Apply events behind the watermark in order; what the SKU cannot take is a dead letter."""
         decisions: list[Decision] = []
-        for event_time, _rank, source, offset, value, key in due:
-            data = json.loads(value)
+        for event in due:
+            data = json.loads(event.value)
             reason = state.rejects(data)
             if reason:
-                origin = self.origin(source, offset, key)
-                await send_dead_value(self.topics.dead_letters, origin, value, UnknownSku(reason), outbox)
+                origin = self.origin(event.source, event.offset, event.key)
+                await send_dead_value(
+                    self.topics.dead_letters, origin, event.value, UnknownSku(reason), outbox
+                )
                 continue
-            decisions += state.advance(event_time)
+            decisions += state.advance(event.time)
             oversold_before = state.oversold_units
-            state.apply(data, event_time)
+            state.apply(data, event.time)
             metrics.OVERSOLD_UNITS.inc(state.oversold_units - oversold_before)
         return decisions
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models.policy.sku_state import SkuState
-from streams.runtime.clock import Inbox, PartitionClock, SourceMark, SourceTimes
+from streams.runtime.clock import Inbox, PartitionClock, Pending, SourceMark, SourceTimes
 from streams.runtime.codec import StateCodec, binary, integer, number, optional_number, str_map, text
 from streams.runtime.dedup import RecentIds
 
@@ -35,7 +35,7 @@ def slot_to_plain(slot: SkuSlot) -> dict[str, Any]:
 
 def slot_from_plain(body: dict[str, Any]) -> SkuSlot:
     pending = [
-        (number(t), integer(rank), text(source), integer(offset), binary(value), optional_binary(key))
+        Pending(number(t), integer(rank), text(source), integer(offset), binary(value), optional_binary(key))
         for t, rank, source, offset, value, key in body["pending"]
     ]
     inbox = Inbox(pending, str_map(body["received"], integer))
