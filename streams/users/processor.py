@@ -1,0 +1,220 @@
+"""One batch of decoded clicks or orders → moved user vectors, recommendations and written slots.
+
+The user agents (:mod:`streams.users.agents`) take, decode and hand batches here; everything a batch
+does to users happens in :meth:`UserProcessor.process`, with its dependencies given explicitly (the
+table, the catalog view, the settings, how sends are collected), so it runs without a broker.
+
+Per event, in offset order: a redelivered offset is skipped; a click on an SKU the catalog has not
+listed is refused; a copy its producer re-sent (an id applied within the dedup window) is dropped and
+counted; an event later than the allowed lateness behind its user's latest from the same source is
+refused. Refused clicks are dead-lettered (orders: the per-SKU agent dead-letters them). What remains
+moves the user's vector, and a user gets a fresh top-k at most once per debounce interval of event time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import faust
+import numpy as np
+from faust.types import TP, EventT
+
+from models.ids import from_epoch
+from models.recommend.embeddings import ACTION_WEIGHTS, UserVector, vector_norm
+from models.recommend.ranking import Ranker
+from streams import metrics
+from streams.contracts.decoding import InvalidEvent, LateEvent, UnknownSku
+from streams.contracts.eventtime import event_seconds
+from streams.contracts.records import Click, Event, Order, recommendation_bytes
+from streams.runtime.deadletters import send_dead_letter
+from streams.runtime.dedup import count_duplicate, event_ids
+from streams.runtime.forwarding import source_name
+from streams.runtime.outbox import Outbox
+from streams.runtime.tablestate import StateTable, load, put
+from streams.runtime.tenure import Tenure
+from streams.settings import Settings
+from streams.users.catalog_view import CatalogView
+from streams.users.state import UserSlot
+
+DeadLetterSender = Callable[[faust.TopicT, EventT, BaseException, Outbox], Awaitable[None]]
+LearnableQueries = dict[str, tuple[np.ndarray, float]]  # query → (vector, norm), zero vectors left out
+
+
+@dataclass
+class UserBatch:
+    """What one batch carries while it moves users."""
+
+    agent: str
+    dead_letters: faust.TopicT | None  # None: refused events are dropped (another agent sends them)
+    tenure: Tenure
+    queries: LearnableQueries
+    outbox: Outbox
+    slots: dict[str, tuple[TP, UserSlot]] = field(default_factory=dict)  # user → its partition, its slot
+    rankers: dict[int, Ranker] = field(default_factory=dict)  # minute of event time → its candidates
+
+
+class UserProcessor:
+    """Moves users' vectors and recommends to them, one decoded batch at a time.
+
+    ``users``: the table of :class:`UserSlot`; ``view``: the catalog (items, vectors, encoder);
+    ``new_outbox``: an ``Outbox(app)`` per batch, for its recommendations, state and dead letters;
+    ``recommendations``: the topic name recommendations go to; ``send_dead_letter``: how a refused
+    event is dead-lettered.
+    """
+
+    def __init__(
+        self,
+        users: StateTable[UserSlot],
+        view: CatalogView,
+        settings: Settings,
+        new_outbox: Callable[[], Outbox],
+        recommendations: str,
+        send_dead_letter: DeadLetterSender = send_dead_letter,
+    ) -> None:
+        self.users = users
+        self.view = view
+        self.settings = settings
+        self.new_outbox = new_outbox
+        self.recommendations = recommendations
+        self.send_dead_letter = send_dead_letter
+        self.recommendations_out = metrics.EVENTS_OUT.labels(topic=recommendations)
+        self.dedup_window_s = 60 * settings.dedup_window_minutes
+        # Both user agents write the same slots: one batch at a time (BERT runs alongside), or the later
+        # write would undo the other's (a click lost from a vector, an id forgotten).
+        self.slots_lock = asyncio.Lock()
+
+    async def process(
+        self,
+        agent: str,
+        good: Sequence[tuple[EventT, Event]],
+        dead_letters: faust.TopicT | None,
+        tenure: Tenure,
+    ) -> None:
+        """Apply ``agent``'s decoded batch ``good`` (clicks or orders) for the partitions ``tenure`` holds:
+        the batch's search queries are encoded together, then each event moves its user, in order."""
+        queries = [
+            record.query
+            for _, record in good
+            if isinstance(record, Click) and record.action == "search" and record.query
+        ]
+        learnable = await self._learnable_queries(queries) if queries else {}
+        async with self.slots_lock:
+            batch = UserBatch(agent, dead_letters, tenure, learnable, self.new_outbox())
+            await self._move_users(batch, good)
+
+    async def _learnable_queries(self, queries: list[str]) -> LearnableQueries:
+        """Each query's vector and norm, encoded in one BERT batch (in a thread: the loop runs on)."""
+        misses_before = self.view.cache_misses
+        with metrics.BERT_SECONDS.time():
+            vectors = await asyncio.to_thread(self.view.encode_queries, queries)
+        metrics.BERT_TEXTS.inc(self.view.cache_misses - misses_before)
+        by_query = dict(zip(queries, vectors, strict=True))
+        return {
+            query: (vector, norm)
+            for query, vector in by_query.items()
+            if (norm := vector_norm(vector)) is not None
+        }
+
+    async def _move_users(self, batch: UserBatch, good: Sequence[tuple[EventT, Event]]) -> None:
+        for event, record in good:
+            assert isinstance(record, Click | Order)
+            message = event.message
+            if not batch.tenure.holds(message.tp):
+                continue  # lost in a rebalance while BERT ran: its new owner reads it again
+            slot = self._slot(batch, record.user_id, message.tp)
+            ts = await self._admit(batch, event, record, slot)
+            if ts is not None:
+                await self._learn(batch, record, slot, ts)
+        await self._write(batch)
+
+    def _slot(self, batch: UserBatch, user_id: str, tp: TP) -> UserSlot:
+        """The user's slot as this batch left it, else as stored, else a new one."""
+        _, slot = batch.slots.get(user_id) or (tp, load(self.users, user_id))
+        slot = slot or UserSlot(UserVector.empty(self.view.dim))
+        batch.slots[user_id] = (tp, slot)
+        return slot
+
+    async def _admit(
+        self, batch: UserBatch, event: EventT, record: Click | Order, slot: UserSlot
+    ) -> float | None:
+        """The event time of an event to apply, noted in ``slot``; None for a redelivery, a producer
+        duplicate (counted) or a refused event (dead-lettered)."""
+        message = event.message
+        source = source_name(message.topic, message.partition, self.settings.topic_prefix)
+        if not slot.accept(source, message.offset):
+            return None
+        ts = event_seconds(record)
+        ids = tuple(f"{record.topic_name}:{i}" for i in event_ids(record))
+        # A copy with a defect of its own is bad input, not a retry; a retry is often behind by now.
+        refused = self._unlisted(record)
+        if refused is None and slot.seen.duplicate(ids, ts, self.dedup_window_s):  # re-sent by its producer
+            count_duplicate(batch.agent, record.topic_name)
+            return None
+        refused = refused or self._late(slot, source, ts)
+        if refused is not None:
+            if batch.dead_letters is not None:  # orders: the per-SKU agent dead-letters them
+                await self.send_dead_letter(batch.dead_letters, event, refused, batch.outbox)
+            return None
+        slot.times.saw(source, ts)
+        slot.seen.note(ids, ts)
+        return ts
+
+    def _unlisted(self, record: Click | Order) -> InvalidEvent | None:
+        """A click on an SKU the catalog has not listed (orders: the per-SKU agent refuses them)."""
+        if isinstance(record, Click) and record.sku and record.sku not in self.view.items:
+            return UnknownSku(f"unknown sku {record.sku!r}: the catalog has not listed it")
+        return None
+
+    def _late(self, slot: UserSlot, source: str, ts: float) -> InvalidEvent | None:
+        """A time this user's events from ``source`` already left behind by more than the lateness."""
+        behind = slot.times.behind(source, ts)
+        lateness = self.settings.allowed_lateness_s
+        if behind > lateness:
+            return LateEvent(f"event time is {behind:.0f} s behind this user's latest event from {source} "
+                             f"(allowed lateness {lateness:g} s)")  # fmt: skip
+        return None
+
+    async def _learn(self, batch: UserBatch, record: Click | Order, slot: UserSlot, ts: float) -> None:
+        """Move the user's vector towards what the event touched; recommend unless debounced."""
+        action = "order" if isinstance(record, Order) else record.action
+        if action == "search":
+            item = batch.queries.get(record.query or "")
+        else:
+            item = self.view.learnable(record.sku or "")
+        if item is None:
+            return  # an SKU not (yet) in the catalog moves nothing
+        slot.vector = slot.vector.learn_checked(*item, ACTION_WEIGHTS[action], ts)
+        debounce_s = self.settings.recommendation_debounce_s
+        if slot.recommended_at is None or ts - slot.recommended_at >= debounce_s:
+            await self._recommend(batch, record.user_id, slot, record.event_id, ts)
+            slot.recommended_at = ts
+            lateness = self.settings.allowed_lateness_s
+            slot.forget_old_ids(self.dedup_window_s, lateness)  # now and then is enough
+
+    async def _recommend(
+        self, batch: UserBatch, user_id: str, slot: UserSlot, event_id: str, ts: float
+    ) -> None:
+        minute = int(ts // 60)  # candidates change with campaigns and stock: per minute is fresh enough
+        if minute not in batch.rankers:
+            found = self.view.candidates(ts)
+            categories = [self.view.items[sku].category for sku in found.skus]
+            batch.rankers[minute] = Ranker(found.matrix, found.skus, found.popularity, categories=categories)
+        ranker = batch.rankers[minute]
+        if not ranker.skus:
+            return
+        top = ranker.top(slot.vector.embedding(), k=self.settings.recommendations_k)
+        items = [(ranked.sku, round(ranked.score, 6), ranked.reason) for ranked in top]
+        value = recommendation_bytes(user_id, items, self.view.encoder_name, event_id, from_epoch(ts))
+        await batch.outbox.send_bytes(self.recommendations, key=user_id.encode(), value=value, timestamp=ts)
+        self.recommendations_out.inc()
+
+    async def _write(self, batch: UserBatch) -> None:
+        """Store the batch's slots, for the partitions held throughout, once its outputs are stored."""
+        await batch.outbox.settle()  # recommendations stored before the vectors that made them (see outbox)
+        kept = await batch.tenure.kept()  # written after any recovery, and only where no one else took over
+        for user_id, (tp, slot) in batch.slots.items():
+            if tp in kept:
+                await put(self.users, tp.partition, user_id, slot, batch.outbox)
+        await batch.outbox.settle()
