@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -23,6 +20,7 @@ import sqlalchemy as sa
 
 from infra.net import free_port
 from streams.settings import Settings
+from streams.tools.process import READY, Child
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -121,50 +119,15 @@ def settings(kafka_bootstrap: str, postgres_url: str, namespace: str, tmp_path: 
     )
 
 
-class WorkerProcess:
-    """A real ``flashsale worker`` process, started with given settings."""
-
-    def __init__(self, settings: Settings, log: Path) -> None:
-        self.log = log
-        env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams", "worker"],
-            cwd=ROOT,
-            env=env,
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def wait_ready(self, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
-            if "]: Ready" in self.log.read_text(errors="replace"):  # Faust's "[^Worker]: Ready"
-                return
-            time.sleep(0.2)
-        raise TimeoutError(f"worker not ready:\n{self.log.read_text()[-3000:]}")
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
 @pytest.fixture
-def start_worker(tmp_path: Path) -> Iterator[Callable[[Settings], WorkerProcess]]:
-    """Start real worker processes; all are stopped when the test ends."""
-    workers: list[WorkerProcess] = []
+def start_worker(tmp_path: Path) -> Iterator[Callable[[Settings], Child]]:
+    """Start real worker processes, each ready when returned; all are stopped when the test ends."""
+    workers: list[Child] = []
 
-    def start(settings: Settings) -> WorkerProcess:
-        worker = WorkerProcess(settings, tmp_path / f"worker-{len(workers)}.log")
+    def start(settings: Settings) -> Child:
+        worker = Child(settings, tmp_path / f"worker-{len(workers)}.log")
         workers.append(worker)
-        worker.wait_ready()
+        worker.wait_for(READY, timeout_s=90)
         return worker
 
     yield start

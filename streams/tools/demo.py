@@ -10,14 +10,10 @@ plots; then the dashboard and the worker are stopped, and so is the local stack 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,11 +32,10 @@ from streams.runtime.admin import client_config, ensure_topics
 from streams.settings import Settings
 from streams.sink.tables import tables_for
 from streams.skus.processor import sku_policy
-from streams.tools.runlog import RunLog
+from streams.tools.process import READY, Child
 from streams.tools.simulate import SimulationRun, simulate
 
 Progress = Callable[[str], None]
-ROOT = Path(__file__).resolve().parents[2]  # the checkout: children run from it
 DASHBOARD_PORT = 8050  # the demo's dashboard, when this port is free
 
 
@@ -63,42 +58,21 @@ def local_stack(settings: Settings, progress: Progress) -> Iterator[Settings]:
                 server.stop()
 
 
-@contextmanager
-def flashsale_process(settings: Settings, log: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
-    """One ``flashsale ARGS`` process with ``settings``, its output appended to ``log``; stopped after."""
-    env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streams", *args], cwd=ROOT, env=env, stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def worker(settings: Settings, log: Path) -> AbstractContextManager[subprocess.Popen[bytes]]:
-    """One ``flashsale worker`` process (wait for it with :func:`wait_ready`)."""
-    return flashsale_process(settings, log, "worker")
+def worker(settings: Settings, log: Path) -> Child:
+    """One ``flashsale worker`` process (wait for it with ``wait_for(READY)``); stopped on exit."""
+    return Child(settings, log)
 
 
 @contextmanager
 def dashboard(settings: Settings, log: Path, port: int | None = None, timeout_s: float = 60) -> Iterator[str]:
     """``flashsale dashboard`` for the namespace of ``settings``, serving; yields its URL."""
     port = port or (free_port() if port_in_use("127.0.0.1", DASHBOARD_PORT) else DASHBOARD_PORT)
-    url, run_log = f"http://127.0.0.1:{port}/", RunLog(log)
-    with flashsale_process(settings, log, "dashboard", "--port", str(port)) as proc:
+    url = f"http://127.0.0.1:{port}/"
+    with Child(settings, log, ("-m", "streams", "dashboard", "--port", str(port))) as child:
         deadline = time.monotonic() + timeout_s
         while not serving(url + "snapshot"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise InfraError(f"the dashboard did not start (see {log}): {run_log.last_line()}")
+            if not child.alive() or time.monotonic() > deadline:
+                raise InfraError(f"the dashboard did not start (see {log}): {child.log.last_line()}")
             time.sleep(0.2)
         yield url
 
@@ -109,15 +83,6 @@ def serving(url: str) -> bool:
             return bool(response.status == 200)
     except OSError:
         return False
-
-
-def wait_ready(proc: subprocess.Popen[bytes], log: RunLog, timeout_s: float = 120) -> None:
-    """Until this run of the worker logs "Ready" (earlier demos' lines in the same log do not count)."""
-    deadline = time.monotonic() + timeout_s
-    while not log.has("]: Ready"):  # Faust's "[^Worker]: Ready", not "NotReady"
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise InfraError(f"the demo worker did not start (see {log}): {log.last_line()}")
-        time.sleep(0.2)
 
 
 def topic_ids(settings: Settings, topic: str) -> set[str]:
@@ -207,12 +172,11 @@ def run_demo(
     progress(f"namespace {ns}: creating topics and migrating schema")
     migrations.upgrade(s.database_url.get_secret_value(), ns)
     ensure_topics(s)
-    log = RunLog(out / "worker.log")  # before the worker starts: where this run's lines begin
-    with worker(s, log.path) as proc, dashboard(s, out / "dashboard.log") as url:
+    with worker(s, out / "worker.log") as child, dashboard(s, out / "dashboard.log") as url:
         progress(f"dashboard: {url}")
         progress("evaluating adaptive, static and oracle in process while the worker starts")
         evaluation = evaluate(config, sku_policy(s), lag_minutes=1, k=s.recommendations_k)
-        wait_ready(proc, log)
+        child.wait_for(READY, timeout_s=120)
         rate = sum(evaluation.ledgers["adaptive"].events_by_topic.values()) / sale_s
         progress(f"worker ready; the sale runs ~{sale_s:.0f} s at {rate:.0f} events/s, closed loop")
         run = simulate(s, config, rate=rate, closed_loop=True, wait_s=wait_s)

@@ -62,13 +62,13 @@ class Fleet:
         out = []
         for w in self.workers:
             if w.proc.poll() is not None:
-                tail = w.log.read_text(errors="replace")[-2000:]
+                tail = w.log.text()[-2000:]
                 out.append(f"worker {w.proc.pid} exited {w.proc.returncode}; log ends:\n{tail}")
         return out
 
     def logs(self) -> str:
         """Everything every worker of this fleet logged (restarted ones included)."""
-        root = self.workers[0].log.parent
+        root = self.workers[0].log.path.parent
         return "".join(p.read_text(errors="replace") for p in sorted(root.glob("worker-*.log")))
 
     def kill_all(self) -> None:

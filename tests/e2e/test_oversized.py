@@ -29,7 +29,8 @@ from streams.contracts.schemas import topic_schemas
 from streams.contracts.schemas_topics import dead_letter_document
 from streams.runtime.admin import client_config, ensure_topics
 from streams.settings import Settings
-from streams.tools.replay.run import child_env, wait_settled
+from streams.tools.process import child_env
+from streams.tools.replay.run import wait_settled
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,8 +154,8 @@ def test_messages_up_to_the_broker_limit_are_dead_lettered_once_and_cost_nothing
 
     # Counted, and the worker never crashed nor restarted an agent.
     assert dead_letter_counts(settings) == Counter((settings.topic(m.topic), bad[m]) for m in bad)
-    log = worker.log.read_text(errors="replace")
-    assert worker.proc.poll() is None and "Traceback" not in log and "MessageSizeTooLarge" not in log
+    log = worker.log.text()
+    assert worker.alive() and "Traceback" not in log and "MessageSizeTooLarge" not in log
 
     # What the worker wrote matches the published schemas.
     schemas = topic_schemas()
@@ -183,7 +184,7 @@ def test_a_replay_of_a_range_with_large_messages_reports_the_live_dead_letters(
     bad = oversized(sale, e2e.message)
     publish_raised(settings, publish, sorted(sale.messages + list(bad), key=lambda m: m.ts))
     worker = start_worker(settings)
-    wait_settled(settings, lambda: worker.proc.poll() is None, stall_s=120)
+    wait_settled(settings, worker.alive, stall_s=120)
     live = read_topic(settings, "dead-letters").to_end()
     assert len(live) == len(bad)
 

@@ -29,8 +29,9 @@ from infra.net import free_port
 from streams.app import group_id
 from streams.runtime.admin import client_config
 from streams.settings import Settings
+from streams.tools.process import Child, child_env
 from streams.tools.replay.copy import read_manifest
-from streams.tools.replay.run import WorkerProcess, child_env, wait_settled
+from streams.tools.replay.run import wait_settled
 from streams.tools.simulate import scenario, simulate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,7 +120,7 @@ def recorded(
     config = replace(scenario(seed=11, minutes=12, users=40, skus=8), start=start)
     migrations.upgrade(postgres_url, namespace)
     run = simulate(settings, config, rate=None, closed_loop=False, progress=False)
-    worker = WorkerProcess(settings, data / "live-worker.log")
+    worker = Child(settings, data / "live-worker.log")
     try:
         wait_settled(settings, worker.ready)
     finally:

@@ -33,6 +33,7 @@ from streams.contracts.topics import DEAD_LETTERS, INPUT_TOPICS, RECOMMENDATIONS
 from streams.settings import Settings
 from streams.sink.agents import create_engine
 from streams.sink.tables import tables_for
+from streams.tools.process import Child
 from streams.tools.replay.copy import (
     Manifest,
     ReplayError,
@@ -48,7 +49,7 @@ from streams.tools.replay.namespace import (
     drop_namespace,
     namespace_in_use,
 )
-from streams.tools.replay.run import WorkerProcess, wait_settled
+from streams.tools.replay.run import wait_settled
 
 PINNED = {"topic_prefix", "app_id", "db_schema", "topic_partitions"}  # what isolates a replay
 
@@ -181,7 +182,7 @@ def process(live: Settings, manifest: Manifest, say: Callable[[str], None], paus
         manifest.state, manifest.stats["records"] = "copied", copied
         write_manifest(live, manifest)
     migrations.upgrade(settings.database_url.get_secret_value(), name)
-    worker = WorkerProcess(settings, live.data_dir / "replay" / name / "worker.log")
+    worker = Child(settings, live.data_dir / "replay" / name / "worker.log", die_with_parent=True)
     say(f"replay {name}: worker started (group {group_id(settings)}, log {worker.log})")
     try:
         with progress_bar(manifest.stats["records"], f"replay {name}") as bar:

@@ -12,16 +12,9 @@ a slow machine cannot make a replay stop early.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import os
-import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable
-from pathlib import Path
 
 from kafka import KafkaAdminClient, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
@@ -31,56 +24,6 @@ from streams.contracts.topics import GROUP_TOPICS, INPUT_TOPICS
 from streams.runtime.admin import client_config, committed
 from streams.settings import Settings
 from streams.tools.replay.copy import ReplayError, consumer_for
-from streams.tools.runlog import RunLog
-
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: the worker gets SIGTERM if the replay command dies, even by kill -9."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def child_env(settings: Settings) -> dict[str, str]:
-    """The environment of a child ``flashsale`` process: exactly ``settings``, no inherited FLASHSALE_*."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLASHSALE_")}
-    return {**env, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
-
-
-class WorkerProcess:
-    """A ``python -m streams worker`` child process with exactly ``settings`` (no inherited FLASHSALE_*)."""
-
-    def __init__(self, settings: Settings, log: Path) -> None:
-        self.log, self._ready = RunLog(log), False  # a resumed replay appends to its earlier log
-        env = child_env(settings)
-        with log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streams", "worker"],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C reaches the replay command, which stops the worker
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-            )
-
-    def ready(self) -> bool:
-        """Whether the worker has started (Faust logged "Ready"); a one-line error once it has exited."""
-        if self.proc.poll() is not None:
-            last = self.log.last_line()[:300]
-            raise ReplayError(f"worker exited ({self.proc.returncode}): {last} (log: {self.log})")
-        self._ready = self._ready or self.log.has("]: Ready")
-        return self._ready
-
-    def stop(self, timeout_s: float = 30) -> None:
-        """SIGTERM (Faust shuts down cleanly and commits), then SIGKILL if it does not exit in time."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 def watched_partitions(settings: Settings) -> tuple[list[TopicPartition], list[TopicPartition]]:
