@@ -29,8 +29,8 @@ def pipeline_app(settings: Settings, *, web: bool = True) -> Flashsale:
 def run_worker(settings: Settings, loglevel: str | None = None) -> None:
     """Create missing topics, then run the worker until it is stopped (SIGTERM/SIGINT)."""
     ensure_topics(settings)
-    fs = pipeline_app(settings)
-    worker = FlashsaleWorker(fs.app, loglevel=(loglevel or settings.log_level).lower(), quiet=True)
+    flashsale = pipeline_app(settings)
+    worker = FlashsaleWorker(flashsale.app, loglevel=(loglevel or settings.log_level).lower(), quiet=True)
     worker.json_logs = settings.log_format == "json"
     worker.execute_from_commandline()
 

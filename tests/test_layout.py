@@ -133,3 +133,15 @@ def test_private_library_attributes_are_reached_through_one_module() -> None:
     for name, path in modules().items():
         if path != door:
             assert private_attributes(path) <= {"_mapping"}, (name, private_attributes(path))
+
+
+def test_no_function_in_the_pipeline_or_the_maths_is_over_60_lines() -> None:
+    """Agents are wiring, processors small methods: closures are not a module system."""
+    long = [
+        f"{name}.{node.name}: {node.end_lineno - node.lineno + 1} lines"
+        for name, path in modules().items()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno
+        if node.end_lineno - node.lineno + 1 > 60
+    ]
+    assert long == []

@@ -79,18 +79,18 @@ async def read_again(consumer: Any, tp: TP, committed: int) -> None:
     metrics.COMMIT_STALLS.labels(topic=tp.topic).inc()
 
 
-def watch(fs: Flashsale) -> None:
+def watch(flashsale: Flashsale) -> None:
     """Every ``commit_stall_s / 4`` seconds, read again the partitions this worker holds whose commit
     stalled (see the module docstring). Committed offsets come from the broker: what lag is measured on."""
-    app, s = fs.app, fs.settings
-    watched = {s.topic(t) for t in (*INPUT_TOPICS, SKU_EVENTS, *DECISION_TOPICS)}
-    tracker = StallTracker(s.commit_stall_s)
-    group = group_id(s)
+    app, settings = flashsale.app, flashsale.settings
+    watched = {settings.topic(t) for t in (*INPUT_TOPICS, SKU_EVENTS, *DECISION_TOPICS)}
+    tracker = StallTracker(settings.commit_stall_s)
+    group = group_id(settings)
     clients: list[AIOKafkaAdminClient] = []  # one admin client, made on first use, dropped on failure
 
     async def committed_offsets() -> dict[TP, int]:
         if not clients:
-            client = AIOKafkaAdminClient(**aiokafka_config(s), request_timeout_ms=10_000)
+            client = AIOKafkaAdminClient(**aiokafka_config(settings), request_timeout_ms=10_000)
             await client.start()
             clients.append(client)
         offsets = await clients[0].list_consumer_group_offsets(group)
@@ -102,13 +102,13 @@ def watch(fs: Flashsale) -> None:
             return await asyncio.wait_for(app.consumer.position(tp), timeout=5) or 0
         return 0
 
-    @app.timer(interval=s.commit_stall_s / 4)
+    @app.timer(interval=settings.commit_stall_s / 4)
     async def unstick_commits() -> None:
         if app.rebalancing:
             tracker.forget()  # offsets move under a rebalance: look again once it is over
             return
         try:
-            committed = await asyncio.wait_for(committed_offsets(), timeout=s.commit_stall_s / 8)
+            committed = await asyncio.wait_for(committed_offsets(), timeout=settings.commit_stall_s / 8)
             for tp in app.consumer.assignment():
                 if tp.topic not in watched or app.rebalancing:
                     continue
@@ -117,7 +117,7 @@ def watch(fs: Flashsale) -> None:
                 if tracker.stalled(tp, offset, read, end, time.monotonic()):
                     log.warning("%s[%s]: committed offset %s fell behind for %.0f s (read up to %s, log "
                                 "end %s); reading again from the commit", tp.topic, tp.partition, offset,
-                                s.commit_stall_s, read, end)  # fmt: skip
+                                settings.commit_stall_s, read, end)  # fmt: skip
                     await read_again(app.consumer, tp, offset)
         except Exception as exc:  # a broker outage or a rebalance under way: look again next time
             log.warning("commit-stall watch skipped a round (%r)", exc)

@@ -77,19 +77,21 @@ async def write_until_done(engine: sa.Engine, table: sa.Table, rows: Sequence[di
             backoff = min(backoff * 2, MAX_BACKOFF_S)
 
 
-def register(fs: Flashsale) -> None:
+def register(flashsale: Flashsale) -> None:
     """Register one sink agent per decision topic."""
-    app, s = fs.app, fs.settings
-    engine = create_engine(s)
-    tables = tables_for(s.db_schema)
-    within = s.stream_batch_wait_ms / 1000
+    app, settings = flashsale.app, flashsale.settings
+    engine = create_engine(settings)
+    tables = tables_for(settings.db_schema)
+    within = settings.stream_batch_wait_ms / 1000
 
     def sink_agent(topic_name: str, table: sa.Table) -> None:
-        topic = app.topic(s.topic(topic_name), key_type=bytes, value_type=bytes, value_serializer="raw")
+        topic = app.topic(
+            settings.topic(topic_name), key_type=bytes, value_type=bytes, value_serializer="raw"
+        )
 
         async def sink(stream: faust.StreamT) -> None:
-            async for events in batches(stream, s.stream_batch_size, within):
-                good = await decode_batch(events, fs.topics.dead_letters, s.topic_prefix)
+            async for events in batches(stream, settings.stream_batch_size, within):
+                good = await decode_batch(events, flashsale.topics.dead_letters, settings.topic_prefix)
                 rows = [decision_row(event, record) for event, record in good]
                 if rows:
                     inserted = await write_until_done(engine, table, rows)
