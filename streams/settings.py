@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     )
     recommendations_k: int = Field(10, ge=1, description="items per recommendation")
     recommendation_debounce_s: float = Field(5.0, ge=0, description="event-time debounce per user")
+    recommendation_recent_minutes: float = Field(
+        30.0, ge=0, description="items a user touched this recently count as seen lately"
+    )
+    recommendation_recent_share: float = Field(
+        0.0, ge=0, le=1, description="share of a list that items seen lately may take (0: none)"
+    )
 
     # --- operations --------------------------------------------------------------------------
     web_port: int = Field(6066, ge=1, le=65535, description="worker web port (metrics)")

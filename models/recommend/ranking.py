@@ -1,8 +1,14 @@
-"""Rank live campaign SKUs for a user: cosine to the user vector blended with what is selling now."""
+"""Rank live campaign SKUs for a user: cosine to the user vector blended with what is selling now.
+
+Each item carries a reason that names the user's own signal behind it — the recent interaction (or
+search) its vector is closest to — or, for an item there for its popularity, the units it sold lately.
+A reason never names anything the user did not do. Items the user bought are left out, and items they
+touched lately are held to a share of the list (default none), so a list shows something new.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -15,10 +21,45 @@ from models.ids import to_epoch
 INTERACTION_WEIGHT = 0.2
 
 
+#: The kinds of reason (the ``recommendations`` contract's ``reason_kind``): the user's own signal —
+#: ``viewed``, ``clicked``, ``carted``, ``bought``, ``searched`` — or the item's sales — ``trending``
+#: (units sold in the last minutes), ``popular``; ``similar`` only for a user whose signals are unknown
+#: (state kept from before signals were kept).
+REASON_KINDS = ("viewed", "clicked", "carted", "bought", "searched", "similar", "trending", "popular")
+SIGNAL_KIND = {"view": "viewed", "click": "clicked", "add_to_cart": "carted", "order": "bought",
+               "search": "searched"}  # fmt: skip
+LABEL_MAX = 80  # characters of a title or query quoted in a reason
+
+
 class Recommendation(NamedTuple):
     sku: str
     score: float
-    reason: str
+    reason: str  # a short text for people
+    kind: str = "popular"  # one of REASON_KINDS, for services that render or translate it
+
+
+class Signal(NamedTuple):
+    """One of the user's own interactions that a reason may name."""
+
+    kind: str  # viewed, clicked, carted, bought or searched
+    label: str  # the item's title, or the query
+    vector: np.ndarray  # unit norm
+
+
+def signal_text(signal: Signal) -> str:
+    """The reason text naming ``signal``.
+
+    >>> signal_text(Signal("searched", "usb-c hub", np.zeros(2)))
+    'because you searched for "usb-c hub"'
+    >>> signal_text(Signal("carted", "JBL Flip 6", np.zeros(2)))
+    'because you added JBL Flip 6 to your cart'
+    """
+    label = signal.label if len(signal.label) <= LABEL_MAX else signal.label[: LABEL_MAX - 1] + "…"
+    if signal.kind == "searched":
+        return f'because you searched for "{label}"'
+    if signal.kind == "carted":
+        return f"because you added {label} to your cart"
+    return f"because you {signal.kind} {label}"
 
 
 @dataclass
@@ -96,30 +137,38 @@ def rank(
     *,
     mask: np.ndarray | None = None,
     similarity_weight: float = 0.7,
-    categories: Sequence[str] | None = None,
     recent_orders: np.ndarray | None = None,
     window_minutes: int = 10,
+    signals: Sequence[Signal] = (),
+    exclude: Collection[str] = (),
+    recent: Collection[str] = (),
+    recent_limit: int = 0,
 ) -> list[Recommendation]:
-    """Top ``k`` SKUs by ``w * cosine + (1 - w) * popularity``, each with a short reason.
+    """Top ``k`` SKUs by ``w * cosine + (1 - w) * popularity``, each with a reason that is true.
 
     ``item_matrix`` rows are unit-norm item vectors aligned with ``skus``; ``mask`` (bool) keeps the
     candidates (live, in stock). Popularity is log-scaled to [0, 1] so one runaway SKU does not flatten
-    the rest. A user without a vector (``None`` or zeros) gets popularity alone. To rank many users
-    against the same items, build one :class:`Ranker` and call :meth:`Ranker.top` for each.
+    the rest. A user without a vector (``None`` or zeros) gets popularity alone. ``signals``: the user's
+    recent interactions, which reasons name; ``exclude``: SKUs never listed (bought); ``recent``: SKUs
+    touched lately, at most ``recent_limit`` of them in the list (more only when nothing else is left).
+    To rank many users against the same items, build one :class:`Ranker` and call :meth:`Ranker.top`.
 
     Examples
     --------
     >>> items = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], dtype=np.float32)
+    >>> viewed = Signal("viewed", "Sony WH-1000XM5", np.array([1.0, 0.0]))
     >>> recs = rank(np.array([1.0, 0.0]), items, ["a", "b", "c"], np.array([0.0, 9.0, 0.0]), k=2,
-    ...             categories=["audio", "toys", "audio"], recent_orders=np.array([0, 9, 0]))
-    >>> [(r.sku, r.reason) for r in recs]
-    [('a', 'similar to your recent audio activity'), ('c', 'similar to your recent audio activity')]
+    ...             recent_orders=np.array([0, 9, 0]), signals=[viewed], exclude={"a"})
+    >>> for r in recs:  # "a" was bought: never listed
+    ...     print(r.sku, r.kind, r.reason)
+    c viewed because you viewed Sony WH-1000XM5
+    b trending trending: 9 sold in the last 10 min
     """
     ranker = Ranker(
         item_matrix, skus, popularity, mask=mask, similarity_weight=similarity_weight,
-        categories=categories, recent_orders=recent_orders, window_minutes=window_minutes,
+        recent_orders=recent_orders, window_minutes=window_minutes,
     )  # fmt: skip
-    return ranker.top(user_vec, k)
+    return ranker.top(user_vec, k, signals=signals, exclude=exclude, recent=recent, recent_limit=recent_limit)
 
 
 @dataclass
@@ -131,11 +180,11 @@ class Ranker:
     popularity: np.ndarray
     mask: np.ndarray | None = None
     similarity_weight: float = 0.7
-    categories: Sequence[str] | None = None
     recent_orders: np.ndarray | None = None
     window_minutes: int = 10
     _pop: np.ndarray = field(init=False, repr=False)  # popularity log-scaled to [0, 1]
     _candidates: np.ndarray = field(init=False, repr=False)  # indices the mask keeps
+    _index: dict[str, int] = field(init=False, repr=False)  # sku → row
     _pop_parts: dict[float, np.ndarray] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -147,8 +196,18 @@ class Ranker:
         self._pop = logpop / top if top > 0 else np.zeros(n)
         keep = np.ones(n, dtype=bool) if self.mask is None else np.asarray(self.mask, dtype=bool)
         self._candidates = np.flatnonzero(keep)
+        self._index = {sku: i for i, sku in enumerate(self.skus)}
 
-    def top(self, user_vec: np.ndarray | None, k: int = 10) -> list[Recommendation]:
+    def top(
+        self,
+        user_vec: np.ndarray | None,
+        k: int = 10,
+        *,
+        signals: Sequence[Signal] = (),
+        exclude: Collection[str] = (),
+        recent: Collection[str] = (),
+        recent_limit: int = 0,
+    ) -> list[Recommendation]:
         """The top ``k`` for ``user_vec``, best first (see :func:`rank`)."""
         u = None if user_vec is None else np.asarray(user_vec, dtype=np.float32).ravel()
         u_norm = 0.0 if u is None else float(np.linalg.norm(u))
@@ -159,20 +218,52 @@ class Ranker:
             self._pop_parts[w] = (1.0 - w) * self._pop
         sim_part, pop_part = w * sims.astype(np.float64), self._pop_parts[w]
         scores = sim_part + pop_part
-        cand = self._candidates
-        k = min(k, cand.size)
-        if k <= 0:
-            return []
-        best = cand[np.argpartition(-scores[cand], k - 1)[:k]]
-        best = best[np.lexsort((best, -scores[best]))]  # ties broken by position: deterministic output
-        out, categories, orders = [], self.categories, self.recent_orders
-        for i in best:
+        chosen = self._choose(scores, k, self._rows(exclude), self._rows(recent), recent_limit)
+        signal_matrix = np.stack([s.vector for s in signals]) if signals else None
+        out = []
+        for i in chosen:
             if w > 0 and sim_part[i] >= pop_part[i]:
-                what = f" {categories[i]}" if categories is not None else ""
-                reason = f"similar to your recent{what} activity"
-            elif orders is not None and orders[i] >= 1:
-                reason = f"trending: {int(orders[i])} orders in the last {self.window_minutes} min"
+                kind, text = self._similar(i, signals, signal_matrix)
+            elif self.recent_orders is not None and self.recent_orders[i] >= 1:
+                kind, text = (
+                    "trending",
+                    f"trending: {int(self.recent_orders[i])} sold in the last {self.window_minutes} min",
+                )
             else:
-                reason = "popular in this sale"
-            out.append(Recommendation(self.skus[i], float(scores[i]), reason))
+                kind, text = "popular", "popular in this sale"
+            out.append(Recommendation(self.skus[i], float(scores[i]), text, kind))
         return out
+
+    def _rows(self, skus: Collection[str]) -> set[int]:
+        return {self._index[sku] for sku in skus if sku in self._index}
+
+    def _choose(
+        self, scores: np.ndarray, k: int, excluded: set[int], recent: set[int], limit: int
+    ) -> list[int]:
+        """The rows of the list: best first, never excluded, at most ``limit`` recent ones unless the
+        list would otherwise be short of ``k`` (then they follow the rest)."""
+        cand = self._candidates
+        wanted = min(k + len(excluded) + len(recent), cand.size)
+        if wanted <= 0 or k <= 0:
+            return []
+        best = cand[np.argpartition(-scores[cand], wanted - 1)[:wanted]]
+        best = best[np.lexsort((best, -scores[best]))]  # ties broken by position: deterministic output
+        chosen: list[int] = []
+        held_back: list[int] = []
+        for i in (int(i) for i in best):
+            if i in excluded:
+                continue
+            if i in recent and sum(j in recent for j in chosen) >= limit:
+                held_back.append(i)
+                continue
+            chosen.append(i)
+            if len(chosen) == k:
+                return chosen
+        return [*chosen, *held_back[: k - len(chosen)]]  # short of new ones: recent ones fill it, after
+
+    def _similar(self, i: int, signals: Sequence[Signal], matrix: np.ndarray | None) -> tuple[str, str]:
+        """The user's signal closest to item ``i``, as (kind, text)."""
+        if matrix is None:
+            return "similar", "similar to what you looked at earlier"
+        best = signals[int(np.argmax(matrix @ self.item_matrix[i]))]
+        return best.kind, signal_text(best)

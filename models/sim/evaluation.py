@@ -4,7 +4,9 @@
 worker does (events in event-time order, buckets closed behind the clock), so the stream and this
 in-process path take the same decisions for the same input; *static* and *oracle* come from
 :mod:`models.sim.policies`. Forecasts are scored one step ahead against seasonal-naive, and live
-recommendation lists against a popularity list by hit-rate@k.
+recommendation lists against a popularity list by hit-rate@k, on all orders and on orders of *novel*
+items: ones the buyer first touched after the list before the order was made (:func:`novel_orders`).
+A list that repeats what was just clicked scores on the first, never on the second.
 
 >>> orders = [(10.0, "u1", "a", 1), (20.0, "u2", "b", 2), (30.0, "u1", "b", 1)]
 >>> shown = [(5.0, "u1", ("a", "c")), (25.0, "u1", ("c",))]
@@ -12,6 +14,8 @@ recommendation lists against a popularity list by hit-rate@k.
 0.3333333333333333
 >>> popularity_hit_rate(orders, k=1)  # top-1 by recent units: none, then "a", then "b"
 0.3333333333333333
+>>> hit_rate_at_k(orders, shown, k=10, only=orders[1:])  # counted on the last two orders only
+0.0
 """
 
 from __future__ import annotations
@@ -106,11 +110,18 @@ def standin_vector(title: str, category: str, dim: int = 64) -> np.ndarray:
 
 @dataclass
 class ShadowRecommender:
-    """The pipeline's ranking (user vector blended with what sells now); lists are recorded, not shown."""
+    """The pipeline's ranking (user vector blended with what sells now) under the stream's rules —
+    bought items left out, items touched within ``recent_minutes`` held to ``recent_share`` of a list;
+    lists are recorded, not shown."""
 
     item_vectors: dict[str, np.ndarray] = field(default_factory=dict)
     k: int = 10
     debounce_s: float = 5.0
+    recent_minutes: float = 30.0
+    recent_share: float = 0.0
+    touched: dict[str, dict[str, float]] = field(default_factory=dict)  # user → sku → last time
+    first_touch: dict[tuple[str, str], float] = field(default_factory=dict)  # (user, sku) → time
+    bought: dict[str, set[str]] = field(default_factory=dict)
     popularity: PopularityTracker = field(default_factory=PopularityTracker)
     users: dict[str, UserVector] = field(default_factory=dict)
     last_shown: dict[str, float] = field(default_factory=dict)
@@ -135,9 +146,13 @@ class ShadowRecommender:
         vec = self.item_vectors[sku]
         self.users[user] = self.users.get(user, UserVector.empty(vec.size)).learn_one(vec, action, ts)
         t = to_epoch(ts)
+        touched = self.touched.setdefault(user, {})
+        self.first_touch.setdefault((user, sku), t)
         if action == "order":
             self.orders.append((t, user, sku, v["quantity"]))
-        elif t - self.last_shown.get(user, -1e18) >= self.debounce_s:
+            self.bought.setdefault(user, set()).add(sku)
+        touched[sku] = t
+        if action != "order" and t - self.last_shown.get(user, -1e18) >= self.debounce_s:
             self.last_shown[user] = t
             if self._ranking is None or t - self._ranking[0] >= 1.0:  # popularity: once per second
                 skus = sorted(self.item_vectors)
@@ -145,12 +160,19 @@ class ShadowRecommender:
                 self._ranking = (t, skus, items, self.popularity.arrays(skus)[0])
             _, skus, items, popularity = self._ranking
             mask = np.array([self.on_hand.get(s, 1) > 0 for s in skus])
-            ranked = rank(self.users[user].embedding(), items, skus, popularity, self.k, mask=mask)
+            recent = {s for s, when in touched.items() if when >= t - 60 * self.recent_minutes}
+            ranked = rank(self.users[user].embedding(), items, skus, popularity, self.k, mask=mask,
+                          exclude=self.bought.get(user, set()), recent=recent,
+                          recent_limit=int(self.recent_share * self.k))  # fmt: skip
             self.shown.append((t, user, tuple(r.sku for r in ranked)))
 
 
-def hit_rate_at_k(orders: Sequence[Order], shown: Sequence[Shown], k: int = 10) -> float:
-    """Share of orders whose SKU was in the top ``k`` of the buyer's latest list shown before it."""
+def hit_rate_at_k(
+    orders: Sequence[Order], shown: Sequence[Shown], k: int = 10, only: Sequence[Order] | None = None
+) -> float:
+    """Share of orders whose SKU was in the top ``k`` of the buyer's latest list shown before it
+    (``only``: counted on those orders alone, e.g. the novel ones)."""
+    orders = orders if only is None else only
     lists: dict[str, list[Shown]] = {}
     for item in sorted(shown, key=lambda s: s[0]):
         lists.setdefault(item[1], []).append(item)
@@ -162,8 +184,36 @@ def hit_rate_at_k(orders: Sequence[Order], shown: Sequence[Shown], k: int = 10) 
     return hits / len(orders) if orders else 0.0
 
 
-def popularity_hit_rate(orders: Sequence[Order], k: int = 10, window_s: float = 600.0) -> float:
-    """Hit-rate@k of one list for everyone: the top ``k`` SKUs by units ordered in the ``window_s`` before."""
+def novel_orders(
+    orders: Sequence[Order], shown: Sequence[Shown], first_touch: Mapping[tuple[str, str], float]
+) -> list[Order]:
+    """Orders of an SKU the buyer first touched after the list shown to them before the order (or with
+    no list before it): what a list could have introduced, not what it repeated.
+
+    >>> orders = [(10.0, "u1", "a", 1), (30.0, "u1", "b", 1)]
+    >>> shown = [(5.0, "u1", ("b",)), (20.0, "u1", ("a",))]
+    >>> novel_orders(orders, shown, {("u1", "a"): 2.0, ("u1", "b"): 25.0})  # "a" was touched first
+    [(30.0, 'u1', 'b', 1)]
+    """
+    times: dict[str, list[float]] = {}
+    for t, user, _ in sorted(shown, key=lambda s: s[0]):
+        times.setdefault(user, []).append(t)
+    out = []
+    for order in orders:
+        t, user, sku, _ = order
+        mine = times.get(user, [])
+        before = mine[bisect.bisect_left(mine, t) - 1] if bisect.bisect_left(mine, t) else None
+        if before is None or first_touch.get((user, sku), t) >= before:
+            out.append(order)
+    return out
+
+
+def popularity_hit_rate(
+    orders: Sequence[Order], k: int = 10, window_s: float = 600.0, only: Sequence[Order] | None = None
+) -> float:
+    """Hit-rate@k of one list for everyone: the top ``k`` SKUs by units ordered in the ``window_s``
+    before (``only``: hits counted on those orders alone; the list still comes from all orders)."""
+    counted = None if only is None else set(only)
     ordered = sorted(orders, key=lambda o: o[0])
     units: Counter[str] = Counter()
     hits = start = 0
@@ -174,10 +224,11 @@ def popularity_hit_rate(orders: Sequence[Order], k: int = 10, window_s: float = 
         top = [
             sku for sku, _ in sorted((p for p in units.items() if p[1] > 0), key=lambda p: (-p[1], p[0]))[:k]
         ]
-        for _, _, sku, quantity in list(at_once):
-            hits += sku in top
-            units[sku] += quantity
-    return hits / len(ordered) if ordered else 0.0
+        for order in list(at_once):
+            hits += order[2] in top and (counted is None or order in counted)
+            units[order[2]] += order[3]
+    total = len(ordered) if counted is None else len(counted)
+    return hits / total if total else 0.0
 
 
 def backtest(series: Sequence[float], season: int = 60, level: float = 0.9) -> dict[str, np.ndarray]:
@@ -239,15 +290,20 @@ def evaluate(
     ledgers["oracle"] = run_oracle(config)
     forecast, backtests = forecast_mae(ledgers["adaptive"].sold, policy.season_buckets)
     kinds = Counter(d.kind for d in adaptive.decisions)
+    orders, shown = recommender.orders, recommender.shown
+    novel = novel_orders(orders, shown, recommender.first_touch)
     report = {
         "scenario": {n: v.isoformat() if isinstance(v, datetime) else v for n, v in asdict(config).items()},
         "policies": {name: policy_metrics(ledger) for name, ledger in ledgers.items()},
         "forecast": forecast,
         "recommendations": {
-            f"hit_rate_at_{k}": hit_rate_at_k(recommender.orders, recommender.shown, k),
-            f"popularity_hit_rate_at_{k}": popularity_hit_rate(recommender.orders, k),
-            "orders": len(recommender.orders),
-            "lists": len(recommender.shown),
+            f"hit_rate_at_{k}": hit_rate_at_k(orders, shown, k),
+            f"popularity_hit_rate_at_{k}": popularity_hit_rate(orders, k),
+            f"novel_hit_rate_at_{k}": hit_rate_at_k(orders, shown, k, novel),
+            f"popularity_novel_hit_rate_at_{k}": popularity_hit_rate(orders, k, only=novel),
+            "orders": len(orders),
+            "novel_orders": len(novel),
+            "lists": len(shown),
         },
         "decisions": {"restock": kinds["restock"], "discount": kinds["discount"], "lag_minutes": lag_minutes},
     }

@@ -14,6 +14,8 @@ import faust
 from faust.models.fields import DatetimeField, FieldDescriptor, FloatField, IntegerField, StringField
 from faust.serializers import codecs
 
+from models.recommend.ranking import REASON_KINDS
+
 ID_MAX = 128
 TEXT_MAX = 512
 ACTIONS = ("view", "click", "add_to_cart", "search")
@@ -130,9 +132,13 @@ class StockLevel(Event):
 
 
 class RecommendedItem(faust.Record, serializer="json", include_metadata=False):
+    """One item of a list; ``reason`` names the user's own signal behind it, or its sales, and
+    ``reason_kind`` says which, from one vocabulary (:data:`models.recommend.ranking.REASON_KINDS`)."""
+
     sku: str = _id(required=True)
     score: float = _number(required=True)
     reason: str = _text(required=True)
+    reason_kind: str = ChoiceField(choices=REASON_KINDS, required=True)
 
 
 class Recommendation(Event):
@@ -147,11 +153,14 @@ class Recommendation(Event):
 
 
 def recommendation_bytes(
-    user_id: str, items: Sequence[tuple[str, float, str]], model: str, source_event_id: str, ts: datetime
+    user_id: str, items: Sequence[tuple[str, float, str, str]], model: str, source_event_id: str, ts: datetime
 ) -> bytes:
-    """The bytes of ``Recommendation(...).dumps()`` for ``items`` as (sku, score, reason), without
-    building the Faust records: the per-click hot path (same serializer, a third of the time)."""
-    rows = [{"sku": sku, "score": score, "reason": reason} for sku, score, reason in items]
+    """The bytes of ``Recommendation(...).dumps()`` for ``items`` as (sku, score, reason, reason_kind),
+    without building the Faust records: the per-click hot path (same serializer, a third of the time)."""
+    rows = [
+        {"sku": sku, "score": score, "reason": reason, "reason_kind": kind}
+        for sku, score, reason, kind in items
+    ]
     payload = {
         "user_id": user_id,
         "items": rows,

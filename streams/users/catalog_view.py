@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ from streams.runtime.admin import aiokafka_config, partitions_of
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
+TRENDING_WINDOW_S = 600.0  # "trending: N sold in the last 10 min"
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Candidates:
     skus: list[str]
     matrix: np.ndarray
     popularity: np.ndarray
+    recent_sold: np.ndarray  # units sold in the last TRENDING_WINDOW_S, from sku-status
 
 
 @dataclass
@@ -51,6 +54,31 @@ class CatalogView:
     model_lock: threading.Lock = field(default_factory=threading.Lock)
     # SKU → (vector, norm) as users learn from it, or None (no vector, or one that teaches nothing).
     _learnable: dict[str, tuple[np.ndarray, float] | None] = field(default_factory=dict)
+    # SKU → (status time, units sold) of its statuses over the last TRENDING_WINDOW_S, oldest first.
+    sold: dict[str, deque[tuple[float, int]]] = field(default_factory=dict)
+
+    def note_status(self, sku: str, status: dict[str, Any], t: float) -> None:
+        """Take an SKU's status published at event time ``t`` (its units sold so far)."""
+        self.status[sku] = status
+        history = self.sold.setdefault(sku, deque())
+        history.append((t, int(status.get("units_sold") or 0)))
+        while len(history) > 1 and history[1][0] <= t - TRENDING_WINDOW_S:
+            history.popleft()  # the oldest kept is the last one at or before the window's start
+
+    def recent_sold(self, sku: str, t: float) -> int:
+        """Units ``sku`` sold in the TRENDING_WINDOW_S before ``t`` (as its statuses tell).
+
+        >>> view = CatalogView()
+        >>> for minute, units in [(0, 5), (4, 9), (12, 20)]:
+        ...     view.note_status("a", {"units_sold": units}, 60.0 * minute)
+        >>> view.recent_sold("a", 720.0), view.recent_sold("b", 720.0)
+        (15, 0)
+        """
+        history = self.sold.get(sku)
+        if not history:
+            return 0
+        before = [units for when, units in history if when <= t - TRENDING_WINDOW_S]
+        return history[-1][1] - (before[-1] if before else 0)
 
     def attach(self, scorer: BertScorer) -> None:
         """Use ``scorer`` for titles and queries (loaded once the worker runs)."""
@@ -113,7 +141,8 @@ class CatalogView:
         skus = sorted(vectors)
         matrix = np.stack([vectors[s] for s in skus]) if skus else np.zeros((0, self.dim), np.float32)
         popularity = np.array([self.status.get(s, {}).get("popularity", 0.0) for s in skus], np.float32)
-        return Candidates(skus, matrix, popularity)
+        recent_sold = np.array([self.recent_sold(s, ts) for s in skus], np.int64)
+        return Candidates(skus, matrix, popularity, recent_sold)
 
 
 async def follow(view: CatalogView, settings: Settings, ready: asyncio.Event) -> None:
@@ -139,7 +168,9 @@ async def follow(view: CatalogView, settings: Settings, ready: asyncio.Event) ->
                         except Exception:
                             continue  # the catalog agent dead-letters it
                     elif message.value:
-                        view.status[message.key.decode()] = json.loads(message.value)
+                        view.note_status(
+                            message.key.decode(), json.loads(message.value), message.timestamp / 1000
+                        )
             if catalog:
                 await asyncio.to_thread(view.apply_catalog, catalog)
             if not ready.is_set() and all(await _caught_up(consumer, ends)):

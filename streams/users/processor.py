@@ -23,7 +23,7 @@ from faust.types import TP, EventT
 
 from models.ids import from_epoch
 from models.recommend.embeddings import ACTION_WEIGHTS, UserVector, vector_norm
-from models.recommend.ranking import Ranker
+from models.recommend.ranking import SIGNAL_KIND, Ranker, Signal
 from streams import metrics
 from streams.contracts.decoding import InvalidEvent, LateEvent, UnknownSku
 from streams.contracts.eventtime import event_seconds
@@ -186,6 +186,7 @@ class UserProcessor:
         if item is None:
             return  # an SKU not (yet) in the catalog moves nothing
         slot.vector = slot.vector.learn_checked(*item, ACTION_WEIGHTS[action], ts)
+        slot.touch((record.query if action == "search" else record.sku) or "", action, ts)
         debounce_s = self.settings.recommendation_debounce_s
         if slot.recommended_at is None or ts - slot.recommended_at >= debounce_s:
             await self._recommend(batch, record.user_id, slot, record.event_id, ts)
@@ -199,16 +200,40 @@ class UserProcessor:
         minute = int(ts // 60)  # candidates change with campaigns and stock: per minute is fresh enough
         if minute not in batch.rankers:
             found = self.view.candidates(ts)
-            categories = [self.view.items[sku].category for sku in found.skus]
-            batch.rankers[minute] = Ranker(found.matrix, found.skus, found.popularity, categories=categories)
+            batch.rankers[minute] = Ranker(
+                found.matrix, found.skus, found.popularity, recent_orders=found.recent_sold
+            )
         ranker = batch.rankers[minute]
         if not ranker.skus:
             return
-        top = ranker.top(slot.vector.embedding(), k=self.settings.recommendations_k)
-        items = [(ranked.sku, round(ranked.score, 6), ranked.reason) for ranked in top]
+        k, recent_s = self.settings.recommendations_k, 60 * self.settings.recommendation_recent_minutes
+        recent = {t.what for t in slot.touched if t.action != "search" and t.ts >= ts - recent_s}
+        top = ranker.top(
+            slot.vector.embedding(), k, signals=self._signals(batch, slot), exclude=slot.bought,
+            recent=recent, recent_limit=int(self.settings.recommendation_recent_share * k),
+        )  # fmt: skip
+        items = [(ranked.sku, round(ranked.score, 6), ranked.reason, ranked.kind) for ranked in top]
         value = recommendation_bytes(user_id, items, self.view.encoder_name, event_id, from_epoch(ts))
         await batch.outbox.send_bytes(self.recommendations, key=user_id.encode(), value=value, timestamp=ts)
         self.recommendations_out.inc()
+
+    def _signals(self, batch: UserBatch, slot: UserSlot) -> list[Signal]:
+        """The user's own interactions a reason may name, latest first: items with their titles, and
+        the searches of this batch (their vectors are at hand)."""
+        signals, named = [], set()
+        for touch in reversed(slot.touched):
+            if touch.what in named:
+                continue
+            if touch.action == "search":
+                found, label = batch.queries.get(touch.what), touch.what
+            else:
+                item = self.view.items.get(touch.what)
+                found, label = self.view.learnable(touch.what), item.title if item else touch.what
+            if found is not None:
+                vector, norm = found
+                signals.append(Signal(SIGNAL_KIND[touch.action], label, vector / norm))
+                named.add(touch.what)
+        return signals
 
     async def _write(self, batch: UserBatch) -> None:
         """Store the batch's slots, for the partitions held throughout, once its outputs are stored."""

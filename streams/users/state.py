@@ -1,13 +1,16 @@
 """What the user path keeps in its table, and the explicit encoding of each value (no pickle).
 
 ``users`` holds one :class:`UserSlot` per user: the vector (raw float32 bytes), when they were last
-recommended to, and what was received per source (offsets, event times, recent ids).
+recommended to, what was received per source (offsets, event times, recent ids), and the user's own
+recent interactions and purchases (what a recommendation's reason names, and what it leaves out).
+
+Versions: 1 without interactions and purchases (read as none), 2 with them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from models.recommend.embeddings import UserVector
 from streams.runtime.clock import SourceTimes
@@ -19,8 +22,20 @@ from streams.runtime.codec import (
     number,
     optional_number,
     str_map,
+    text,
 )
 from streams.runtime.dedup import RecentIds
+
+TOUCHED_MAX = 10  # interactions kept per user: the reasons' signals and the "seen lately" set
+BOUGHT_MAX = 50  # purchases kept per user: never recommended again
+
+
+class Touch(NamedTuple):
+    """One interaction of the user: ``what`` is the SKU, or the query of a search."""
+
+    what: str
+    action: str  # view, click, add_to_cart, order or search
+    ts: float
 
 
 @dataclass
@@ -33,6 +48,22 @@ class UserSlot:
     received: dict[str, int] = field(default_factory=dict)
     times: SourceTimes = field(default_factory=SourceTimes)  # latest event time per source
     seen: RecentIds = field(default_factory=RecentIds)  # ids applied lately: re-sent copies are dropped
+    touched: list[Touch] = field(default_factory=list)  # the latest TOUCHED_MAX, oldest first
+    bought: list[str] = field(default_factory=list)  # SKUs, the latest BOUGHT_MAX
+
+    def touch(self, what: str, action: str, ts: float) -> None:
+        """Note an interaction (the latest per ``what`` and action); an order also notes a purchase.
+
+        >>> slot = UserSlot(None)  # type: ignore[arg-type]
+        >>> for i, (sku, action) in enumerate([("a", "view"), ("b", "view"), ("a", "view"), ("b", "order")]):
+        ...     slot.touch(sku, action, float(i))
+        >>> [(t.what, t.action) for t in slot.touched], slot.bought
+        ([('b', 'view'), ('a', 'view'), ('b', 'order')], ['b'])
+        """
+        kept = [t for t in self.touched if (t.what, t.action) != (what, action)]
+        self.touched = [*kept, Touch(what, action, ts)][-TOUCHED_MAX:]
+        if action == "order" and what not in self.bought:
+            self.bought = [*self.bought, what][-BOUGHT_MAX:]
 
     def accept(self, source: str, offset: int) -> bool:
         if offset <= self.received.get(source, -1):
@@ -58,6 +89,8 @@ def slot_to_plain(slot: UserSlot) -> dict[str, Any]:
         "received": slot.received,
         "latest": slot.times.latest,
         "seen": slot.seen.ids,
+        "touched": [list(t) for t in slot.touched],
+        "bought": slot.bought,
     }
 
 
@@ -74,7 +107,14 @@ def slot_from_plain(body: dict[str, Any]) -> UserSlot:
         str_map(body["received"], integer),
         SourceTimes(str_map(body["latest"], number)),
         RecentIds(str_map(body["seen"], number)),
+        [Touch(text(what), text(action), number(ts)) for what, action, ts in body["touched"]],
+        [text(sku) for sku in body["bought"]],
     )
 
 
-USER_SLOTS = StateCodec("user-slot", 1, slot_to_plain, slot_from_plain)
+def slot_from_plain_v1(body: dict[str, Any]) -> UserSlot:
+    """A slot written before interactions and purchases were kept: none of either."""
+    return slot_from_plain({**body, "touched": [], "bought": []})
+
+
+USER_SLOTS = StateCodec("user-slot", 2, slot_to_plain, slot_from_plain, older={1: slot_from_plain_v1})

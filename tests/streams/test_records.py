@@ -48,11 +48,15 @@ def test_catalog_with_campaign_round_trips() -> None:
 
 def test_recommendation_with_items_round_trips() -> None:
     rec = Recommendation(
-        user_id="u1", items=[RecommendedItem(sku="s1", score=0.9, reason="similar")],
+        user_id="u1",
+        items=[RecommendedItem(sku="s1", score=0.9, reason="popular in this sale", reason_kind="popular")],
         model="minilm", source_event_id="e1", ts=datetime(2026, 11, 11, tzinfo=UTC),
     )  # fmt: skip
     again = decode(Recommendation, rec.dumps())
-    assert again.items[0].sku == "s1" and again.ts == rec.ts
+    assert again.items[0].sku == "s1" and again.items[0].reason_kind == "popular" and again.ts == rec.ts
+    made_up = rec.dumps().replace(b'"popular"', b'"because I say so"')
+    with pytest.raises(InvalidEvent, match="reason_kind"):  # a kind outside the vocabulary
+        decode(Recommendation, made_up)
 
 
 @pytest.mark.parametrize(
@@ -128,9 +132,11 @@ def test_event_time_ahead_of_the_clock_is_rejected() -> None:
 
 def test_recommendation_bytes_are_what_the_record_serialises_to() -> None:
     ts = datetime(2026, 11, 30, 9, 15, 1, 250_000, tzinfo=UTC)
-    items = [("sku-1", 0.912345, "similar"), ("skü-2", -0.5, "popular"), ("sku-3", 1e-07, "category")]
+    items = [("sku-1", 0.912345, "because you viewed Lamp", "viewed"), ("skü-2", -0.5, "popular", "popular"),
+             ("sku-3", 1e-07, 'because you searched for "ä"', "searched")]  # fmt: skip
     record = Recommendation(
-        user_id="user-ä", items=[RecommendedItem(sku=s, score=v, reason=r) for s, v, r in items],
+        user_id="user-ä",
+        items=[RecommendedItem(sku=s, score=v, reason=r, reason_kind=k) for s, v, r, k in items],
         model="all-MiniLM-L6-v2", source_event_id="click-7", ts=ts,
     )  # fmt: skip
     assert recommendation_bytes("user-ä", items, "all-MiniLM-L6-v2", "click-7", ts) == record.dumps()

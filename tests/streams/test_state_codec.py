@@ -67,6 +67,9 @@ def a_user_slot() -> UserSlot:
     slot.accept("clicks/0", 41)
     slot.times.saw("clicks/0", T0 + 99.0)
     slot.seen.note(("clicks:e:e1",), T0 + 99.0)
+    slot.touch("sku-7", "view", T0 + 98.0)
+    slot.touch("usb-c hub", "search", T0 + 99.0)
+    slot.touch("sku-9", "order", T0 + 99.5)
     return slot
 
 
@@ -114,10 +117,16 @@ def test_a_user_slot_round_trips_with_its_float32_vector() -> None:
     want = slot.vector
     assert (back.vector.weight, back.vector.ts, back.recommended_at) == (want.weight, T0, T0 + 12.5)
     assert back.received == {"clicks/0": 41} and back.seen.ids == {"clicks:e:e1": T0 + 99.0}
+    assert back.touched == slot.touched and back.bought == ["sku-9"]
     assert not back.accept("clicks/0", 41) and back.accept("clicks/0", 42)  # redeliveries still refused
     later = back.vector.learn_one(np.array([0.0, 1.0, 0.0, 0.0]), "order", from_epoch(T0))
     assert later.weight > want.weight
-    assert len(raw) < 200
+    assert len(raw) < 300
+
+
+def test_a_user_slot_of_version_1_reads_with_no_interactions_kept() -> None:
+    back = USER_SLOTS.decode((GOLDEN / "user-slot.v1.bin").read_bytes())
+    assert back.touched == [] and back.bought == [] and back.received == {"clicks/0": 41}
 
 
 class Exploit:

@@ -151,7 +151,11 @@ async def test_a_click_moves_its_user_and_recommends_before_the_slot_is_written(
     (recommendation,) = harness.recommendations()
     assert recommendation["user_id"] == "u1" and recommendation["source_event_id"] == "e0"
     assert recommendation["model"] == "stub-encoder" and recommendation["ts"] == "2026-11-11T12:00:00Z"
-    assert [i["sku"] for i in recommendation["items"]] == ["A", "B"]  # the clicked one's like first
+    items = [(i["sku"], i["reason_kind"], i["reason"]) for i in recommendation["items"]]
+    assert items == [  # something new first; what was just clicked only fills the list
+        ("B", "clicked", "because you clicked earbuds"),
+        ("A", "clicked", "because you clicked earbuds"),
+    ]
     changelog = harness.users.changelog_topic.get_topic_name()
     assert [sent.topic for sent in harness.sent] == ["recommendations", "(settled)", changelog, "(settled)"]
     assert harness.writes() == [(b'"u1"', 0)] and harness.dead_lettered() == []
@@ -240,3 +244,11 @@ async def test_a_click_within_the_debounce_moves_the_user_but_is_not_recommended
     assert harness.slot().vector.embedding()[1] > 0  # the kettle counted
     await harness.run(click(2, at_s=5.0, sku="B"))
     assert [r["source_event_id"] for r in harness.recommendations()] == ["e0", "e2"]
+
+
+async def test_a_bought_item_is_never_recommended_again(harness: Harness) -> None:
+    bought = Order(event_id="o1", order_id="o1", user_id="u1", sku="A", quantity=1, unit_price=10.0, ts=T0)
+    await harness.run(event(bought, "orders", 0), agent="user-orders", dead=False)
+    await harness.run(click(1, at_s=10.0, sku="B"))
+    assert harness.slot().bought == ["A"]
+    assert [[i["sku"] for i in r["items"]] for r in harness.recommendations()] == [["B"], ["B"]]
