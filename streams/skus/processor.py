@@ -274,3 +274,5 @@ class SkuProcessor:
         for partition, clock in clocks.items():
             await put(self.clocks, partition, f"p{partition}", clock, outbox)
         await outbox.settle()
+        for partition, clock in clocks.items():  # after everything it led to is stored (replay waits on it)
+            metrics.SOURCES_IDLE.labels(partition=str(partition)).set(clock.all_idle())

@@ -76,9 +76,11 @@ async def test_record_batches_land_like_faust_sends_in_order(settings: Settings)
 
 
 async def test_send_bytes_needs_a_started_producer_and_a_key_or_partition(settings: Settings) -> None:
-    with pytest.raises(RuntimeError, match="producer has started"):
+    with pytest.raises(RuntimeError, match=r"send_bytes needs an Outbox\(app\)"):
         await Outbox().send_bytes("t", key=b"k", value=b"v")
     fs = create_app(settings, web=False)
+    with pytest.raises(RuntimeError, match="producer has not started"):
+        await Outbox(fs.app).send_bytes("t", key=b"k", value=b"v")
     await fs.app.producer.start()
     try:
         with pytest.raises(ValueError, match="a key or a partition"):

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from faust.types import TP
 
+from streams import metrics
 from streams.app import create_app
 from streams.runtime.forwarding import Control
 from streams.runtime.outbox import Outbox
@@ -136,9 +137,11 @@ async def test_events_wait_until_every_source_has_spoken(rig: Rig) -> None:
 
 
 async def test_idle_sources_let_the_watermark_reach_the_active_ones(rig: Rig) -> None:
+    idle = metrics.SOURCES_IDLE.labels(partition="0")
     await rig.run(listing(rig), order(rig, 1, T0 + 10), *all_marked(rig, T0 + 20, idle=True))
+    assert idle._value.get() == 1  # every source idle, and all it led to stored: a replay may end
     await rig.run(mark(rig, "orders/0", T0 + 70))  # orders active again; the idle ones hold no one back
-    assert rig.status("sku-7")["units_sold"] == 1
+    assert rig.status("sku-7")["units_sold"] == 1 and idle._value.get() == 0
 
 
 async def test_a_redelivered_record_and_a_re_forwarded_copy_count_once(rig: Rig) -> None:
