@@ -4,8 +4,8 @@
 worker does (events in event-time order, buckets closed behind the clock), so the stream and this
 in-process path take the same decisions for the same input; *static* and *oracle* come from
 :mod:`models.sim.policies`. Forecasts are scored one step ahead against seasonal-naive, and live
-recommendation lists against a popularity list by hit-rate@k, on all orders and on orders of *novel*
-items: ones the buyer first touched after the list before the order was made (:func:`novel_orders`).
+recommendation lists against a popularity list by hit-rate@k, on all orders and on *novel* items: was
+an item the buyer later ordered on the list shown before they first touched it (:func:`discoveries`)?
 A list that repeats what was just clicked scores on the first, never on the second.
 
 >>> orders = [(10.0, "u1", "a", 1), (20.0, "u2", "b", 2), (30.0, "u1", "b", 1)]
@@ -14,8 +14,6 @@ A list that repeats what was just clicked scores on the first, never on the seco
 0.3333333333333333
 >>> popularity_hit_rate(orders, k=1)  # top-1 by recent units: none, then "a", then "b"
 0.3333333333333333
->>> hit_rate_at_k(orders, shown, k=10, only=orders[1:])  # counted on the last two orders only
-0.0
 """
 
 from __future__ import annotations
@@ -167,12 +165,8 @@ class ShadowRecommender:
             self.shown.append((t, user, tuple(r.sku for r in ranked)))
 
 
-def hit_rate_at_k(
-    orders: Sequence[Order], shown: Sequence[Shown], k: int = 10, only: Sequence[Order] | None = None
-) -> float:
-    """Share of orders whose SKU was in the top ``k`` of the buyer's latest list shown before it
-    (``only``: counted on those orders alone, e.g. the novel ones)."""
-    orders = orders if only is None else only
+def hit_rate_at_k(orders: Sequence[Order], shown: Sequence[Shown], k: int = 10) -> float:
+    """Share of orders whose SKU was in the top ``k`` of the buyer's latest list shown before it."""
     lists: dict[str, list[Shown]] = {}
     for item in sorted(shown, key=lambda s: s[0]):
         lists.setdefault(item[1], []).append(item)
@@ -184,36 +178,49 @@ def hit_rate_at_k(
     return hits / len(orders) if orders else 0.0
 
 
-def novel_orders(
+def discoveries(
     orders: Sequence[Order], shown: Sequence[Shown], first_touch: Mapping[tuple[str, str], float]
 ) -> list[Order]:
-    """Orders of an SKU the buyer first touched after the list shown to them before the order (or with
-    no list before it): what a list could have introduced, not what it repeated.
+    """Each order as of its buyer's first touch of the SKU, for orders with a list shown to the buyer
+    before that touch: did the list surface the item before the buyer found it?
 
-    >>> orders = [(10.0, "u1", "a", 1), (30.0, "u1", "b", 1)]
+    >>> orders = [(10.0, "u1", "a", 1), (30.0, "u1", "b", 1), (40.0, "u2", "a", 1)]
     >>> shown = [(5.0, "u1", ("b",)), (20.0, "u1", ("a",))]
-    >>> novel_orders(orders, shown, {("u1", "a"): 2.0, ("u1", "b"): 25.0})  # "a" was touched first
-    [(30.0, 'u1', 'b', 1)]
+    >>> discoveries(orders, shown, {("u1", "a"): 2.0, ("u1", "b"): 25.0, ("u2", "a"): 39.0})
+    [(25.0, 'u1', 'b', 1)]
     """
-    times: dict[str, list[float]] = {}
-    for t, user, _ in sorted(shown, key=lambda s: s[0]):
-        times.setdefault(user, []).append(t)
+    first_list: dict[str, float] = {}
+    for t, user, _ in shown:
+        first_list[user] = min(t, first_list.get(user, t))
     out = []
-    for order in orders:
-        t, user, sku, _ = order
-        mine = times.get(user, [])
-        before = mine[bisect.bisect_left(mine, t) - 1] if bisect.bisect_left(mine, t) else None
-        if before is None or first_touch.get((user, sku), t) >= before:
-            out.append(order)
+    for _, user, sku, quantity in orders:
+        touched = first_touch[(user, sku)]
+        if user in first_list and first_list[user] < touched:
+            out.append((touched, user, sku, quantity))
     return out
 
 
-def popularity_hit_rate(
-    orders: Sequence[Order], k: int = 10, window_s: float = 600.0, only: Sequence[Order] | None = None
-) -> float:
-    """Hit-rate@k of one list for everyone: the top ``k`` SKUs by units ordered in the ``window_s``
-    before (``only``: hits counted on those orders alone; the list still comes from all orders)."""
-    counted = None if only is None else set(only)
+def popularity_discovery_rate(orders: Sequence[Order], found: Sequence[Order], k: int = 10,
+                              window_s: float = 600.0) -> float:  # fmt: skip
+    """Share of ``found`` (see :func:`discoveries`) whose SKU was in the popularity top ``k`` (units
+    ordered in the ``window_s`` before) at the moment of the first touch."""
+    ordered = sorted(orders, key=lambda o: o[0])
+    hits = start = end = 0
+    units: Counter[str] = Counter()
+    for t, _, sku, _ in sorted(found, key=lambda o: o[0]):
+        while end < len(ordered) and ordered[end][0] < t:
+            units[ordered[end][2]] += ordered[end][3]
+            end += 1
+        while start < end and ordered[start][0] < t - window_s:
+            units[ordered[start][2]] -= ordered[start][3]
+            start += 1
+        top = sorted((p for p in units.items() if p[1] > 0), key=lambda p: (-p[1], p[0]))[:k]
+        hits += sku in {s for s, _ in top}
+    return hits / len(found) if found else 0.0
+
+
+def popularity_hit_rate(orders: Sequence[Order], k: int = 10, window_s: float = 600.0) -> float:
+    """Hit-rate@k of one list for everyone: the top ``k`` SKUs by units ordered in the ``window_s`` before."""
     ordered = sorted(orders, key=lambda o: o[0])
     units: Counter[str] = Counter()
     hits = start = 0
@@ -224,11 +231,10 @@ def popularity_hit_rate(
         top = [
             sku for sku, _ in sorted((p for p in units.items() if p[1] > 0), key=lambda p: (-p[1], p[0]))[:k]
         ]
-        for order in list(at_once):
-            hits += order[2] in top and (counted is None or order in counted)
-            units[order[2]] += order[3]
-    total = len(ordered) if counted is None else len(counted)
-    return hits / total if total else 0.0
+        for _, _, sku, quantity in list(at_once):
+            hits += sku in top
+            units[sku] += quantity
+    return hits / len(ordered) if ordered else 0.0
 
 
 def backtest(series: Sequence[float], season: int = 60, level: float = 0.9) -> dict[str, np.ndarray]:
@@ -291,7 +297,7 @@ def evaluate(
     forecast, backtests = forecast_mae(ledgers["adaptive"].sold, policy.season_buckets)
     kinds = Counter(d.kind for d in adaptive.decisions)
     orders, shown = recommender.orders, recommender.shown
-    novel = novel_orders(orders, shown, recommender.first_touch)
+    found = discoveries(orders, shown, recommender.first_touch)
     report = {
         "scenario": {n: v.isoformat() if isinstance(v, datetime) else v for n, v in asdict(config).items()},
         "policies": {name: policy_metrics(ledger) for name, ledger in ledgers.items()},
@@ -299,10 +305,10 @@ def evaluate(
         "recommendations": {
             f"hit_rate_at_{k}": hit_rate_at_k(orders, shown, k),
             f"popularity_hit_rate_at_{k}": popularity_hit_rate(orders, k),
-            f"novel_hit_rate_at_{k}": hit_rate_at_k(orders, shown, k, novel),
-            f"popularity_novel_hit_rate_at_{k}": popularity_hit_rate(orders, k, only=novel),
+            f"novel_hit_rate_at_{k}": hit_rate_at_k(found, shown, k),
+            f"popularity_novel_hit_rate_at_{k}": popularity_discovery_rate(orders, found, k),
             "orders": len(orders),
-            "novel_orders": len(novel),
+            "novel_orders": len(found),
             "lists": len(shown),
         },
         "decisions": {"restock": kinds["restock"], "discount": kinds["discount"], "lag_minutes": lag_minutes},

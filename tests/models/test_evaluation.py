@@ -12,10 +12,10 @@ from models.policy.sku_state import Decision
 from models.sim.evaluation import (
     AdaptivePolicy,
     ShadowRecommender,
+    discoveries,
     evaluate,
     forecast_mae,
     hit_rate_at_k,
-    novel_orders,
     policy_metrics,
     popularity_hit_rate,
     to_sim,
@@ -138,7 +138,7 @@ def test_shadow_recommender_debounces_and_records_orders() -> None:
     assert [t for t, _, _ in rec.shown] == [T0.timestamp() + 1, T0.timestamp() + 7]  # the click at 3 s waits
     assert rec.shown[-1][2] == ("b",)  # "a" was just touched: something new takes the one slot
     assert rec.orders == [(T0.timestamp() + 8, "u1", "a", 2)]
-    assert novel_orders(rec.orders, rec.shown, rec.first_touch) == []  # u1 touched "a" before its list
+    assert discoveries(rec.orders, rec.shown, rec.first_touch) == []  # u1 touched "a" before any list
     assert hit_rate_at_k(rec.orders, rec.shown, k=1) == 0.0
     rec.recent_share = 1.0  # seen-lately items may fill the list: the stream's setting, 1.0
     rec.observe([SimEvent("clicks", "u1", {"user_id": "u1", "sku": "b", "action": "view", "ts": at(20)})])
