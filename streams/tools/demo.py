@@ -213,6 +213,11 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append(
         f"recommendation {label}: {r[hit]:.1%}  vs popularity {r[pop]:.1%}  (in process, lists not shown)"
     )
+    novel, novel_pop = f"novel_{hit}", f"popularity_novel_{hit}"
+    lines.append(
+        f"  novel items (on the list before the buyer first touched them; {r['novel_orders']} of "
+        f"{r['orders']} orders): {r[novel]:.1%}  vs popularity {r[novel_pop]:.1%}"
+    )
     if "stream" in report:
         lines += _stream_lines(report["stream"], hit, pop)
     return "\n".join(lines)
