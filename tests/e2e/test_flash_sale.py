@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
+from models.recommend.ranking import REASON_KINDS
 from streams.settings import Settings
+from tests.e2e.conftest import CLICKERS, SEARCHES
 
 pytestmark = pytest.mark.e2e
 
@@ -32,11 +34,19 @@ def latest_recommendation(records: list[Any], click: dict[str, Any]) -> dict[str
     return found[-1] if found else None
 
 
-def assert_category_first(recommendation: dict[str, Any], category: str, sale: Any) -> None:
-    """The items of ``category`` are recommended, and all of them before any other item."""
-    categories = [sale.products[item["sku"]].category for item in recommendation["items"]]
-    n = categories.count(category)
-    assert n >= 1 and categories[:n] == [category] * n, categories
+def assert_new_first_with_true_reasons(recommendation: dict[str, Any], user: str, sale: Any) -> None:
+    """What the user has not touched comes first, what they clicked only fills the list; every reason
+    names one of the user's own clicks or searches, or the item's sales."""
+    touched = set(CLICKERS[user])
+    skus = [item["sku"] for item in recommendation["items"]]
+    new = [sku for sku in skus if sku not in touched]
+    assert new and skus[: len(new)] == new and set(skus[len(new) :]) <= touched, skus
+    own = [sale.products[sku].title for sku in touched]
+    own += [query for event_id, query in SEARCHES.items() if event_id.startswith(f"click-{user}-")]
+    for item in recommendation["items"]:
+        assert item["reason_kind"] in REASON_KINDS, item
+        if item["reason_kind"] not in ("trending", "popular"):
+            assert any(signal in item["reason"] for signal in own), (user, item)
 
 
 def assert_discount_policy(discounts: dict[str, dict[str, Any]], sale: Any, settings: Settings) -> None:
@@ -103,5 +113,5 @@ def test_scripted_flash_sale(
     recs = read_topic(settings, "recommendations").until(
         lambda rs: all(latest_recommendation(rs, click) for click in (alice, bob))
     )
-    assert_category_first(latest_recommendation(recs, alice), "audio", sale)
-    assert_category_first(latest_recommendation(recs, bob), "kitchen", sale)
+    assert_new_first_with_true_reasons(latest_recommendation(recs, alice), "alice", sale)
+    assert_new_first_with_true_reasons(latest_recommendation(recs, bob), "bob", sale)
