@@ -55,9 +55,9 @@ def create_app(settings: Settings, *, web: bool = True) -> Flashsale:
         broker_credentials=broker_credentials(settings),
         broker_session_timeout=settings.broker_session_timeout_s,
         broker_heartbeat_interval=settings.broker_session_timeout_s / 3,
-        store="memory://",
-        # No standby replicas: in-memory tables restore from their changelogs on takeover anyway, and
-        # Faust's standby recovery crashed workers in chaos runs (a negative seek offset on rebalance).
+        store=f"{settings.table_store}://",
+        # No standby replicas: Faust's standby recovery crashed workers in chaos runs (a negative seek
+        # offset on rebalance); a takeover restores from the changelog (RocksDB: after what it holds).
         table_standby_replicas=0,
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication_factor,

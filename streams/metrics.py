@@ -20,6 +20,9 @@ DUPLICATES = Counter(
 STATE_REFUSED = Counter(
     "flashsale_state_refused_total", "Changelog values refused on recovery (not a readable state)", ["table"]
 )
+STATE_RESTORED = Counter(
+    "flashsale_state_restored_total", "Changelog records applied to the tables on recovery", ["table"]
+)
 OVERSOLD_UNITS = Counter(
     "flashsale_oversold_units_total",
     "Units ordered beyond the stock last reported (counted as sold all the same)",

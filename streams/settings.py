@@ -40,6 +40,10 @@ class Settings(BaseSettings):
         1, ge=1, description="replicas of topics the app creates (3 on `flashsale up --brokers 3`)"
     )
     app_id: str = Field("flashsale", description="Faust app id = consumer group id")
+    table_store: Literal["rocksdb", "memory"] = Field(
+        "rocksdb", description="worker state: RocksDB under the data dir (a restart reads only the changelog "
+        "tail), or memory (rebuilt from the whole changelog)",
+    )  # fmt: skip
     processing_guarantee: Literal["at-least-once"] = Field(
         "at-least-once", description="Kafka delivery; results are effectively-once by design"
     )

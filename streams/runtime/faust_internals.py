@@ -13,9 +13,12 @@ from typing import Any
 
 import faust
 from aiokafka import AIOKafkaProducer
+from faust.serializers import codecs
+from faust.stores import rocksdb as faust_rocksdb
 from faust.transport.consumer import Consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+from rocksdict import WriteBatch
 
 # (class, attribute, what it is for): class annotations or members of the installed versions.
 REQUIRED = (
@@ -27,6 +30,7 @@ REQUIRED = (
     (faust_aiokafka.AIOKafkaConsumerThread, "_ensure_consumer", "aiokafka's started consumer"),
     (faust_aiokafka.Producer, "_producer", "aiokafka's started producer (record batches)"),
     (faust.Record, "_options", "a record class's field descriptors (strict decoding, JSON Schemas)"),
+    (faust_rocksdb.Store, "_db_for_partition", "a table partition's RocksDB (batches write many keys)"),
 )
 
 
@@ -93,3 +97,33 @@ def kafka_producer(app: faust.App) -> AIOKafkaProducer:
     if producer is None:
         raise InternalsError("Faust's producer has not started: no aiokafka producer to send batches with")
     return producer
+
+
+def stored_key(key: str) -> bytes:
+    """A str table key as Faust writes it to changelogs and RocksDB (the json codec)."""
+    return codecs.dumps("json", key)
+
+
+def local_get(table: faust.Table, partition: int, key: str) -> bytes | None:
+    """The value ``table`` holds locally for ``key`` of ``partition``.
+
+    Faust's RocksDB store picks a key's database by the partition of the *current* event; a batch
+    spans partitions, so the partition is named here.
+    """
+    store = table.data
+    if isinstance(store, faust_rocksdb.Store):
+        value: bytes | None = store._db_for_partition(partition).get(stored_key(key))
+        return value
+    return store.get(key)
+
+
+def local_put(table: faust.Table, partition: int, values: Mapping[str, bytes]) -> None:
+    """Store ``values`` (key → bytes) for ``partition`` in ``table``'s local store, as one write."""
+    store = table.data
+    if isinstance(store, faust_rocksdb.Store):
+        batch = WriteBatch(raw_mode=True)
+        for key, value in values.items():
+            batch.put(stored_key(key), value)
+        store._db_for_partition(partition).write(batch)
+    else:
+        store.update(values)

@@ -7,6 +7,11 @@ batch. An agent that also writes table state settles its outputs *first*: state 
 work whose outputs the broker may not have, and a crash in between only makes the batch run again,
 re-sending the same records under the same deterministic ids (at-least-once, deduplicated downstream).
 
+Table state is *staged* with its changelog record (:meth:`Outbox.stage`) and reaches the worker's
+local store only once that record is stored, and only if the caller's ``keep_state`` still holds
+then (no rebalance began meanwhile): a table recovery running alongside could otherwise overwrite
+the newer local value with an older changelog one, and the input that made it would be lost.
+
 Records an agent sends by the hundred per batch (recommendations, table state) are already bytes:
 :meth:`Outbox.send_bytes` packs them into one Kafka record batch per partition, sent on
 :meth:`Outbox.settle`, instead of one Faust send each. Faust's per-message send path (serialisers,
@@ -16,8 +21,8 @@ futures, callbacks) cost more than the agents' own work; a batch is one request 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
 
 import faust
 from aiokafka import AIOKafkaProducer
@@ -26,6 +31,19 @@ from aiokafka.partitioner import DefaultPartitioner
 from streams.runtime.faust_internals import kafka_producer
 
 _partitioner = DefaultPartitioner()  # the one aiokafka (and so Faust) uses for keyed sends
+
+Stored = Mapping[tuple[str, int], int]  # (topic, partition) → an offset the broker has stored there
+Writes = dict[tuple[int, str], bytes]  # (partition, key) → encoded value
+
+
+class LocalState(Protocol):
+    """Where staged state goes once its changelog records are stored (a state table)."""
+
+    def store(self, writes: Writes, stored: Stored) -> None: ...
+
+
+def _always() -> bool:
+    return True
 
 
 class Outbox:
@@ -39,6 +57,7 @@ class Outbox:
         self._app = app
         self._open: dict[tuple[str, int], Any] = {}  # (topic, partition) → aiokafka BatchBuilder
         self._partitions: dict[str, list[int]] = {}
+        self._staged: dict[LocalState, Writes] = {}
 
     async def send(self, topic: faust.TopicT, **kwargs: Any) -> None:
         """``topic.send(**kwargs)``, its delivery kept for :meth:`settle`."""
@@ -77,17 +96,37 @@ class Outbox:
     def add(self, delivery: Awaitable[Any]) -> None:
         self._pending.append(delivery)
 
+    def stage(self, table: LocalState, partition: int, key: str, value: bytes) -> None:
+        """Hand ``value`` to ``table``'s local store at the next :meth:`settle` (its changelog record
+        must be sent through this outbox first)."""
+        self._staged.setdefault(table, {})[partition, key] = value
+
     def __len__(self) -> int:
         return len(self._pending) + len(self._open)
 
-    async def settle(self) -> None:
-        """Wait until the broker has stored everything sent so far (raises if a send failed)."""
+    async def settle(self, *, keep_state: Callable[[], bool] = _always) -> None:
+        """Wait until the broker has stored everything sent so far (raises if a send failed), then
+        store the staged state locally if ``keep_state()`` says so (asked after the last wait)."""
+        stored = await self.deliver()
+        staged, self._staged = self._staged, {}
+        if staged and keep_state():
+            for table, writes in staged.items():
+                table.store(writes, stored)
+
+    async def deliver(self) -> Stored:
+        """Send what is open and wait for every delivery; the highest offset stored per partition."""
         if self._open:
             producer = self._producer()
             for where, batch in list(self._open.items()):
                 await self._submit(producer, where, batch)
         pending, self._pending = self._pending, []
-        await asyncio.gather(*pending)
+        stored: dict[tuple[str, int], int] = {}
+        for metadata in await asyncio.gather(*pending):
+            offset = getattr(metadata, "offset", None)
+            if offset is not None:
+                where = (metadata.topic, metadata.partition)
+                stored[where] = max(offset, stored.get(where, -1))
+        return stored
 
     def _producer(self) -> AIOKafkaProducer:
         if self._app is None:
@@ -103,4 +142,17 @@ class Outbox:
     async def _submit(self, producer: AIOKafkaProducer, where: tuple[str, int], batch: Any) -> None:
         del self._open[where]
         topic, partition = where
-        self.add(await producer.send_batch(batch, topic, partition=partition))
+        count = batch.record_count()
+        self.add(_last_record(await producer.send_batch(batch, topic, partition=partition), count))
+
+
+class Delivered(NamedTuple):
+    topic: str
+    partition: int
+    offset: int
+
+
+async def _last_record(delivery: Awaitable[Any], count: int) -> Delivered:
+    """Where the last of a record batch's ``count`` records was stored (the broker answers the first)."""
+    metadata = await delivery
+    return Delivered(metadata.topic, metadata.partition, metadata.offset + count - 1)

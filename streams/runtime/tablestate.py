@@ -1,11 +1,18 @@
-"""Faust tables of encoded state (:mod:`streams.runtime.codec`), written for an explicit partition.
+"""Faust tables of encoded state (:mod:`streams.runtime.codec`), read and written per named partition.
 
-A Faust table writes its changelog to the partition of the *current* event; in a batch
-(``take_events``) that is not the event a key belongs to, so batch agents name the partition.
-Tables are declared with ``value_type=bytes``: the changelog carries exactly the codec's bytes, and the
-table holds them. On recovery every changelog value is decoded before it is taken: one that does not
-decode is refused — logged with its topic, partition and offset, counted in
-``flashsale_state_refused_total`` — and the key keeps what it held before.
+A Faust table writes its changelog to the partition of the *current* event, and its RocksDB store
+picks the database by it; in a batch (``take_events``) that is not the event a key belongs to, so
+batch agents name the partition. Tables are declared with ``value_type=bytes``: the changelog carries
+exactly the codec's bytes, and the local store (memory or RocksDB) holds the same bytes.
+
+A write is a changelog record first; the value reaches the local store once the broker has stored
+that record (see :meth:`streams.runtime.outbox.Outbox.settle`), with the record's offset as the
+store's *persisted offset*: a worker restarted on its data directory then reads only the changelog
+after it, not the whole changelog.
+
+On recovery every changelog value is decoded before it is taken: one that does not decode is refused
+— logged with its topic, partition and offset, counted in ``flashsale_state_refused_total`` — and the
+key keeps what it held before. Records taken are counted in ``flashsale_state_restored_total``.
 """
 
 from __future__ import annotations
@@ -15,12 +22,12 @@ from collections.abc import Iterable
 from typing import Any, Generic, TypeVar
 
 import faust
-from faust.serializers import codecs
-from faust.types import EventT
+from faust.types import TP, EventT
 
 from streams import metrics
 from streams.runtime.codec import StateCodec, StateError
-from streams.runtime.outbox import Outbox
+from streams.runtime.faust_internals import local_get, local_put, stored_key
+from streams.runtime.outbox import Outbox, Stored, Writes
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,7 +41,9 @@ class StateTable(faust.Table, Generic[T]):
         self.codec = codec
 
     def apply_changelog_batch(self, batch: Iterable[EventT]) -> None:
-        super().apply_changelog_batch([event for event in batch if self.readable(event)])
+        readable = [event for event in batch if self.readable(event)]
+        super().apply_changelog_batch(readable)
+        metrics.STATE_RESTORED.labels(table=self.name).inc(len(readable))
 
     def readable(self, event: EventT) -> bool:
         """Whether a changelog record holds a value this worker can read (a deletion always can)."""
@@ -53,32 +62,53 @@ class StateTable(faust.Table, Generic[T]):
             return False
         return True
 
+    def store(self, writes: Writes, stored: Stored) -> None:
+        """Take ``writes`` whose changelog records the broker has stored, and note how far each
+        changelog partition is stored locally (``stored``: the highest stored offsets)."""
+        by_partition: dict[int, dict[str, bytes]] = {}
+        for (partition, key), raw in writes.items():
+            by_partition.setdefault(partition, {})[key] = raw
+        topic = self.changelog_topic.get_topic_name()
+        for partition, values in by_partition.items():
+            local_put(self, partition, values)
+            if (offset := stored.get((topic, partition))) is not None:
+                self.data.set_persisted_offset(TP(topic, partition), offset)
+
+
+def rocksdb_options() -> dict[str, int]:
+    """Per table partition: small write buffers and block cache (Faust's defaults are 3 x 64 MiB and
+    2 GiB), so a worker's memory stays bounded however many users its partitions hold."""
+    mib = 1024 * 1024
+    return {"write_buffer_size": 4 * mib, "max_write_buffer_number": 2, "target_file_size_base": 8 * mib,
+            "block_cache_size": 8 * mib}  # fmt: skip
+
 
 def state_table(app: faust.App, name: str, codec: StateCodec[T]) -> StateTable[T]:
-    """A changelog-backed table of ``codec`` values keyed by str."""
+    """A changelog-backed table of ``codec`` values keyed by str, in the app's store."""
     table = StateTable(
-        app, codec, name=name, default=None, key_type=str, value_type=bytes, beacon=app.tables.beacon
-    )
+        app, codec, name=name, default=None, key_type=str, value_type=bytes, beacon=app.tables.beacon,
+        options=rocksdb_options() if app.conf.store.scheme == "rocksdb" else None,
+    )  # fmt: skip
     app.tables.add(table)  # what ``app.Table`` does with the table it builds
     return table
 
 
-def load(table: StateTable[T], key: str) -> T | None:
-    """The value stored under ``key``, or None."""
-    raw = table.data.get(key)
+def load(table: StateTable[T], key: str, partition: int) -> T | None:
+    """The value stored locally under ``key`` of ``partition``, or None."""
+    raw = local_get(table, partition, key)
     return table.codec.decode(raw) if raw is not None else None
 
 
 async def put(table: StateTable[T], partition: int, key: str, value: T, outbox: Outbox) -> None:
-    """Store ``value`` under ``key``, its changelog record on ``partition`` sent via ``outbox``
-    (an ``Outbox(app)``: state is written by the hundred per batch, as record batches).
+    """Write ``value`` under ``key``: its changelog record on ``partition`` goes via ``outbox`` (an
+    ``Outbox(app)``: state is written by the hundred per batch, as record batches), and the local
+    store takes it when that outbox settles, if the caller's ``keep_state`` holds then.
 
     Settle the outbox before the batch is acknowledged: an offset could otherwise be committed
     before the state that applied it is durable.
     """
     raw = table.codec.encode(value)
-    table.data[key] = raw
     # The bytes Faust itself would write: key_type=str with the json serializer, value_type=bytes raw.
-    await outbox.send_bytes(
-        table.changelog_topic.get_topic_name(), key=codecs.dumps("json", key), value=raw, partition=partition
-    )
+    await outbox.send_bytes(table.changelog_topic.get_topic_name(), key=stored_key(key), value=raw,
+                            partition=partition)  # fmt: skip
+    outbox.stage(table, partition, key, raw)

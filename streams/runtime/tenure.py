@@ -66,8 +66,10 @@ class Tenure:
         return not app.rebalancing and app.rebalancing_count == self.generation
 
     async def kept(self) -> frozenset[TP]:
-        """Once any rebalance has finished (tables recovered): the partitions held all along."""
+        """Once any rebalance has finished (tables recovered): the partitions held all along.
+        From then on, :attr:`steady` says whether another rebalance began since."""
         app = self.ownership.app
         while app.rebalancing:
             await asyncio.sleep(0.1)
+        self.generation = app.rebalancing_count
         return frozenset(tp for tp in self.held if self.holds(tp))

@@ -111,7 +111,7 @@ def state_watchdog(flashsale: Flashsale, clocks: StateTable[PartitionClock]) -> 
             for tp in app.consumer.assignment():
                 if tp.topic != name or app.rebalancing:
                     continue
-                clock = load(clocks, f"p{tp.partition}")
+                clock = load(clocks, f"p{tp.partition}", tp.partition)
                 applied = clock.position if clock is not None else -1
                 position = await app.consumer.position(tp)
                 was, stalled[tp.partition] = stalled.get(tp.partition), applied

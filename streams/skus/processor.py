@@ -121,16 +121,17 @@ class SkuProcessor:
             previous = clock.current
             watermark = clock.watermark()
             if watermark is not None and watermark != previous:
-                await self.advance(batch.setdefault(partition, {}), clock, watermark, outbox, tenure)
+                slots = batch.setdefault(partition, {})
+                await self.advance(partition, slots, clock, watermark, outbox, tenure)
         await self.store(batch, clocks, outbox, tenure)
 
     def clock(self, partition: int) -> PartitionClock:
-        stored = load(self.clocks, f"p{partition}")
+        stored = load(self.clocks, f"p{partition}", partition)
         return stored or PartitionClock(self.sources, self.settings.allowed_lateness_s)
 
-    def slot(self, sku: str, slots_here: Slots) -> SkuSlot:
-        """The batch's slot of ``sku``: taken this batch, stored, or new."""
-        current = slots_here.get(sku) or load(self.slots, sku)
+    def slot(self, sku: str, partition: int, slots_here: Slots) -> SkuSlot:
+        """The batch's slot of ``sku`` (of ``partition``): taken this batch, stored, or new."""
+        current = slots_here.get(sku) or load(self.slots, sku, partition)
         return current or SkuSlot(Inbox(), SkuState(sku, self.policy))
 
     async def with_gap(self, message: Any, clock: PartitionClock) -> list[Any]:
@@ -171,7 +172,7 @@ class SkuProcessor:
             clock.mark(mark["source"], float(mark["time"]), bool(mark["idle"]))
             return
         event = Forwarded.of(message, headers)
-        current = slots_here[event.sku] = self.slot(event.sku, slots_here)
+        current = slots_here[event.sku] = self.slot(event.sku, message.partition, slots_here)
         clock.skus.add(event.sku)  # a copy too: the clock that saw it first may have been lost in a crash
         if await self.refused(event, message.value or b"", current, clock, outbox):
             return
@@ -209,13 +210,19 @@ class SkuProcessor:
         return Origin(self.settings.topic(base), int(partition), offset, key)
 
     async def advance(
-        self, batch: Slots, clock: PartitionClock, watermark: float, outbox: Outbox, tenure: Tenure
+        self,
+        partition: int,
+        batch: Slots,
+        clock: PartitionClock,
+        watermark: float,
+        outbox: Outbox,
+        tenure: Tenure,
     ) -> None:
         """Apply each SKU's due events in order and close its buckets behind ``watermark``."""
         for sku in sorted(clock.skus):
             if not tenure.steady:
                 return  # a rebalance began: what the tables hold may no longer be this batch's
-            current = self.slot(sku, batch)
+            current = self.slot(sku, partition, batch)
             closed_before = current.state.closed_buckets
             due = current.inbox.due(watermark)
             decisions = await self.apply_due(current.state, due, outbox)
@@ -268,11 +275,11 @@ class SkuProcessor:
         for partition, slots_here in batch.items():
             for sku, current in slots_here.items():
                 await put(self.slots, partition, sku, current, outbox)
-        await outbox.settle()
+        await outbox.settle(keep_state=lambda: tenure.steady)  # else a recovery may overwrite them
         if not tenure.steady:
             return  # recovery may be restoring the tables: keep the clocks behind
         for partition, clock in clocks.items():
             await put(self.clocks, partition, f"p{partition}", clock, outbox)
-        await outbox.settle()
+        await outbox.settle(keep_state=lambda: tenure.steady)
         for partition, clock in clocks.items():  # after everything it led to is stored (replay waits on it)
             metrics.SOURCES_IDLE.labels(partition=str(partition)).set(clock.all_idle())

@@ -131,7 +131,7 @@ class UserProcessor:
 
     def _slot(self, batch: UserBatch, user_id: str, tp: TP) -> UserSlot:
         """The user's slot as this batch left it, else as stored, else a new one."""
-        _, slot = batch.slots.get(user_id) or (tp, load(self.users, user_id))
+        _, slot = batch.slots.get(user_id) or (tp, load(self.users, user_id, tp.partition))
         slot = slot or UserSlot(UserVector.empty(self.view.dim))
         batch.slots[user_id] = (tp, slot)
         return slot
@@ -242,4 +242,6 @@ class UserProcessor:
         for user_id, (tp, slot) in batch.slots.items():
             if tp in kept:
                 await put(self.users, tp.partition, user_id, slot, batch.outbox)
-        await batch.outbox.settle()
+        # Kept locally only if no rebalance began meanwhile (its recovery may overwrite newer values):
+        # the changelog has the slots then, and the input is read again after the rebalance.
+        await batch.outbox.settle(keep_state=lambda: batch.tenure.steady)

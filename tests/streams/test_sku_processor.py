@@ -41,8 +41,9 @@ class Recorder(Outbox):
     async def send_bytes(self, topic: str, **kwargs: Any) -> None:  # type: ignore[override]
         self.sent.append((topic, kwargs))
 
-    async def settle(self) -> None:
+    async def deliver(self) -> dict[tuple[str, int], int]:
         self.on_settle()
+        return {}
 
     def to(self, topic: str) -> list[dict[str, Any]]:
         return [kwargs for name, kwargs in self.sent if name == topic]
@@ -126,14 +127,14 @@ async def test_a_bucket_closes_behind_the_watermark_and_its_status_and_state_are
     await rig.run(listing(rig), order(rig, 1, T0 + 10, quantity=2), *all_marked(rig, T0 + 70))
     assert rig.status("sku-7")["units_sold"] == 2
     assert {name for name, _ in rig.outbox.sent} >= {"sku-status", "flashsale-sku-slots-changelog"}
-    assert load(rig.slots, "sku-7").state.closed_buckets == 1
-    assert load(rig.clocks, "p0").position == rig.offset - 1
+    assert load(rig.slots, "sku-7", 0).state.closed_buckets == 1
+    assert load(rig.clocks, "p0", 0).position == rig.offset - 1
 
 
 async def test_events_wait_until_every_source_has_spoken(rig: Rig) -> None:
     await rig.run(listing(rig), order(rig, 1, T0 + 10), mark(rig, "orders/0", T0 + 70))
     assert rig.outbox.to("sku-status") == []  # stock/0 and catalog/0 have not marked: no watermark
-    assert load(rig.slots, "sku-7").inbox.pending
+    assert load(rig.slots, "sku-7", 0).inbox.pending
 
 
 async def test_idle_sources_let_the_watermark_reach_the_active_ones(rig: Rig) -> None:
@@ -188,7 +189,7 @@ async def test_a_rebalance_mid_batch_stores_no_state(rig: Rig) -> None:
     rig.outbox.on_settle = rebalance
     await rig.run(listing(rig), order(rig, 1, T0 + 10), *all_marked(rig, T0 + 70))
     assert [name for name, _ in rig.outbox.sent if name.endswith("-changelog")] == []
-    assert load(rig.slots, "sku-7") is None and load(rig.clocks, "p0") is None
+    assert load(rig.slots, "sku-7", 0) is None and load(rig.clocks, "p0", 0) is None
 
 
 async def test_a_record_no_forwarder_wrote_is_a_dead_letter_not_a_crash(rig: Rig) -> None:

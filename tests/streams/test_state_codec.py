@@ -13,6 +13,7 @@ from typing import Any
 import msgpack
 import numpy as np
 import pytest
+from faust.types import TP
 
 from models.ids import from_epoch
 from models.policy.sku_state import SkuState
@@ -21,6 +22,7 @@ from streams import metrics
 from streams.app import create_app
 from streams.runtime.clock import Inbox, PartitionClock
 from streams.runtime.codec import MAGIC, StateCodec, StateError
+from streams.runtime.faust_internals import local_get
 from streams.runtime.tablestate import state_table
 from streams.settings import Settings
 from streams.skus.state import SKU_CLOCKS, SKU_SLOTS, SkuSlot
@@ -172,21 +174,22 @@ def changelog_event(value: bytes | None, offset: int) -> Any:
     message = SimpleNamespace(
         key=b'"p0"', value=value, topic="ns.flashsale-sku-clocks-changelog", partition=0
     )
-    message.offset = offset
+    message.offset, message.tp = offset, TP(message.topic, 0)
     return SimpleNamespace(key="p0", value=value, message=message)  # Faust has decoded the key
 
 
+@pytest.mark.parametrize("store", ["rocksdb", "memory"])
 def test_recovery_refuses_hostile_changelog_values_logs_where_and_keeps_the_last_good_one(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, store: str
 ) -> None:
-    app = create_app(Settings(data_dir=tmp_path), web=False).app
+    app = create_app(Settings(data_dir=tmp_path, table_store=store), web=False).app
     table = state_table(app, "sku-clocks", SKU_CLOCKS)
     good = SKU_CLOCKS.encode(a_sku_clock())
     refused = metrics.STATE_REFUSED.labels(table="sku-clocks")
     before = refused._value.get()
     hostile = [changelog_event(raw, 10 + i) for i, raw in enumerate(bad_values(tmp_path).values())]
     table.apply_changelog_batch([changelog_event(good, 9), *hostile])
-    assert table.data["p0"] == good  # the last good value stands
+    assert local_get(table, 0, "p0") == good  # the last good value stands
     assert not (tmp_path / "pwned").exists()  # nothing was executed
     assert refused._value.get() - before == len(hostile)
     lines = [

@@ -62,9 +62,9 @@ class Recorder(Outbox):
     async def send_bytes(self, topic: str, *, value: bytes, key: bytes | None = None, **kw: Any) -> None:
         self.sent.append(SimpleNamespace(topic=topic, key=key, value=value, **kw))
 
-    async def settle(self) -> None:
+    async def deliver(self) -> dict[tuple[str, int], int]:
         self.sent.append(SimpleNamespace(topic="(settled)"))
-        await super().settle()
+        return await super().deliver()
 
 
 def stored(**_: object) -> asyncio.Future[None]:
@@ -127,7 +127,7 @@ class Harness:
         return [(sent.key, sent.partition) for sent in self.sent if sent.topic == changelog]
 
     def slot(self, user_id: str = "u1") -> UserSlot:
-        slot = load(self.users, user_id)
+        slot = load(self.users, user_id, 0)
         assert slot is not None
         return slot
 
@@ -221,7 +221,7 @@ async def test_a_partition_lost_while_bert_runs_is_neither_applied_nor_written(h
     harness.scorer.while_encoding = lambda: harness.ownership.losses.update([CLICKS0])
     other = event(Click(event_id="e9", user_id="u2", action="click", sku="B", ts=T0), "clicks", 5, 1)
     await harness.run(click(0, action="search", sku=None, query="wireless earbuds"), other)
-    assert load(harness.users, "u1") is None and harness.writes() == [(b'"u2"', 1)]
+    assert load(harness.users, "u1", 0) is None and harness.writes() == [(b'"u2"', 1)]
     assert [r["user_id"] for r in harness.recommendations()] == ["u2"]
 
 
@@ -235,7 +235,7 @@ async def test_a_partition_lost_before_the_write_keeps_its_outputs_not_its_state
     harness.tenure.kept = lost_in_a_rebalance  # type: ignore[method-assign]
     await harness.run(click(0))
     assert len(harness.recommendations()) == 1  # stored: a redelivery re-sends the same record
-    assert load(harness.users, "u1") is None and harness.writes() == []
+    assert load(harness.users, "u1", 0) is None and harness.writes() == []
 
 
 async def test_a_click_within_the_debounce_moves_the_user_but_is_not_recommended(harness: Harness) -> None:
