@@ -24,8 +24,10 @@ class Flashsale:
 
 
 def group_id(settings: Settings) -> str:
-    """Consumer group (= Faust app id): namespaced, so replays never share the live group's offsets."""
-    return f"{settings.app_id}.{settings.topic_prefix}" if settings.topic_prefix else settings.app_id
+    """Consumer group (= Faust app id): namespaced, so replays never share the live group's offsets; a
+    split role has a group (and changelogs) of its own, so its workers agree on what they consume."""
+    app_id = settings.app_id if settings.worker_role == "all" else f"{settings.app_id}-{settings.worker_role}"
+    return f"{app_id}.{settings.topic_prefix}" if settings.topic_prefix else app_id
 
 
 def broker_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:

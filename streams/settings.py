@@ -40,6 +40,10 @@ class Settings(BaseSettings):
         1, ge=1, description="replicas of topics the app creates (3 on `flashsale up --brokers 3`)"
     )
     app_id: str = Field("flashsale", description="Faust app id = consumer group id")
+    worker_role: Literal["all", "skus", "users"] = Field(
+        "all", description="what a worker runs: all, skus (per-SKU path and sink, no torch) or users "
+        "(the user path); split roles scale on their own, each in its own consumer group",
+    )  # fmt: skip
     table_store: Literal["rocksdb", "memory"] = Field(
         "rocksdb", description="worker state: RocksDB under the data dir (a restart reads only the changelog "
         "tail), or memory (rebuilt from the whole changelog)",

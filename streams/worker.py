@@ -11,17 +11,23 @@ from streams.logs import use_json
 from streams.runtime import stalls
 from streams.runtime.admin import ensure_topics
 from streams.settings import Settings
-from streams.sink import agents as sink
-from streams.skus import agents as skus
-from streams.users import agents as users
 
 
 def pipeline_app(settings: Settings, *, web: bool = True) -> Flashsale:
-    """The app with the SKU, user and sink agents and the commit-stall watch registered on it."""
+    """The app with the agent families of the worker's role and the commit-stall watch registered on it:
+    ``skus`` the per-SKU path and the sink (torch is never imported), ``users`` the user path (BERT),
+    ``all`` both."""
     flashsale = create_app(settings, web=web)
-    skus.register(flashsale)
-    users.register(flashsale)
-    sink.register(flashsale)
+    if settings.worker_role in ("all", "skus"):
+        from streams.sink import agents as sink
+        from streams.skus import agents as skus
+
+        skus.register(flashsale)
+        sink.register(flashsale)
+    if settings.worker_role in ("all", "users"):
+        from streams.users import agents as users
+
+        users.register(flashsale)
     stalls.watch(flashsale)
     return flashsale
 

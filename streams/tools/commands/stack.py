@@ -103,16 +103,21 @@ def migrate(revision: str, downgrade: bool) -> None:
     click.echo(f"schema {s.db_schema} at {migrations.current(url, s.db_schema) or 'base'}")
 
 
+ROLES = click.Choice(["all", "skus", "users"])
+
+
 @cli.command()
 @click.option("--loglevel", default=None, help="default: FLASHSALE_LOG_LEVEL")
-def worker(loglevel: str | None) -> None:
-    """Run a stream worker (add more workers to scale; they share the consumer group)."""
+@click.option("--role", type=ROLES, default=None, help="skus, users or all; default: FLASHSALE_WORKER_ROLE")
+def worker(loglevel: str | None, role: str | None) -> None:
+    """Run a stream worker (add more workers to scale; those of one role share a consumer group)."""
     from streams.runtime.faust_internals import missing
     from streams.worker import run_worker
 
     if gaps := missing():  # a Faust or aiokafka upgrade removed what the worker relies on
         raise click.ClickException(f"the installed Faust/aiokafka lack what the worker relies on: {gaps[0]}")
-    run_worker(get_settings(), loglevel)
+    settings = get_settings()
+    run_worker(settings.model_copy(update={"worker_role": role}) if role else settings, loglevel)
 
 
 @cli.command()
