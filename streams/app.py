@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -47,9 +48,14 @@ def broker_credentials(settings: Settings) -> faust.types.auth.CredentialsT | No
     )
 
 
+def worker_dir(settings: Settings) -> Path:
+    """Where a worker of this group keeps local state (Faust's tables, title vectors)."""
+    return settings.data_dir / "faust" / group_id(settings)
+
+
 def create_app(settings: Settings, *, web: bool = True) -> Flashsale:
     """The bare app for ``settings``, without agents (tools and benchmarks use it as it is)."""
-    datadir = settings.data_dir / "faust" / group_id(settings)
+    datadir = worker_dir(settings)
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         group_id(settings),

@@ -30,6 +30,7 @@ from streams.tools.bench.measure import Window, parse_metrics
 from streams.tools.bench.pipeline import PipelineBench, run_pipeline_bench
 from streams.tools.bench.produce import simulator_events, stamp
 from streams.tools.bench.queries import distinct_queries, search_events
+from streams.tools.bench.scale import ScaleBench, run_scale_bench
 
 PIPELINE_KEYS = (
     "pipeline_events_per_s", "faust_passthrough_events_per_s", "faust_batched_count_events_per_s",
@@ -177,4 +178,17 @@ def test_pipeline_bench_end_to_end(settings: Settings, tiny_model: Path) -> None
     )
     assert result["events"] == 6000 and len(result["runs"]) == 1
     assert result["runs"][0]["passthrough_forwarded"] == 6000  # the pass-through sent every event on
+    json.dumps(result)
+
+
+@pytest.mark.integration
+def test_scale_bench_end_to_end(settings: Settings, tiny_model: Path) -> None:
+    s = settings.model_copy(update={"model_path": tiny_model, "device": "cpu", "bert_threads": 1})
+    result = run_scale_bench(s, ScaleBench(users=3000, skus=40, probe=200), lambda _: None)
+    assert result["events"] == 3000 + 2 * 40  # the clicks, the listings and their stock
+    assert result["events_per_s"]["1"] > 0 and result["events_per_cpu_s"]["1"] > 0
+    assert result["changelog_records_per_user"] >= 1  # every user's slot was written
+    assert result["recovery_restored_records"] == 0  # killed while idle: all of it was in its local store
+    assert result["full_restore_records"] >= 3000 + 200  # without it: every user's record, the probe's too
+    assert 0 < result["recovery_catalog_ready_s"] <= result["recovery_s"]
     json.dumps(result)

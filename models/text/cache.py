@@ -2,10 +2,13 @@
 
 Both only ever call the encoder with one batch of the texts they miss, so a burst of events costs one
 batched forward pass rather than one per event. Neither is thread-safe (one worker, one event loop).
+The title cache can keep its vectors in a byte store that outlives the process (a worker's RocksDB),
+so a restarted worker does not encode its whole catalog again.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
@@ -13,6 +16,15 @@ from typing import Protocol
 import numpy as np
 
 BatchEncoder = Callable[[Sequence[str]], np.ndarray]
+FINGERPRINT_TEXT = "flashsale title vectors: which encoder made them"
+
+
+class ByteStore(Protocol):
+    """Bytes by bytes key (``rocksdict.Rdict`` in raw mode is one; so is a dict)."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def __setitem__(self, key: bytes, value: bytes) -> None: ...
 
 
 class TextEncoder(Protocol):
@@ -87,8 +99,14 @@ class ItemEmbeddingCache:
     ``matrix()`` and ``skus()`` line up row for row, ready for ``BertScorer.score_batch``.
     """
 
-    def __init__(self, encoder: TextEncoder, initial_capacity: int = 1024) -> None:
+    def __init__(
+        self, encoder: TextEncoder, initial_capacity: int = 1024, stored: ByteStore | None = None
+    ) -> None:
         self._encoder = encoder
+        self._stored = stored
+        # Stored vectors are keyed by what this encoder answers for a fixed text: another model,
+        # precision or device never reads this one's.
+        self._prefix = encoder_fingerprint(encoder) if stored is not None else b""
         self._matrix = np.zeros((max(1, initial_capacity), encoder.dim), dtype=np.float32)
         self._skus: list[str] = []
         self._rows: dict[str, int] = {}
@@ -112,8 +130,7 @@ class ItemEmbeddingCache:
                 changed[sku] = title
         if not changed:
             return []
-        vectors = self._encoder.encode_batch(list(changed.values()))
-        self.encoded_titles += len(changed)
+        vectors = self._vectors(list(changed.values()))
         for (sku, title), vector in zip(changed.items(), vectors, strict=True):
             self._put(sku, title, vector)
         return list(changed)
@@ -151,6 +168,28 @@ class ItemEmbeddingCache:
         """SKUs in matrix row order (a copy)."""
         return list(self._skus)
 
+    def _vectors(self, titles: list[str]) -> np.ndarray:
+        """Rows for ``titles``: from the store where it has them, the rest encoded in one batch."""
+        if self._stored is None:
+            self.encoded_titles += len(titles)
+            return self._encoder.encode_batch(titles)
+        width = 4 * self._encoder.dim
+        found: dict[str, np.ndarray] = {}
+        for title in dict.fromkeys(titles):
+            raw = self._stored.get(self._key(title))
+            if raw is not None and len(raw) == width:
+                found[title] = np.frombuffer(raw, dtype=np.float32)
+        missing = [title for title in dict.fromkeys(titles) if title not in found]
+        if missing:
+            self.encoded_titles += len(missing)
+            for title, vector in zip(missing, self._encoder.encode_batch(missing), strict=True):
+                found[title] = np.asarray(vector, dtype=np.float32)
+                self._stored[self._key(title)] = found[title].tobytes()
+        return np.stack([found[title] for title in titles])
+
+    def _key(self, title: str) -> bytes:
+        return self._prefix + hashlib.sha256(title.encode()).digest()
+
     def _put(self, sku: str, title: str, vector: np.ndarray) -> None:
         row = self._rows.get(sku)
         if row is None:
@@ -163,3 +202,9 @@ class ItemEmbeddingCache:
             self._rows[sku] = row
         self._matrix[row] = vector
         self._titles[sku] = title
+
+
+def encoder_fingerprint(encoder: TextEncoder) -> bytes:
+    """16 bytes that differ between encoders: a hash of the vector it gives a fixed text."""
+    vector = np.asarray(encoder.encode_batch([FINGERPRINT_TEXT])[0], dtype=np.float32)
+    return hashlib.sha256(vector.tobytes()).digest()[:16]

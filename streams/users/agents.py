@@ -24,7 +24,7 @@ from streams.runtime.outbox import Outbox
 from streams.runtime.tablestate import state_table
 from streams.runtime.tenure import Ownership
 from streams.settings import Settings
-from streams.users.catalog_view import CatalogView, follow
+from streams.users.catalog_view import CatalogView, follow, title_store
 from streams.users.processor import UserProcessor
 from streams.users.state import USER_SLOTS
 
@@ -59,7 +59,8 @@ def register(flashsale: Flashsale, scorer: BertScorer | None = None) -> CatalogV
 
     @app.task
     async def follow_catalog() -> None:
-        view.attach(scorer if scorer is not None else await asyncio.to_thread(load_scorer, settings))
+        loaded = scorer if scorer is not None else await asyncio.to_thread(load_scorer, settings)
+        view.attach(loaded, title_store(settings))
         while True:  # a broker outage must not take the worker down: read the catalog again
             try:
                 await follow(view, settings, catalog_ready)

@@ -17,10 +17,12 @@ from typing import Any
 
 import numpy as np
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from rocksdict import Options, Rdict
 
 from models.recommend.embeddings import vector_norm
 from models.text.bert import BertScorer
-from models.text.cache import ItemEmbeddingCache
+from models.text.cache import ByteStore, ItemEmbeddingCache
+from streams.app import worker_dir
 from streams.contracts.decoding import decode
 from streams.contracts.records import CatalogItem
 from streams.contracts.topics import CATALOG, SKU_STATUS
@@ -80,9 +82,10 @@ class CatalogView:
         before = [units for when, units in history if when <= t - TRENDING_WINDOW_S]
         return history[-1][1] - (before[-1] if before else 0)
 
-    def attach(self, scorer: BertScorer) -> None:
-        """Use ``scorer`` for titles and queries (loaded once the worker runs)."""
-        self.scorer, self.embeddings = scorer, ItemEmbeddingCache(scorer)
+    def attach(self, scorer: BertScorer, stored: ByteStore | None = None) -> None:
+        """Use ``scorer`` for titles and queries (loaded once the worker runs); title vectors are kept
+        in ``stored`` too, when given (see :func:`title_store`)."""
+        self.scorer, self.embeddings = scorer, ItemEmbeddingCache(scorer, stored=stored)
 
     @property
     def dim(self) -> int:
@@ -143,6 +146,16 @@ class CatalogView:
         popularity = np.array([self.status.get(s, {}).get("popularity", 0.0) for s in skus], np.float32)
         recent_sold = np.array([self.recent_sold(s, ts) for s in skus], np.int64)
         return Candidates(skus, matrix, popularity, recent_sold)
+
+
+def title_store(settings: Settings) -> Rdict | None:
+    """The worker's title vectors on disk (RocksDB under its data dir, bytes only): a restarted worker
+    encodes only titles it has not seen. None, with a warning, when another process holds it."""
+    try:
+        return Rdict(str(worker_dir(settings) / "title-vectors"), Options(raw_mode=True))
+    except Exception as exc:  # rocksdict raises a bare Exception for a store locked by another process
+        log.warning("title vectors are not kept on disk (%s): the catalog is encoded afresh", exc)
+        return None
 
 
 async def follow(view: CatalogView, settings: Settings, ready: asyncio.Event) -> None:

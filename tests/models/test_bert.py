@@ -13,6 +13,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # must hold before transformers is
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -162,6 +163,21 @@ def test_item_cache_reencodes_only_changed_titles(tiny: BertScorer) -> None:
     assert cache.encoded_titles == 4
     expected = tiny.encode_batch([cache.title(sku) or "" for sku in cache.skus()])
     np.testing.assert_allclose(cache.matrix(), expected, atol=1e-5)
+
+
+def test_item_cache_reads_stored_vectors_of_its_own_encoder_only(tiny: BertScorer) -> None:
+    stored: dict[bytes, bytes] = {}
+    first = ItemEmbeddingCache(CountingEncoder(tiny), stored=stored)
+    first.update({"A": "red dress", "B": "chef knife"})
+    encoder = CountingEncoder(tiny)
+    again = ItemEmbeddingCache(encoder, stored=stored)  # a restarted worker on the same store
+    again.update({"A": "red dress", "B": "chef knife", "C": "yoga mat"})
+    assert encoder.calls[1:] == [["yoga mat"]] and again.encoded_titles == 1  # after its fingerprint
+    np.testing.assert_array_equal(again.matrix()[:2], first.matrix())
+    ones = SimpleNamespace(dim=tiny.dim, encode_batch=lambda t: np.ones((len(t), tiny.dim)))
+    other = CountingEncoder(ones)  # type: ignore[arg-type]
+    ItemEmbeddingCache(other, stored=stored).update({"A": "red dress"})
+    assert other.calls[1:] == [["red dress"]]  # another encoder's vectors are not its own
 
 
 def test_item_cache_remove_keeps_rows_aligned(tiny: BertScorer) -> None:

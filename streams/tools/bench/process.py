@@ -48,6 +48,14 @@ class BenchProcess(Child):
         self.rss = RssSampler(self.pid)
         self.rss.start()
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the process and its children so far."""
+        try:
+            process = psutil.Process(self.pid)
+            return sum(sum(p.cpu_times()[:2]) for p in [process, *process.children(recursive=True)])
+        except psutil.Error:
+            return 0.0
+
     @property
     def peak_rss_mb(self) -> float:
         return self.rss.peak_bytes / 2**20

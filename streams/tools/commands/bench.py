@@ -1,4 +1,4 @@
-"""``flashsale bench`` (pipeline) and ``flashsale bench bert``."""
+"""``flashsale bench`` (pipeline), ``flashsale bench bert`` and ``flashsale bench scale``."""
 
 from __future__ import annotations
 
@@ -46,6 +46,30 @@ def bench_bert(json_path: Path | None, texts: int, repeats: int, latency_s: floa
 
     cfg = BertBench(texts=texts, repeats=repeats, latency_s=latency_s)
     result = run_bert_bench(get_settings(), cfg, lambda line: click.echo(line, err=True))
+    click.echo(format_result(result))
+    if json_path:
+        write_json(json_path, result)
+        click.echo(f"wrote {json_path}")
+
+
+@bench.command("scale")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="JSON output file")
+@click.option(
+    "--users", type=click.IntRange(min=100), default=1_000_000, show_default=True, help="distinct users"
+)
+@click.option(
+    "--skus", type=click.IntRange(min=2), default=10_000, show_default=True, help="half in the campaign"
+)
+@click.option(
+    "--probe", type=click.IntRange(min=1), default=2_000, show_default=True, help="clicks after a restart"
+)
+def bench_scale(json_path: Path | None, users: int, skus: int, probe: int) -> None:
+    """State for many users and SKUs built through the real stack; a restart on it, and one without it."""
+    from streams.tools.bench.common import write_json
+    from streams.tools.bench.scale import ScaleBench, format_result, run_scale_bench
+
+    cfg = ScaleBench(users=users, skus=skus, probe=probe)
+    result = run_scale_bench(get_settings(), cfg, lambda line: click.echo(line, err=True))
     click.echo(format_result(result))
     if json_path:
         write_json(json_path, result)
