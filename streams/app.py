@@ -64,9 +64,7 @@ def create_app(settings: Settings, *, web: bool = True) -> Flashsale:
         broker_session_timeout=settings.broker_session_timeout_s,
         broker_heartbeat_interval=settings.broker_session_timeout_s / 3,
         store=f"{settings.table_store}://",
-        # No standby replicas: Faust's standby recovery crashed workers in chaos runs (a negative seek
-        # offset on rebalance); a takeover restores from the changelog (RocksDB: after what it holds).
-        table_standby_replicas=0,
+        table_standby_replicas=settings.standby_replicas,
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication_factor,
         processing_guarantee=settings.processing_guarantee.replace("-", "_"),

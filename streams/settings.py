@@ -35,7 +35,9 @@ class Settings(BaseSettings):
     # --- Kafka -------------------------------------------------------------------------------
     broker_url: str = Field("kafka://127.0.0.1:9092", description="Faust broker URL(s), comma separated")
     topic_prefix: str = Field("", description="namespace: topics are '<prefix>.<name>' when set")
-    topic_partitions: int = Field(4, ge=1, description="partitions of topics the app creates")
+    topic_partitions: int = Field(
+        12, ge=1, description="partitions of topics the app creates: the most workers a role can spread over"
+    )
     topic_replication_factor: int = Field(
         1, ge=1, description="replicas of topics the app creates (3 on `flashsale up --brokers 3`)"
     )
@@ -48,6 +50,9 @@ class Settings(BaseSettings):
         "rocksdb", description="worker state: RocksDB under the data dir (a restart reads only the changelog "
         "tail), or memory (rebuilt from the whole changelog)",
     )  # fmt: skip
+    standby_replicas: int = Field(
+        0, ge=0, description="standby copies of each table partition kept by other workers of the group"
+    )
     processing_guarantee: Literal["at-least-once"] = Field(
         "at-least-once", description="Kafka delivery; results are effectively-once by design"
     )

@@ -116,6 +116,7 @@ def settings(kafka_bootstrap: str, postgres_url: str, namespace: str, tmp_path: 
         data_dir=tmp_path / "data",
         web_port=free_port(),
         stream_batch_wait_ms=50,
+        topic_partitions=4,  # the suite checks behaviour; fewer partitions keep a test's topics quick to make
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import types
 import typing
 from datetime import UTC, datetime
@@ -50,6 +51,8 @@ def _reject_constant(name: str) -> Any:
 
 
 _JSON = json.JSONDecoder(parse_constant=_reject_constant)  # one decoder, not one per event
+_SURROGATE = re.compile("[\ud800-\udfff]")  # what UTF-8 cannot encode
+_CONTROL = re.compile("[\x00-\x1f]")
 
 
 def parse_json(raw: bytes | None) -> dict[str, Any]:
@@ -119,11 +122,9 @@ def _check_text(name: str, value: Any, field: CharField) -> None:
         raise InvalidEvent(f"{name} must be a string, got {type(value).__name__}")
     if not value.strip():
         raise InvalidEvent(f"{name} must not be blank")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidEvent(f"{name} is not valid Unicode (a lone surrogate)") from None
-    if field.max_length == ID_MAX and any(ord(c) < 32 for c in value):
+    if _SURROGATE.search(value):
+        raise InvalidEvent(f"{name} is not valid Unicode (a lone surrogate)")
+    if field.max_length == ID_MAX and _CONTROL.search(value):
         raise InvalidEvent(f"{name} contains control characters")
     if field.max_length is not None and len(value) > field.max_length:
         raise InvalidEvent(f"{name} is {len(value)} characters, the limit is {field.max_length}")

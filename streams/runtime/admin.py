@@ -26,9 +26,16 @@ from streams.settings import Settings
 # Kafka's default, set on the topics that take copies of input (dead letters, forwarded events), so they
 # accept the largest record the app's producer sends (1,000,000 bytes) even where a broker's default is lower.
 COPY_MESSAGE_BYTES = {"max.message.bytes": "1048588"}
+# Compacted topics that are rewritten all sale long (SKU statuses, table changelogs) stay compact while it
+# runs: the log cleaner only compacts closed segments, and by default one stays open for 7 days or 1 GiB.
+COMPACT_DURING_SALE = {
+    "segment.ms": str(5 * 60 * 1000),  # a segment closes after 5 minutes ...
+    "segment.bytes": str(64 * 1024 * 1024),  # ... or 64 MiB, whichever comes first
+    "min.cleanable.dirty.ratio": "0.3",  # compact once 30 % of the closed log is overwritten values
+}
 TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     CATALOG: {"cleanup.policy": "compact"},
-    SKU_STATUS: {"cleanup.policy": "compact"},
+    SKU_STATUS: {"cleanup.policy": "compact", **COMPACT_DURING_SALE},
     SKU_EVENTS: COPY_MESSAGE_BYTES,
     DEAD_LETTERS: {"retention.ms": str(30 * 24 * 3600 * 1000), **COPY_MESSAGE_BYTES},
 }

@@ -25,6 +25,7 @@ import faust
 from faust.types import TP, EventT
 
 from streams import metrics
+from streams.runtime.admin import COMPACT_DURING_SALE
 from streams.runtime.codec import StateCodec, StateError
 from streams.runtime.faust_internals import local_get, local_put, stored_key
 from streams.runtime.outbox import Outbox, Stored, Writes
@@ -88,6 +89,7 @@ def state_table(app: faust.App, name: str, codec: StateCodec[T]) -> StateTable[T
     table = StateTable(
         app, codec, name=name, default=None, key_type=str, value_type=bytes, beacon=app.tables.beacon,
         options=rocksdb_options() if app.conf.store.scheme == "rocksdb" else None,
+        extra_topic_configs=COMPACT_DURING_SALE,  # a slot is rewritten on every batch its key is in
     )  # fmt: skip
     app.tables.add(table)  # what ``app.Table`` does with the table it builds
     return table

@@ -35,12 +35,28 @@ TRENDING_WINDOW_S = 600.0  # "trending: N sold in the last 10 min"
 
 @dataclass
 class Candidates:
-    """SKUs that can be recommended at a moment, with their vectors and popularity."""
+    """SKUs whose campaign is live at a moment, with their vectors, stock and popularity."""
 
     skus: list[str]
     matrix: np.ndarray
+    in_stock: np.ndarray  # bool per row: in stock, or of unknown stock
     popularity: np.ndarray
     recent_sold: np.ndarray  # units sold in the last TRENDING_WINDOW_S, from sku-status
+
+
+@dataclass(frozen=True, eq=False)
+class Listing:
+    """The catalog's SKUs with a vector, in SKU order (ties rank the same on every worker), as arrays."""
+
+    skus: list[str]
+    matrix: np.ndarray  # one item vector per row
+    starts: np.ndarray  # campaign start, epoch seconds (inf: no campaign)
+    ends: np.ndarray
+
+    def live(self, t: float) -> tuple[list[str], np.ndarray]:
+        """SKUs whose campaign runs at ``t``, and their vectors (a copy)."""
+        rows = np.flatnonzero((self.starts <= t) & (t < self.ends))
+        return [self.skus[i] for i in rows], self.matrix[rows]
 
 
 @dataclass
@@ -58,6 +74,9 @@ class CatalogView:
     _learnable: dict[str, tuple[np.ndarray, float] | None] = field(default_factory=dict)
     # SKU → (status time, units sold) of its statuses over the last TRENDING_WINDOW_S, oldest first.
     sold: dict[str, deque[tuple[float, int]]] = field(default_factory=dict)
+    # The catalog as arrays (rebuilt after a catalog change) and the live SKUs of the latest minute asked.
+    _listing: Listing | None = None
+    _live: tuple[int, Listing, list[str], np.ndarray] | None = None
 
     def note_status(self, sku: str, status: dict[str, Any], t: float) -> None:
         """Take an SKU's status published at event time ``t`` (its units sold so far)."""
@@ -112,6 +131,7 @@ class CatalogView:
             self.embeddings.update({item.sku: item.title for item in items})
         self.items = {**self.items, **{item.sku: item for item in items}}  # swapped whole for readers
         self._learnable = {}
+        self._listing = None
 
     def vector(self, sku: str) -> np.ndarray | None:
         if self.embeddings is None or sku not in self.embeddings:
@@ -129,23 +149,34 @@ class CatalogView:
         return known[sku]
 
     def candidates(self, ts: float) -> Candidates:
-        """Live campaign SKUs (at event time ``ts``) that are in stock (or of unknown stock)."""
-        skus = []
-        vectors: dict[str, np.ndarray] = {}
-        for sku, item in self.items.items():
-            campaign, vector = item.campaign, self.vector(sku)
-            live = (
-                campaign is not None and campaign.starts_at.timestamp() <= ts < campaign.ends_at.timestamp()
-            )
-            on_hand = self.status.get(sku, {}).get("on_hand")
-            in_stock = on_hand is None or on_hand > 0  # unknown stock: not ruled out
-            if live and in_stock and vector is not None:
+        """SKUs whose campaign is live in the minute of event time ``ts`` (from its start), with a vector;
+        which of them are in stock (or of unknown stock), their popularity and recent sales."""
+        minute = int(ts // 60)
+        listing = self._listing or self._list()
+        if self._live is None or self._live[0] != minute or self._live[1] is not listing:
+            self._live = (minute, listing, *listing.live(60.0 * minute))
+        _, _, skus, matrix = self._live
+        status = [self.status.get(sku, {}) for sku in skus]
+        in_stock = np.array([s.get("on_hand") is None or s["on_hand"] > 0 for s in status], dtype=bool)
+        popularity = np.array([s.get("popularity", 0.0) for s in status], np.float32)
+        recent_sold = np.array([self.recent_sold(sku, ts) for sku in skus], np.int64)
+        return Candidates(skus, matrix, in_stock, popularity, recent_sold)
+
+    def _list(self) -> Listing:
+        """The catalog as a :class:`Listing` (kept until the catalog changes)."""
+        items, vectors = self.items, {}
+        for sku in sorted(items):
+            if (vector := self.vector(sku)) is not None:
                 vectors[sku] = vector
-        skus = sorted(vectors)
-        matrix = np.stack([vectors[s] for s in skus]) if skus else np.zeros((0, self.dim), np.float32)
-        popularity = np.array([self.status.get(s, {}).get("popularity", 0.0) for s in skus], np.float32)
-        recent_sold = np.array([self.recent_sold(s, ts) for s in skus], np.int64)
-        return Candidates(skus, matrix, popularity, recent_sold)
+        skus = list(vectors)
+        campaigns = [items[sku].campaign for sku in skus]
+        starts = [c.starts_at.timestamp() if c else np.inf for c in campaigns]
+        ends = [c.ends_at.timestamp() if c else -np.inf for c in campaigns]
+        matrix = np.stack(list(vectors.values())) if skus else np.zeros((0, self.dim), np.float32)
+        listing = Listing(skus, matrix, np.array(starts), np.array(ends))
+        if self.items is items:  # not replaced by a catalog update meanwhile
+            self._listing = listing
+        return listing
 
 
 def title_store(settings: Settings) -> Rdict | None:

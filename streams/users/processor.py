@@ -14,8 +14,10 @@ moves the user's vector, and a user gets a fresh top-k at most once per debounce
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import faust
 import numpy as np
@@ -52,7 +54,19 @@ class UserBatch:
     queries: LearnableQueries
     outbox: Outbox
     slots: dict[str, tuple[TP, UserSlot]] = field(default_factory=dict)  # user → its partition, its slot
-    rankers: dict[int, Ranker] = field(default_factory=dict)  # minute of event time → its candidates
+    wanted: list[Wanted] = field(default_factory=list)  # recommendations due, in event order
+
+
+class Wanted(NamedTuple):
+    """A recommendation due, with what its user had then (later events of the batch move them on)."""
+
+    user_id: str
+    event_id: str
+    ts: float
+    vector: np.ndarray  # unit norm, or zeros while nothing was learnt
+    signals: list[Signal]
+    exclude: frozenset[str]
+    recent: frozenset[str]
 
 
 class UserProcessor:
@@ -126,7 +140,8 @@ class UserProcessor:
             slot = self._slot(batch, record.user_id, message.tp)
             ts = await self._admit(batch, event, record, slot)
             if ts is not None:
-                await self._learn(batch, record, slot, ts)
+                self._learn(batch, record, slot, ts)
+        await self._recommend(batch)
         await self._write(batch)
 
     def _slot(self, batch: UserBatch, user_id: str, tp: TP) -> UserSlot:
@@ -176,8 +191,9 @@ class UserProcessor:
                              f"(allowed lateness {lateness:g} s)")  # fmt: skip
         return None
 
-    async def _learn(self, batch: UserBatch, record: Click | Order, slot: UserSlot, ts: float) -> None:
-        """Move the user's vector towards what the event touched; recommend unless debounced."""
+    def _learn(self, batch: UserBatch, record: Click | Order, slot: UserSlot, ts: float) -> None:
+        """Move the user's vector towards what the event touched; a recommendation is due unless
+        debounced."""
         action = "order" if isinstance(record, Order) else record.action
         if action == "search":
             item = batch.queries.get(record.query or "")
@@ -189,33 +205,60 @@ class UserProcessor:
         slot.touch((record.query if action == "search" else record.sku) or "", action, ts)
         debounce_s = self.settings.recommendation_debounce_s
         if slot.recommended_at is None or ts - slot.recommended_at >= debounce_s:
-            await self._recommend(batch, record.user_id, slot, record.event_id, ts)
+            batch.wanted.append(self._wanted(batch, record.user_id, slot, record.event_id, ts))
             slot.recommended_at = ts
             lateness = self.settings.allowed_lateness_s
             slot.forget_old_ids(self.dedup_window_s, lateness)  # now and then is enough
 
-    async def _recommend(
-        self, batch: UserBatch, user_id: str, slot: UserSlot, event_id: str, ts: float
-    ) -> None:
-        minute = int(ts // 60)  # candidates change with campaigns and stock: per minute is fresh enough
-        if minute not in batch.rankers:
-            found = self.view.candidates(ts)
-            batch.rankers[minute] = Ranker(
-                found.matrix, found.skus, found.popularity, recent_orders=found.recent_sold
-            )
-        ranker = batch.rankers[minute]
-        if not ranker.skus:
-            return
-        k, recent_s = self.settings.recommendations_k, 60 * self.settings.recommendation_recent_minutes
+    def _wanted(self, batch: UserBatch, user_id: str, slot: UserSlot, event_id: str, ts: float) -> Wanted:
+        recent_s = 60 * self.settings.recommendation_recent_minutes
         recent = {t.what for t in slot.touched if t.action != "search" and t.ts >= ts - recent_s}
-        top = ranker.top(
-            slot.vector.embedding(), k, signals=self._signals(batch, slot), exclude=slot.bought,
-            recent=recent, recent_limit=int(self.settings.recommendation_recent_share * k),
+        return Wanted(
+            user_id, event_id, ts, slot.vector.embedding(), self._signals(batch, slot),
+            frozenset(slot.bought), frozenset(recent),
         )  # fmt: skip
-        items = [(ranked.sku, round(ranked.score, 6), ranked.reason, ranked.kind) for ranked in top]
-        value = recommendation_bytes(user_id, items, self.view.encoder_name, event_id, from_epoch(ts))
-        await batch.outbox.send_bytes(self.recommendations, key=user_id.encode(), value=value, timestamp=ts)
-        self.recommendations_out.inc()
+
+    async def _recommend(self, batch: UserBatch) -> None:
+        """The batch's due recommendations, in event order. Each minute's candidates are scored against
+        all of that minute's users in one matrix product (candidates change with campaigns and stock:
+        per minute of event time is fresh enough)."""
+        rankers: dict[int, tuple[Ranker, dict[int, np.ndarray]]] = {}
+        for minute, group in itertools.groupby(enumerate(batch.wanted), key=lambda w: int(w[1].ts // 60)):
+            if minute not in rankers:
+                rankers[minute] = (self._ranker(minute), {})
+            rankers[minute][1].update(self._similarities(rankers[minute][0], list(group)))
+        k, share = self.settings.recommendations_k, self.settings.recommendation_recent_share
+        for n, wanted in enumerate(batch.wanted):
+            ranker, sims = rankers[int(wanted.ts // 60)]
+            if not ranker.skus:
+                continue
+            top = ranker.top(
+                wanted.vector, k, signals=wanted.signals, exclude=wanted.exclude, recent=wanted.recent,
+                recent_limit=int(share * k), sims=sims.get(n),
+            )  # fmt: skip
+            items = [(ranked.sku, round(ranked.score, 6), ranked.reason, ranked.kind) for ranked in top]
+            value = recommendation_bytes(
+                wanted.user_id, items, self.view.encoder_name, wanted.event_id, from_epoch(wanted.ts)
+            )
+            key = wanted.user_id.encode()
+            await batch.outbox.send_bytes(self.recommendations, key=key, value=value, timestamp=wanted.ts)
+            self.recommendations_out.inc()
+
+    def _ranker(self, minute: int) -> Ranker:
+        found = self.view.candidates(60.0 * minute)
+        return Ranker(
+            found.matrix, found.skus, found.popularity, mask=found.in_stock, recent_orders=found.recent_sold
+        )
+
+    @staticmethod
+    def _similarities(ranker: Ranker, group: list[tuple[int, Wanted]]) -> dict[int, np.ndarray]:
+        """Each user's cosine to every candidate, by position in ``batch.wanted`` (a user without a
+        vector has none: popularity ranks their list)."""
+        units = [(n, w.vector / norm) for n, w in group if (norm := vector_norm(w.vector)) is not None]
+        if not units or not ranker.skus:
+            return {}
+        sims = ranker.similarities(np.stack([unit for _, unit in units]))
+        return {n: sims[j] for j, (n, _) in enumerate(units)}
 
     def _signals(self, batch: UserBatch, slot: UserSlot) -> list[Signal]:
         """The user's own interactions a reason may name, latest first: items with their titles, and

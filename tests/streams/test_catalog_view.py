@@ -4,12 +4,12 @@ catalog changes."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from models.text.cache import ItemEmbeddingCache
-from streams.contracts.records import CatalogItem
+from streams.contracts.records import Campaign, CatalogItem
 from streams.users.catalog_view import CatalogView
 
 T0 = datetime(2024, 11, 11, tzinfo=UTC)
@@ -25,8 +25,18 @@ class TitleVectors:
         return np.array([VECTORS[t] for t in texts], dtype=np.float32)
 
 
-def item(sku: str, title: str) -> CatalogItem:
-    return CatalogItem(sku=sku, title=title, category="audio", base_price=10.0, updated_at=T0)
+def item(sku: str, title: str, starts_min: float | None = None, ends_min: float = 60.0) -> CatalogItem:
+    """A listing, in a campaign from ``starts_min`` to ``ends_min`` after T0 when ``starts_min`` is given."""
+    campaign = None
+    if starts_min is not None:
+        campaign = Campaign(
+            campaign_id="c1", starts_at=T0 + timedelta(minutes=starts_min),
+            ends_at=T0 + timedelta(minutes=ends_min), discount=0.2, min_discount=0.1, max_discount=0.5,
+            restock_lead_minutes=20,
+        )  # fmt: skip
+    return CatalogItem(
+        sku=sku, title=title, category="audio", base_price=10.0, updated_at=T0, campaign=campaign
+    )
 
 
 def test_users_learn_from_the_current_title_and_never_from_a_zero_vector() -> None:
@@ -39,3 +49,16 @@ def test_users_learn_from_the_current_title_and_never_from_a_zero_vector() -> No
     retitled, listed = view.learnable("A"), view.learnable("C")
     assert retitled is not None and retitled[0].tolist() == [0.0, 2.0] and retitled[1] == 2.0
     assert listed is not None and listed[1] == 5.0
+
+
+def test_candidates_are_the_skus_live_from_the_minutes_start_in_sku_order_with_their_stock() -> None:
+    view = CatalogView(embeddings=ItemEmbeddingCache(TitleVectors()))
+    view.apply_catalog([item("C", "kettle", 0), item("A", "earbuds", 0), item("B", "earbuds", 1.5),
+                        item("D", "kettle")])  # fmt: skip
+    view.note_status("C", {"on_hand": 0, "popularity": 2.0}, T0.timestamp())
+    found = view.candidates(T0.timestamp() + 119)  # minute 1: B's campaign starts only at 1.5
+    assert found.skus == ["A", "C"] and found.in_stock.tolist() == [True, False]  # A's stock unknown
+    assert found.matrix.tolist() == [[3.0, 4.0], [0.0, 2.0]] and found.popularity.tolist() == [0.0, 2.0]
+    assert view.candidates(T0.timestamp() + 120).skus == ["A", "B", "C"]
+    view.apply_catalog([item("A", "earbuds", 0, ends_min=2)])  # its campaign now ends at minute 2
+    assert view.candidates(T0.timestamp() + 125).skus == ["B", "C"]

@@ -73,6 +73,8 @@ def test_recommendation_with_items_round_trips() -> None:
         ({"ts": "yesterday"}, "not an ISO-8601 timestamp"),
         ({"ts": "2026-11-11T12:00:00"}, "no time zone"),
         ({"ts": "2999-01-01T00:00:00+00:00"}, "outside 2000..2100"),
+        ({"user_id": "u\x01"}, "user_id contains control characters"),
+        ({"sku": "a\udfffb"}, "sku is not valid Unicode"),
     ],
 )
 def test_invalid_orders_are_rejected_with_reason(change: dict, reason: str) -> None:

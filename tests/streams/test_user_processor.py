@@ -252,3 +252,20 @@ async def test_a_bought_item_is_never_recommended_again(harness: Harness) -> Non
     await harness.run(click(1, at_s=10.0, sku="B"))
     assert harness.slot().bought == ["A"]
     assert [[i["sku"] for i in r["items"]] for r in harness.recommendations()] == [["B"], ["B"]]
+
+
+async def test_a_batch_recommends_each_user_as_of_their_own_event(tmp_path: Path) -> None:
+    def events() -> list[tuple[Any, Click]]:
+        return [
+            click(0, at_s=0, sku="A"), click(1, at_s=1, sku="B", user_id="u2", event_id="x1"),
+            click(2, at_s=6, sku="B"), click(3, at_s=7, sku=None, action="search", query="wireless earbuds",
+            user_id="u3", event_id="x3"),
+        ]  # fmt: skip
+
+    batched, alone = Harness(tmp_path / "batched"), Harness(tmp_path / "alone")
+    await batched.run(*events())
+    for one in events():
+        await alone.run(one)
+    assert [r["source_event_id"] for r in batched.recommendations()] == ["e0", "x1", "e2", "x3"]
+    assert batched.recommendations() == alone.recommendations()  # u1's first list knows nothing of e2
+    assert batched.recommendations()[0]["items"][0]["reason"] == "because you clicked earbuds"

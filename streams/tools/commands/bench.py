@@ -52,23 +52,44 @@ def bench_bert(json_path: Path | None, texts: int, repeats: int, latency_s: floa
         click.echo(f"wrote {json_path}")
 
 
+def worker_counts(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
+    """``1,2,4`` → (1, 2, 4): increasing counts of at least 1."""
+    try:
+        counts = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of worker counts") from None
+    if not counts or counts[0] < 1 or list(counts) != sorted(set(counts)):
+        raise click.BadParameter(f"{value!r}: worker counts must be increasing and at least 1")
+    return counts
+
+
 @bench.command("scale")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="JSON output file")
 @click.option(
     "--users", type=click.IntRange(min=100), default=1_000_000, show_default=True, help="distinct users"
 )
 @click.option(
-    "--skus", type=click.IntRange(min=2), default=10_000, show_default=True, help="half in the campaign"
+    "--skus", type=click.IntRange(min=2), default=10_000, show_default=True, help="half in a campaign"
 )
-@click.option(
-    "--probe", type=click.IntRange(min=1), default=2_000, show_default=True, help="clicks after a restart"
-)
-def bench_scale(json_path: Path | None, users: int, skus: int, probe: int) -> None:
-    """State for many users and SKUs built through the real stack; a restart on it, and one without it."""
+@click.option("--workers", default="1,2,4", show_default=True, callback=worker_counts, help="per role")
+@click.option("--window", type=click.IntRange(min=100), default=300_000, show_default=True,
+              help="sale events timed per worker count")  # fmt: skip
+@click.option("--probe", type=click.IntRange(min=1), default=5_000, show_default=True,
+              help="sale events after a kill")  # fmt: skip
+@click.option("--small-skus", type=click.IntRange(min=2), default=40, show_default=True,
+              help="the small catalog of the large/small ratio")  # fmt: skip
+@click.option("--all-role/--no-all-role", default=True, show_default=True,
+              help="also run one worker of role all over the large sale (its RSS)")  # fmt: skip
+def bench_scale(
+    json_path: Path | None, users: int, skus: int, workers: tuple[int, ...], window: int, probe: int,
+    small_skus: int, all_role: bool,
+) -> None:  # fmt: skip
+    """A sale with many users and SKUs through the real stack on split roles: events/s and per CPU-second
+    at each worker count, RSS per role, changelog size, recovery, takeover, rebalance pause, decisions."""
     from streams.tools.bench.common import write_json
     from streams.tools.bench.scale import ScaleBench, format_result, run_scale_bench
 
-    cfg = ScaleBench(users=users, skus=skus, probe=probe)
+    cfg = ScaleBench(users, skus, workers, window, probe, small_skus, all_role)
     result = run_scale_bench(get_settings(), cfg, lambda line: click.echo(line, err=True))
     click.echo(format_result(result))
     if json_path:
