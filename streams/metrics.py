@@ -23,6 +23,10 @@ STATE_REFUSED = Counter(
 STATE_RESTORED = Counter(
     "flashsale_state_restored_total", "Changelog records applied to the tables on recovery", ["table"]
 )
+STATE_STANDBY = Counter(
+    "flashsale_state_standby_total",
+    "Changelog records applied to standby copies (kept ready for a takeover)", ["table"],
+)  # fmt: skip
 OVERSOLD_UNITS = Counter(
     "flashsale_oversold_units_total",
     "Units ordered beyond the stock last reported (counted as sold all the same)",

@@ -8,16 +8,19 @@ answer with a silent default.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import faust
 from aiokafka import AIOKafkaProducer
 from faust.serializers import codecs
 from faust.stores import rocksdb as faust_rocksdb
+from faust.tables.manager import TableManager
+from faust.tables.recovery import Recovery
 from faust.transport.consumer import Consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP
+from faust.types import TP, AppT, EventT
+from faust.types.tuples import Message
 from rocksdict import WriteBatch
 
 # (class, attribute, what it is for): class annotations or members of the installed versions.
@@ -31,6 +34,9 @@ REQUIRED = (
     (faust_aiokafka.Producer, "_producer", "aiokafka's started producer (record batches)"),
     (faust.Record, "_options", "a record class's field descriptors (strict decoding, JSON Schemas)"),
     (faust_rocksdb.Store, "_db_for_partition", "a table partition's RocksDB (batches write many keys)"),
+    (TableManager, "recovery", "the tables' recovery service (which changelog partitions are standbys)"),
+    (Recovery, "standby_tps", "the changelog partitions a worker keeps standby copies of"),
+    (Message, "acked", "set on a message no agent of this worker may acknowledge (its partition left)"),
 )
 
 
@@ -89,6 +95,24 @@ def last_fetch_ms(app: faust.App, tp: TP) -> int | None:
     if tp not in consumer.assignment():
         return None
     return consumer.last_poll_timestamp(tp)
+
+
+def withhold_acks(events: Iterable[EventT]) -> None:
+    """Keep ``events`` from being acknowledged: ``take_events`` acknowledges a whole batch when the agent
+    asks for the next one, but these were not applied (their partition went to another worker while the
+    batch ran). An acknowledgement would stay in the consumer's books after the rebalance and, should
+    the partition come back, let a commit pass them before they are read again, and a crash then lose
+    them. Marked as acknowledged, they are left out of the books; their new owner reads them."""
+    for event in events:
+        event.message.acked = True
+
+
+def standby_partitions(app: AppT) -> set[TP]:
+    """The changelog partitions this worker keeps standby copies of (not its own tables' partitions)."""
+    manager = app.tables
+    if not isinstance(manager, TableManager):
+        raise InternalsError(f"tables are managed by a {type(manager).__name__}, not Faust's TableManager")
+    return manager.recovery.standby_tps
 
 
 def kafka_producer(app: faust.App) -> AIOKafkaProducer:

@@ -12,7 +12,8 @@ after it, not the whole changelog.
 
 On recovery every changelog value is decoded before it is taken: one that does not decode is refused
 — logged with its topic, partition and offset, counted in ``flashsale_state_refused_total`` — and the
-key keeps what it held before. Records taken are counted in ``flashsale_state_restored_total``.
+key keeps what it held before. Records taken are counted in ``flashsale_state_restored_total`` (recovery
+of the partitions a worker holds) or ``flashsale_state_standby_total`` (standby copies kept for others).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from faust.types import TP, EventT
 from streams import metrics
 from streams.runtime.admin import COMPACT_DURING_SALE
 from streams.runtime.codec import StateCodec, StateError
-from streams.runtime.faust_internals import local_get, local_put, stored_key
+from streams.runtime.faust_internals import local_get, local_put, standby_partitions, stored_key
 from streams.runtime.outbox import Outbox, Stored, Writes
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,10 @@ class StateTable(faust.Table, Generic[T]):
     def apply_changelog_batch(self, batch: Iterable[EventT]) -> None:
         readable = [event for event in batch if self.readable(event)]
         super().apply_changelog_batch(readable)
-        metrics.STATE_RESTORED.labels(table=self.name).inc(len(readable))
+        standby = standby_partitions(self.app)
+        kept_ready = sum(event.message.tp in standby for event in readable)
+        metrics.STATE_STANDBY.labels(table=self.name).inc(kept_ready)
+        metrics.STATE_RESTORED.labels(table=self.name).inc(len(readable) - kept_ready)
 
     def readable(self, event: EventT) -> bool:
         """Whether a changelog record holds a value this worker can read (a deletion always can)."""
@@ -84,12 +88,18 @@ def rocksdb_options() -> dict[str, int]:
             "block_cache_size": 8 * mib}  # fmt: skip
 
 
+STANDBY_BUFFER = 64
+
+
 def state_table(app: faust.App, name: str, codec: StateCodec[T]) -> StateTable[T]:
     """A changelog-backed table of ``codec`` values keyed by str, in the app's store."""
     table = StateTable(
         app, codec, name=name, default=None, key_type=str, value_type=bytes, beacon=app.tables.beacon,
         options=rocksdb_options() if app.conf.store.scheme == "rocksdb" else None,
         extra_topic_configs=COMPACT_DURING_SALE,  # a slot is rewritten on every batch its key is in
+        # Standby copies apply changelog records in buffers of this many (Faust's default: 1,000), and a
+        # rebalance applies what is buffered before the takeover's recovery reads the rest.
+        standby_buffer_size=STANDBY_BUFFER,
     )  # fmt: skip
     app.tables.add(table)  # what ``app.Table`` does with the table it builds
     return table

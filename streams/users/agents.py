@@ -19,6 +19,7 @@ import faust
 from models.text.bert import BertScorer
 from streams import metrics
 from streams.app import Flashsale
+from streams.runtime.faust_internals import withhold_acks
 from streams.runtime.ingest import batches, decode_batch
 from streams.runtime.outbox import Outbox
 from streams.runtime.tablestate import state_table
@@ -76,7 +77,8 @@ def register(flashsale: Flashsale, scorer: BertScorer | None = None) -> CatalogV
                 tenure = ownership.begin()
                 held = [event for event in batch if tenure.holds(event.message.tp)]  # the rest: new owner's
                 good = await decode_batch(held, dead_letters, settings.topic_prefix, event_time_policy)
-                await processor.process(name, good, dead_letters, tenure)
+                kept = await processor.process(name, good, dead_letters, tenure)
+                withhold_acks(event for event in batch if event.message.tp not in kept)
 
         app.agent(topic, name=name)(agent)
 

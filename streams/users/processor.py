@@ -105,9 +105,11 @@ class UserProcessor:
         good: Sequence[tuple[EventT, Event]],
         dead_letters: faust.TopicT | None,
         tenure: Tenure,
-    ) -> None:
+    ) -> frozenset[TP]:
         """Apply ``agent``'s decoded batch ``good`` (clicks or orders) for the partitions ``tenure`` holds:
-        the batch's search queries are encoded together, then each event moves its user, in order."""
+        the batch's search queries are encoded together, then each event moves its user, in order.
+        Returns the partitions whose users were written: events of any other partition were not applied
+        here, and must not be acknowledged (their new owner reads them)."""
         queries = [
             record.query
             for _, record in good
@@ -116,7 +118,7 @@ class UserProcessor:
         learnable = await self._learnable_queries(queries) if queries else {}
         async with self.slots_lock:
             batch = UserBatch(agent, dead_letters, tenure, learnable, self.new_outbox())
-            await self._move_users(batch, good)
+            return await self._move_users(batch, good)
 
     async def _learnable_queries(self, queries: list[str]) -> LearnableQueries:
         """Each query's vector and norm, encoded in one BERT batch (in a thread: the loop runs on)."""
@@ -131,7 +133,7 @@ class UserProcessor:
             if (norm := vector_norm(vector)) is not None
         }
 
-    async def _move_users(self, batch: UserBatch, good: Sequence[tuple[EventT, Event]]) -> None:
+    async def _move_users(self, batch: UserBatch, good: Sequence[tuple[EventT, Event]]) -> frozenset[TP]:
         for event, record in good:
             assert isinstance(record, Click | Order)
             message = event.message
@@ -142,7 +144,7 @@ class UserProcessor:
             if ts is not None:
                 self._learn(batch, record, slot, ts)
         await self._recommend(batch)
-        await self._write(batch)
+        return await self._write(batch)
 
     def _slot(self, batch: UserBatch, user_id: str, tp: TP) -> UserSlot:
         """The user's slot as this batch left it, else as stored, else a new one."""
@@ -278,8 +280,9 @@ class UserProcessor:
                 named.add(touch.what)
         return signals
 
-    async def _write(self, batch: UserBatch) -> None:
-        """Store the batch's slots, for the partitions held throughout, once its outputs are stored."""
+    async def _write(self, batch: UserBatch) -> frozenset[TP]:
+        """Store the batch's slots, for the partitions held throughout, once its outputs are stored;
+        returns those partitions."""
         await batch.outbox.settle()  # recommendations stored before the vectors that made them (see outbox)
         kept = await batch.tenure.kept()  # written after any recovery, and only where no one else took over
         for user_id, (tp, slot) in batch.slots.items():
@@ -288,3 +291,4 @@ class UserProcessor:
         # Kept locally only if no rebalance began meanwhile (its recovery may overwrite newer values):
         # the changelog has the slots then, and the input is read again after the rebalance.
         await batch.outbox.settle(keep_state=lambda: batch.tenure.steady)
+        return kept

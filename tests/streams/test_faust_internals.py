@@ -9,6 +9,7 @@ import faust
 import pytest
 from click.testing import CliRunner
 from faust.types import TP
+from faust.types.tuples import Message
 
 from streams.runtime import faust_internals
 from streams.runtime.faust_internals import (
@@ -17,6 +18,7 @@ from streams.runtime.faust_internals import (
     kafka_producer,
     last_fetch_ms,
     missing,
+    withhold_acks,
 )
 from streams.tools.commands import cli
 
@@ -57,3 +59,15 @@ def test_a_broken_path_raises_instead_of_answering_a_default() -> None:
     changed: Any = SimpleNamespace(consumer=SimpleNamespace())
     with pytest.raises(AttributeError, match="_thread"):
         last_fetch_ms(changed, TP0)
+
+
+def test_a_withheld_event_never_reaches_the_consumers_acknowledgements(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = faust.App("internals-test", broker="kafka://127.0.0.1:1")
+    monkeypatch.setattr(app.topics, "acks_enabled_for", lambda topic: topic == "orders")  # an agent reads it
+    consumer = app.consumer
+    kept, left = (Message("orders", 0, offset, 0.0, 0, {}, None, b"v", None) for offset in (7, 8))
+    withhold_acks([SimpleNamespace(message=left)])  # type: ignore[list-item]
+    assert consumer.ack(kept) and not consumer.ack(left)  # what take_events does with each, later
+    assert list(consumer._acked[TP0]) == [7]  # a commit can never pass 8 on this worker's word

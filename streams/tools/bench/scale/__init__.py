@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -73,11 +74,13 @@ def run_scale_bench(settings: Settings, cfg: ScaleBench, say: Say) -> dict[str, 
         large = run_sale(stack, cfg, cfg.skus, logs / "large", say, large=True)
         say(f"small catalog: {cfg.users:,} users, {cfg.small_skus:,} SKUs")
         small = run_sale(stack, cfg, cfg.small_skus, logs / "small", say, large=False)
-    return result(cfg, large, small, logs)
+    out = result(cfg, large, small, logs)
+    out |= {"standby_replicas": settings.standby_replicas, "topic_partitions": settings.topic_partitions}
+    return {**out, "capacity": capacity(out)}
 
 
 def result(cfg: ScaleBench, large: dict[str, Any], small: dict[str, Any], logs: Path) -> dict[str, Any]:
-    windows = large.pop("windows")
+    windows = large["windows"]
     per_s = {n: w["events_per_s"] for n, w in windows.items()}
     per_cpu_s = {n: w["events_per_cpu_s"] for n, w in windows.items()}
     first = str(cfg.workers[0])
@@ -96,6 +99,32 @@ def result(cfg: ScaleBench, large: dict[str, Any], small: dict[str, Any], logs: 
         ),
         "small_catalog": {"skus": cfg.small_skus, **small["window"]},
         **large, "host": host_info(), "logs": str(logs),
+    }  # fmt: skip
+
+
+TARGETS = (10_000, 50_000, 100_000)  # events/s of a sale's input
+
+
+def capacity(result: dict[str, Any]) -> dict[str, Any]:
+    """Sizing from the run: per role, the input events/s one worker on one core keeps up with (the first
+    window), workers needed for each target rate at the last count's scale-out efficiency; state per
+    10⁶ users on disk (changelog, local RocksDB) and recovery times scaled to 10⁶ users."""
+    first, last = next(iter(result["windows"].values())), str(max(int(n) for n in result["windows"]))
+    efficiency = min(result["scaleout_efficiency"][last], 1.0)
+    million = 1_000_000 / result["users"]
+    return {
+        "events_per_s_per_worker": first["events_per_cpu_s_by_role"],
+        "efficiency_used": efficiency,
+        "workers_for": {
+            str(target): {role: math.ceil(target / (per_core * efficiency))
+                          for role, per_core in first["events_per_cpu_s_by_role"].items()}
+            for target in TARGETS
+        },
+        "changelog_gb_per_million_users": round(result["changelog_bytes_per_user"] * 1e6 / 1e9, 2),
+        "local_state_gb_per_million_users": round(result["local_state_bytes_per_user"] * 1e6 / 1e9, 2),
+        "users_worker_rss_mb": result["rss_mb_by_role"].get("users"),
+        "recovery_s_at_measured_users": result["recovery_s"],
+        "full_restore_s_per_million_users": round(result["full_restore_s"] * million, 1),
     }  # fmt: skip
 
 
@@ -121,5 +150,9 @@ def format_result(result: dict[str, Any]) -> str:
         ("large / small catalog", f"{result['large_vs_small_catalog']:.2f} "
                                   f"(per CPU-s {result['large_vs_small_catalog_per_cpu_s']:.2f})"),
     ]  # fmt: skip
+    for target, workers in result["capacity"]["workers_for"].items():
+        rows.append(
+            (f"workers for {int(target):,} ev/s", ", ".join(f"{r} {n}" for r, n in sorted(workers.items())))
+        )
     title = f"flashsale bench scale: {result['users']:,} users, {result['skus']:,} SKUs"
     return format_table(rows, f"{title}; {result['host']['cpu_cores']} cores")

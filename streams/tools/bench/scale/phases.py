@@ -38,7 +38,7 @@ from streams.settings import Settings
 from streams.tools.bench.common import rate
 from streams.tools.bench.measure import end_offsets, scrape_metrics
 from streams.tools.bench.produce import Producer
-from streams.tools.bench.scale.fleet import Fleet, Member
+from streams.tools.bench.scale.fleet import ROLES, Fleet, Member
 from streams.tools.bench.scale.load import START, catalog, clicks, sale_window
 from streams.tools.bench.scale.progress import Progress
 from streams.tools.bench.stack import Say
@@ -117,7 +117,12 @@ def build(sale: Sale) -> dict[str, Any]:
     finally:
         progress.close()
     sale.say(f"built: {events:,} events in {seconds:,.0f} s (startup included)")
-    return {"build_events": events, "build_s": round(seconds, 1), **changelog_sizes(sale)}
+    local = {role: sum(m.state_bytes() for m in sale.fleet.live(role)) for role in ROLES}
+    return {
+        "build_events": events, "build_s": round(seconds, 1), **changelog_sizes(sale),
+        "local_state_bytes_per_user": round(local["users"] / cfg.users, 1),
+        "local_state_bytes_per_sku": round(local["skus"] / sale.skus, 1),
+    }  # fmt: skip
 
 
 def window(sale: Sale, n: int) -> dict[str, Any]:
@@ -140,11 +145,17 @@ def window(sale: Sale, n: int) -> dict[str, Any]:
         measured = progress.window(lambda: True, fleet.check_alive, f"[{n}] window", fleet.cpu)
     finally:
         progress.close()
-    share = measured.events / progress.total  # committed offsets count an order once per role
-    cpu = sum(measured.delta(name) for name in measured.closed)
-    per_s, per_cpu_s = rate(round(events * share), measured.seconds), rate(round(events * share), cpu)
+    done = round(events * measured.events / progress.total)  # committed offsets count an order per role
+    cpu = {
+        role: sum(measured.delta(k) for k in measured.closed if k.startswith(f"cpu:{role}-"))
+        for role in ROLES
+    }
+    per_s, per_cpu_s = rate(done, measured.seconds), rate(done, sum(cpu.values()))
     sale.say(f"[{n}] {per_s:,.0f} events/s, {per_cpu_s:,.0f} per CPU-second")
-    return {"events_per_s": round(per_s, 1), "events_per_cpu_s": round(per_cpu_s, 1), "pause_s": pause}
+    return {
+        "events_per_s": round(per_s, 1), "events_per_cpu_s": round(per_cpu_s, 1), "pause_s": pause,
+        "events_per_cpu_s_by_role": {role: round(rate(done, s), 1) for role, s in cpu.items() if s > 0},
+    }  # fmt: skip
 
 
 def probe(sale: Sale, desc: str) -> Progress:
@@ -237,14 +248,16 @@ def topic_size(settings: Settings, topic: str) -> tuple[int, int]:
 
 
 def all_role(sale: Sale) -> dict[str, Any]:
-    """One worker of role ``all`` (both paths in one process) over the whole sale: its peak RSS."""
+    """One worker of role ``all`` (both paths in one process) over the build (every user once): its
+    peak RSS."""
     fleet = Fleet(sale.ns, f"{sale.fleet.app_id}-all", sale.fleet.logs / "all")
     fleet.start("all")
     progress = sale.progress(fleet)
     try:
-        seconds = progress.wait_done(fleet.check_alive, "role all over the whole sale")
+        upto = 2 * sale.skus + sale.cfg.users  # the catalog, its stock and the first click of every user
+        seconds = progress.wait_done(fleet.check_alive, "role all over the build", upto=upto)
     finally:
         progress.close()
         fleet.stop()
-    sale.say(f"role all: the whole sale in {seconds:,.0f} s, peak RSS {fleet.peak_rss_mb['all']:,.0f} MB")
+    sale.say(f"role all: the build in {seconds:,.0f} s, peak RSS {fleet.peak_rss_mb['all']:,.0f} MB")
     return {"all_role_s": round(seconds, 1), "rss_mb_all": round(fleet.peak_rss_mb["all"], 1)}

@@ -52,17 +52,17 @@ class Progress:
         committed = self.by_partition()
         return None if committed is None else sum(committed.values())
 
-    def wait_done(self, alive: Callable[[], None], desc: str, timeout_s: float = 3600) -> float:
-        """Until every group has committed every end; the seconds it took."""
-        began, deadline = time.monotonic(), time.monotonic() + timeout_s
-        with tqdm(
-            total=self.total, desc=desc, unit="ev", file=sys.stderr, mininterval=0.5, leave=False
-        ) as bar:
-            while (done := self.done()) is None or done < self.total:
+    def wait_done(
+        self, alive: Callable[[], None], desc: str, timeout_s: float = 3600, upto: int | None = None
+    ) -> float:
+        """Until every group has committed every end (or ``upto`` events in all); the seconds it took."""
+        began, deadline, target = time.monotonic(), time.monotonic() + timeout_s, upto or self.total
+        with tqdm(total=target, desc=desc, unit="ev", file=sys.stderr, mininterval=0.5, leave=False) as bar:
+            while (done := self.done()) is None or done < target:
                 alive()
                 bar.update((done or 0) - bar.n)
                 if time.monotonic() > deadline:
-                    raise InfraError(f"{desc}: {done} of {self.total} committed after {timeout_s:.0f} s")
+                    raise InfraError(f"{desc}: {done} of {target} committed after {timeout_s:.0f} s")
                 time.sleep(0.1)
         return time.monotonic() - began
 
