@@ -19,12 +19,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from models.plan.demand import FitOptions
 from models.plan.learn import fit
+from models.plan.plots import plot_plan
 from models.plan.recommend import CategoryPlan, Plan, PlanOptions, plan_sale
 from models.plan.scenario import PlanScenario, run_sale, shop_stock, simulate_history
 from models.sim.ledger import Ledger
@@ -168,15 +170,19 @@ def random_starts(seed: int, plan: Plan, step: int) -> list[tuple[int, int]]:
     return out
 
 
-def evaluate_seed(seed: int, options: EvalOptions | None = None) -> dict[str, Any]:
+def evaluate_seed(seed: int, options: EvalOptions | None = None, plot: Path | None = None) -> dict[str, Any]:
     """One seed's row: revenue of the plan's windows, of random ones and of the clairvoyant plan, and
     how far the opening discounts are from the clairvoyant plan's (with the shop's stock, and with
-    ``ample_stock`` × it, where the price response rather than the stock decides)."""
+    ``ample_stock`` × it, where the price response rather than the stock decides). ``plot``: where
+    to draw this seed's plan."""
     o = options or EvalOptions()
     sc = o.scenario
-    model = fit(simulate_history(seed, sc), o.fit)
+    history = simulate_history(seed, sc)
+    model = fit(history, o.fit)
     stock = shop_stock(seed, sc)
     plan = plan_sale(model, stock, sc.terms(), sc.sale_day, o.plan)
+    if plot is not None:
+        plot_plan(plan, model, history, plot)
     starts = random_starts(seed, plan, o.plan.start_step_minutes)
     rows = [
         _category_runs(seed, cp, plan, stock, at, sc) for cp, at in zip(plan.categories, starts, strict=True)
@@ -248,12 +254,16 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def evaluate(
-    seeds: Sequence[int], options: EvalOptions | None = None, progress: Callable[[int], None] | None = None
+    seeds: Sequence[int],
+    options: EvalOptions | None = None,
+    progress: Callable[[int], None] | None = None,
+    plan_plot: Path | None = None,
 ) -> dict[str, Any]:
-    """:func:`evaluate_seed` for each seed, then :func:`summarise`; ``progress`` hears each seed done."""
+    """:func:`evaluate_seed` for each seed, then :func:`summarise`; ``progress`` hears each seed done;
+    ``plan_plot``: where to draw the first seed's plan."""
     rows = []
-    for seed in seeds:
-        rows.append(evaluate_seed(seed, options))
+    for n, seed in enumerate(seeds):
+        rows.append(evaluate_seed(seed, options, plan_plot if n == 0 else None))
         if progress is not None:
             progress(seed)
     return {**summarise(rows), "per_seed": rows}
