@@ -8,7 +8,8 @@ demand: the discount on the campaign's grid with the highest expected revenue, s
 min(demand, stock) minute by minute, with one reorder placed at the opening (arriving after the lead
 time, at most ``restock_capacity`` × the stock now) that covers the expected units plus ``safety_z``
 Poisson standard deviations. A category's window is the start with the highest expected revenue of its
-SKUs; of the durations offered, the shortest within ``duration_tolerance`` of the best. Intervals come
+SKUs (where stock sells out in several, the one where most units are wanted); of the durations
+offered, the shortest within ``duration_tolerance`` of the best. Intervals come
 from draws: the model's parameter uncertainty (category and SKU) and over-dispersed Poisson units.
 
 >>> sold = fluid_units(np.array([[4.0]]), np.array([[6.0]]), np.array([5.0]), np.array([[3.0]]))
@@ -171,6 +172,14 @@ class _Scored:
     discount: np.ndarray
     reorder: np.ndarray
     by_category: np.ndarray
+    wanted: np.ndarray  # categories × starts: units wanted at full price
+
+    def best_start(self, c: int, tie: float = 1e-3) -> int:
+        """Index of category ``c``'s best start: the most expected revenue; among starts within ``tie``
+        of it (stock sells out in all of them) the one where most units are wanted."""
+        revenue = self.by_category[c]
+        near = revenue >= (1.0 - tie) * revenue.max()
+        return int(np.argmax(np.where(near, self.wanted[c], -np.inf)))
 
 
 def _score(
@@ -179,8 +188,10 @@ def _score(
     lead = min(terms.restock_lead_minutes, minutes)
     starts, first, rest = phase_demand(model, day_start, minutes, options.start_step_minutes, lead)
     best, discount, reorder = best_discounts(first, rest, model, stock, terms, options)
-    by_category = np.stack([best[model.sku_category == c].sum(axis=0) for c in range(len(model.categories))])
-    return _Scored(minutes, starts, first, rest, discount, reorder, by_category)
+    members = [model.sku_category == c for c in range(len(model.categories))]
+    by_category = np.stack([best[m].sum(axis=0) for m in members])
+    wanted = np.stack([(first + rest)[m].sum(axis=0) for m in members])
+    return _Scored(minutes, starts, first, rest, discount, reorder, by_category, wanted)
 
 
 def choose_windows(
@@ -192,7 +203,7 @@ def choose_windows(
     for c in range(len(model.categories)):
         top = max(float(s.by_category[c].max()) for s in scored)
         pick = next(s for s in scored if s.by_category[c].max() >= (1 - options.duration_tolerance) * top)
-        j = int(np.argmax(pick.by_category[c]))
+        j = pick.best_start(c)
         members = model.sku_category == c
         out[c] = _Choice(
             int(pick.starts[j]),

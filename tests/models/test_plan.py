@@ -199,6 +199,15 @@ def test_each_category_gets_its_own_peak_and_the_shortest_good_duration(model) -
     assert {choice.minutes for choice in lenient.values()} == {60}
 
 
+def test_where_stock_sells_out_anyway_the_window_still_takes_the_peak(model) -> None:  # type: ignore[no-untyped-def]
+    stock = np.full(len(SKUS), 3)  # gone within minutes of any daytime opening
+    choices = choose_windows(model, stock, Terms(), MONDAY.timestamp(), PlanOptions(durations=(60,)))
+    for c, category in enumerate(model.categories):
+        assert choices[c].start <= 60 * PEAK[category] < choices[c].start + 60, category
+        revenue = choices[c].by_start
+        assert (revenue >= 0.999 * revenue.max()).sum() > 1  # a tie the peak had to break
+
+
 def test_the_plan_holds_its_stock_and_brackets_its_expectations(model) -> None:  # type: ignore[no-untyped-def]
     stock = np.array([5, 200, 50, 0])
     plan = plan_sale(model, stock, Terms(), datetime(2026, 11, 16, tzinfo=UTC), PlanOptions(draws=500))
