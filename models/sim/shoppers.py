@@ -81,10 +81,15 @@ def draw_sessions(truth: MarketTruth, minute: int, live: np.ndarray, recs: Recom
     """Sessions of ``minute`` with the per-SKU discount ``live`` in force."""
     c = truth.config
     rng = np.random.default_rng([c.seed, 2, minute])
-    n = int(rng.poisson(truth.sessions[minute]))
+    weight = truth.category_weight
+    peak = 1.0 if weight is None else float(weight[minute].max())
+    n = int(rng.poisson(truth.sessions[minute] if weight is None else truth.sessions[minute] * peak))
     u = rng.random((_DRAWS, n))
     users = np.minimum(np.searchsorted(truth.activity_cdf, u[0], side="right"), c.n_users - 1)
     sku = choose_skus(truth, users, u[1:3])
+    if weight is not None:  # thinning: a category away from its own peak keeps fewer of its sessions
+        keep = rng.random(n) * peak < weight[minute, truth.sku_category[sku]]
+        u, users, sku, n = u[:, keep], users[keep], sku[keep], int(keep.sum())
     rec = recs.follow(truth, minute, users, sku, u[3:5], c.p_follow_recommendation)
     # A list that matches the user's taste lifts clicks and orders; a poor match depresses them.
     affinity = truth.affinity(users, sku)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from models.sim.catalog import CATEGORIES, SimSku, build_catalog
+from models.sim.daycurve import DayCurve
 
 QUANTITY_PROBS = (0.85, 0.12, 0.03)  # 1, 2 or 3 units per order
 MEAN_QUANTITY = sum((i + 1) * p for i, p in enumerate(QUANTITY_PROBS))
@@ -59,6 +60,8 @@ class ScenarioConfig:
     stock_snapshot_minutes: int = 1
     id_prefix: str = "sim"
     campaign_id: str = ""  # derived from start and seed when empty
+    day_curve: DayCurve | None = None  # traffic by time of day and weekday, category peaks; None: flat
+    initial_stock: tuple[int, ...] = ()  # opening stock per SKU; empty: drawn from stock_coverage
 
     def __post_init__(self) -> None:
         if self.start.utcoffset() != timedelta(0) or self.start.second or self.start.microsecond:
@@ -71,6 +74,8 @@ class ScenarioConfig:
             raise ValueError(
                 "n_users, n_skus, stock_snapshot_minutes must be >= 1, restock_lead_minutes >= 0"
             )
+        if self.initial_stock and (len(self.initial_stock) != self.n_skus or min(self.initial_stock) < 0):
+            raise ValueError("initial_stock needs one count >= 0 per SKU")
         if not self.campaign_id:
             object.__setattr__(self, "campaign_id", f"flash-{self.start:%Y%m%d-%H%M}-{self.seed}")
 
@@ -84,16 +89,24 @@ class ScenarioConfig:
     def in_campaign(self, minute: int) -> bool:
         return self.campaign_offset_minutes <= minute < self.campaign_end_minute
 
+    def minute_times(self) -> np.ndarray:
+        """Epoch seconds at the middle of every simulated minute."""
+        return self.start.timestamp() + 60.0 * np.arange(self.duration_minutes) + 30.0
+
 
 def traffic_curve(config: ScenarioConfig) -> np.ndarray:
-    """Expected sessions per minute: flat, a spike at campaign start decaying to a plateau, flat."""
+    """Expected sessions per minute: flat, a spike at campaign start decaying to a plateau, flat; all
+    of it times the shop-wide day curve when the scenario has one."""
     t = np.arange(config.duration_minutes, dtype=float)
     since = t - config.campaign_offset_minutes
     lift = config.campaign_multiplier + (config.spike_multiplier - config.campaign_multiplier) * np.exp(
         -np.maximum(since, 0.0) / config.spike_decay_minutes
     )
     active = (since >= 0) & (t < config.campaign_end_minute)
-    return config.sessions_per_minute * np.where(active, lift, 1.0)
+    sessions = config.sessions_per_minute * np.where(active, lift, 1.0)
+    if config.day_curve is not None:
+        sessions = sessions * config.day_curve.shop(config.minute_times())
+    return sessions
 
 
 class MarketTruth:
@@ -131,6 +144,11 @@ class MarketTruth:
         # Chance that one session lands on each SKU organically (no recommendation).
         self.share = (activity @ self.preference)[self.sku_category] * within
         self.sessions = traffic_curve(config)
+        # Minutes × categories: each category's own peak (day curve), None when the day is flat.
+        self.category_weight: np.ndarray | None = None
+        if config.day_curve is not None:
+            used = tuple(names[c] for c in self.categories)
+            self.category_weight = config.day_curve.categories(config.minute_times(), used)
         self.initial_stock = self._initial_stock(rng)
 
     def affinity(self, users: np.ndarray, skus: np.ndarray) -> np.ndarray:
@@ -146,7 +164,10 @@ class MarketTruth:
         """Expected units wanted per SKU in ``minute`` at the discount in force then (no recommendations)."""
         c = self.config
         funnel = c.p_click * c.p_cart * MEAN_QUANTITY
-        return self.sessions[minute] * self.share * funnel * self.buy_probability(discount)
+        rate = self.sessions[minute] * self.share * funnel * self.buy_probability(discount)
+        if self.category_weight is not None:
+            rate = rate * self.category_weight[minute, self.sku_category]
+        return rate
 
     def true_demand(self, sku: int, minute: int, discount: float) -> float:
         """Expected units of SKU index ``sku`` wanted in ``minute`` if ``discount`` were live then."""
@@ -169,6 +190,8 @@ class MarketTruth:
 
     def _initial_stock(self, rng: np.random.Generator) -> np.ndarray:
         c = self.config
+        if c.initial_stock:
+            return np.array(c.initial_stock, dtype=np.int64)
         default = np.full(c.n_skus, c.default_discount)
         expected = self.demand_matrix(default).sum(axis=1)
         coverage = rng.uniform(*c.stock_coverage, c.n_skus)
