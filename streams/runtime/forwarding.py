@@ -132,8 +132,8 @@ class Forwarder:
         """
         committed = committed_offsets(app)
         outbox, now = Outbox(), self.clock()
-        for tp in app.consumer.assignment():
-            if tp.topic != topic:
+        for tp in list(app.consumer.assignment()):
+            if tp.topic != topic or tp not in app.consumer.assignment():  # a rebalance while a mark was sent
                 continue
             state = self.progress.setdefault(tp, SourceProgress())
             highwater = app.consumer.highwater(tp)

@@ -136,3 +136,27 @@ async def test_a_partition_is_idle_only_once_a_later_fetch_confirms_it_is_caught
     clock.tick()  # a fetch after it: confirmed
     await forwarder.mark_idle(caught_up_app(highwater=11), "orders")
     assert target.marks == [(0, True)]
+
+
+async def test_a_partition_lost_while_the_timer_marks_another_is_skipped_not_a_crash() -> None:
+    target, clock = Target(), Clock()
+    orders_1, assigned = TP("orders", 1), {ORDERS_0, TP("orders", 1)}
+
+    def highwater(tp: TP) -> int:
+        assert tp in assigned, "Partition is not assigned"  # what aiokafka does
+        return 10
+
+    consumer = SimpleNamespace(assignment=lambda: set(assigned), highwater=highwater,
+                               _committed_offset={ORDERS_0: 10, orders_1: 10})  # fmt: skip
+    forwarder, app = clock.forwarder(target, partitions=1), SimpleNamespace(consumer=consumer)
+    await forwarder.mark_idle(app, "orders")  # both caught up
+    clock.tick()
+    send = target.send
+
+    async def rebalanced_meanwhile(value: bytes, partition: int, **kw: Any) -> asyncio.Future[None]:
+        assigned.discard(orders_1)  # a rebalance takes it while the first mark is on its way
+        return await send(value, partition, **kw)
+
+    target.send = rebalanced_meanwhile  # type: ignore[method-assign]
+    await forwarder.mark_idle(app, "orders")
+    assert len(target.marks) == 1  # one partition marked idle; the lost one left alone
