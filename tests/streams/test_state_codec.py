@@ -38,7 +38,7 @@ def a_sku_slot() -> SkuSlot:
         "campaign_id": "c1", "starts_at": "2025-11-11T12:00:00+00:00", "ends_at": "2025-11-11T14:00:00+00:00",
         "discount": 0.2, "min_discount": 0.05, "max_discount": 0.5, "restock_lead_minutes": 20,
     }  # fmt: skip
-    state.apply({"title": "Phone", "campaign": campaign}, T0)
+    state.apply({"title": "Phone", "base_price": 19.5, "campaign": campaign}, T0)
     state.apply({"on_hand": 30, "inbound": 0, "ts": "…"}, T0 + 1)
     for minute in range(6):
         state.apply(
@@ -124,6 +124,14 @@ def test_a_user_slot_round_trips_with_its_float32_vector() -> None:
     later = back.vector.learn_one(np.array([0.0, 1.0, 0.0, 0.0]), "order", from_epoch(T0))
     assert later.weight > want.weight
     assert len(raw) < 300
+
+
+def test_a_sku_slot_of_version_1_reads_without_what_the_holdout_added() -> None:
+    back = SKU_SLOTS.decode((GOLDEN / "sku-slot.v1.bin").read_bytes())
+    assert (back.state.opening_stock, back.state.base_price, back.state.bucket_revenue) == (None, None, 0.0)
+    assert back.state.units_sold == a_sku_slot().state.units_sold > 0
+    back.state.apply({"on_hand": 12, "inbound": 0, "ts": "…"}, T0 + 3600)
+    assert back.state.opening_stock == 12
 
 
 def test_a_user_slot_of_version_1_reads_with_no_interactions_kept() -> None:
