@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any
 
 from models.experiment.uplift import Uplift, adjusted_uplift
@@ -133,7 +133,8 @@ class CampaignTally:
 
     def _take(self, o: BucketOutcome) -> str | None:
         tally, kind, minutes = self.skus[o.sku], window(o, self.pre_minutes), self.bucket_s / 60
-        tally.arm, tally.opening_stock, tally.base_price = o.arm, o.opening_stock, o.base_price
+        tally.arm, tally.base_price = o.arm, o.base_price
+        tally.opening_stock = None if o.opening_stock is None else float(o.opening_stock)
         if kind == CAMPAIGN:
             tally.minutes += minutes
             tally.units += o.units
@@ -160,21 +161,22 @@ class CampaignTally:
         return Estimate(self.campaign_id, ts, minutes, n, len(skus) - n, revenue, units)
 
     def to_state(self) -> dict[str, Any]:
-        """Plain values only (what a changelog stores); :meth:`from_state` reads them back."""
+        """Plain values only (what a changelog stores; a SKU and a waiting outcome as lists of their
+        fields, in order); :meth:`from_state` reads them back."""
         return {
             "campaign_id": self.campaign_id,
             "bucket_s": self.bucket_s,
             "pre_minutes": self.pre_minutes,
             "level": self.level,
             "closed_until": self.closed_until,
-            "skus": {sku: asdict(t) for sku, t in self.skus.items()},
-            "pending": [list(asdict(o).values()) for o in self.pending],
+            "skus": {sku: list(astuple(t)) for sku, t in self.skus.items()},
+            "pending": [list(astuple(o)) for o in self.pending],
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> CampaignTally:
         """The tally of :meth:`to_state`; KeyError/TypeError/ValueError when ``state`` is not one."""
-        skus = {str(sku): SkuTally(**t) for sku, t in state["skus"].items()}
+        skus = {str(sku): SkuTally(*t) for sku, t in state["skus"].items()}
         if any(t.arm not in ARMS for t in skus.values()):
             raise ValueError("an arm that is neither treatment nor control")
         pending = [BucketOutcome(*o) for o in state["pending"]]
