@@ -140,7 +140,8 @@ def run_experiment(
 
 
 def seed_report(seed: int, run: ExperimentRun) -> dict[str, Any]:
-    """One seed's final estimate against its truth, and how often the running intervals covered it."""
+    """One seed's final estimate against its truth, how often the running intervals covered it, and the
+    running series (``[estimate, lo, hi, truth]`` per metric after each campaign bucket)."""
     final, truth = run.estimates[-1], run.truth[-1]
     out: dict[str, Any] = {"seed": seed, "n_treatment": final.n_treatment, "n_control": final.n_control,
                            "minutes": final.minutes, "control_identical": run.control_identical}  # fmt: skip
@@ -154,6 +155,11 @@ def seed_report(seed: int, run: ExperimentRun) -> dict[str, Any]:
             "covariates": u.covariates, "running_covered": sum(running), "running_estimates": len(running),
         }  # fmt: skip
     out["covered"] = out["revenue"]["covered"] and out["units"]["covered"]
+    out["running"] = [
+        {"minutes": e.minutes, **{m: [getattr(e, m).uplift, getattr(e, m).lo, getattr(e, m).hi,
+                                       getattr(t, m)] for m in ("revenue", "units")}}
+        for e, t in zip(run.estimates, run.truth, strict=True)
+    ]  # fmt: skip
     return out
 
 
