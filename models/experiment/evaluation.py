@@ -22,6 +22,7 @@ come out identical in both, which :func:`run_experiment` checks.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -89,6 +90,7 @@ class ExperimentRun:
     arms: dict[str, str]
     control_identical: bool  # the control SKUs sold the same in both runs (no interference)
     revenue: dict[str, float]  # whole-sale revenue: the experiment's run and the all-static run
+    tallies: dict[str, CampaignTally] = field(default_factory=dict)  # the experiment's, at the end
 
 
 def campaign_sums(outcomes: Sequence[BucketOutcome], pre_minutes: int) -> dict[str, np.ndarray]:
@@ -136,7 +138,7 @@ def run_experiment(
     bucket_s = 60 * policy.bucket_minutes
     truth = [true_uplift(treated, sums["ours"], sums["static"], e.ts, bucket_s) for e in ours.estimates]
     revenue = {name: ledger.revenue for name, (_, ledger) in runs.items()}
-    return ExperimentRun(ours.estimates, truth, arms, identical, revenue)
+    return ExperimentRun(ours.estimates, truth, arms, identical, revenue, ours.tallies)
 
 
 def seed_report(seed: int, run: ExperimentRun) -> dict[str, Any]:
@@ -155,11 +157,51 @@ def seed_report(seed: int, run: ExperimentRun) -> dict[str, Any]:
             "covariates": u.covariates, "running_covered": sum(running), "running_estimates": len(running),
         }  # fmt: skip
     out["covered"] = out["revenue"]["covered"] and out["units"]["covered"]
+    out["alternatives"] = alternatives(run)
     out["running"] = [
         {"minutes": e.minutes, **{m: [getattr(e, m).uplift, getattr(e, m).lo, getattr(e, m).hi,
                                        getattr(t, m)] for m in ("revenue", "units")}}
         for e, t in zip(run.estimates, run.truth, strict=True)
     ]  # fmt: skip
+    return out
+
+
+ESTIMATORS = ("adjusted", "stratified", "plain")  # the experiment's, then what it was measured against
+
+
+def alternatives(run: ExperimentRun) -> dict[str, dict[str, dict[str, float | bool]]]:
+    """The final estimate of each other estimator on the same tallies, against the same truth."""
+    final, truth = run.estimates[-1], run.truth[-1]
+    out: dict[str, dict[str, dict[str, float | bool]]] = {}
+    for name in ESTIMATORS[1:]:
+        other = run.tallies[final.campaign_id].estimate(final.ts, name)
+        out[name] = {}
+        for metric in ("revenue", "units") if other is not None else ():
+            u = getattr(other, metric)
+            out[name][metric] = {"estimate": u.uplift, "lo": u.lo, "hi": u.hi,
+                                 "covered": u.covers(getattr(truth, metric))}  # fmt: skip
+    return out
+
+
+def compare_estimators(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per estimator and metric over the seeds: intervals covering the truth, their median width, and
+    the root mean square error of the estimate."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for name in ESTIMATORS:
+        out[name] = {}
+        for metric in ("revenue", "units"):
+            found = [r[metric] if name == "adjusted" else r["alternatives"][name].get(metric) for r in rows]
+            pairs = [(f, r[metric]["truth"]) for f, r in zip(found, rows, strict=True) if f]
+            out[name][metric] = {
+                "covered": sum(bool(f["covered"]) for f, _ in pairs),
+                "seeds": len(pairs),
+                "median_width": float(np.median([f["hi"] - f["lo"] for f, _ in pairs]))
+                if pairs
+                else math.nan,
+                "rmse": float(np.sqrt(np.mean([(f["estimate"] - t) ** 2 for f, t in pairs])))
+                if pairs
+                else math.nan,
+            }
     return out
 
 
@@ -181,6 +223,7 @@ def evaluate_experiment(
         "covered_revenue": sum(r["revenue"]["covered"] for r in rows),
         "covered_units": sum(r["units"]["covered"] for r in rows),
         "running_coverage": running,
+        "estimators": compare_estimators(rows),
         "holdout_share": policy.holdout_share,
         "estimate_vs_truth": rows,
     }

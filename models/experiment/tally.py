@@ -32,7 +32,7 @@ import math
 from dataclasses import astuple, dataclass, field
 from typing import Any
 
-from models.experiment.uplift import Uplift, adjusted_uplift
+from models.experiment.uplift import Uplift, adjusted_uplift, stratified_uplift
 from models.policy.control import ARMS, TREATMENT, BucketOutcome
 
 PRE, CAMPAIGN = "pre", "campaign"
@@ -145,20 +145,34 @@ class CampaignTally:
             tally.pre_revenue += o.revenue
         return kind
 
-    def estimate(self, ts: float) -> Estimate | None:
-        """The uplift over the campaign buckets taken so far (SKUs seen in at least one of them)."""
+    def estimate(self, ts: float, estimator: str = "adjusted") -> Estimate | None:
+        """The uplift over the campaign buckets taken so far (SKUs seen in at least one of them).
+
+        ``estimator``: ``adjusted`` (the experiment's: both covariates), ``stratified`` (post-strata of
+        the pre-campaign sales rate) or ``plain`` (no covariate): the last two only to measure it by.
+        """
         skus = [t for _, t in sorted(self.skus.items()) if t.minutes > 0]
         treated = [t.arm == TREATMENT for t in skus]
-        covariates = [t.covariates() for t in skus]
-        revenue = adjusted_uplift([t.revenue / t.minutes for t in skus], treated,
-                                  [c[0] for c in covariates], self.level)  # fmt: skip
-        units = adjusted_uplift([t.units / t.minutes for t in skus], treated, [c[1] for c in covariates],
-                                self.level)  # fmt: skip
+        outcomes = {
+            "revenue": [t.revenue / t.minutes for t in skus],
+            "units": [t.units / t.minutes for t in skus],
+        }
+        covariates = dict(
+            zip(("revenue", "units"), zip(*(t.covariates() for t in skus), strict=True), strict=True)
+        )
+        found = {}
+        for metric, y in outcomes.items():
+            x = covariates[metric] if skus else []
+            if estimator == "stratified":
+                found[metric] = stratified_uplift(y, treated, [row[1] for row in x], self.level)
+            else:
+                rows = [row if estimator == "adjusted" else [] for row in x]
+                found[metric] = adjusted_uplift(y, treated, rows, self.level)
+        revenue, units = found["revenue"], found["units"]
         if revenue is None or units is None:
             return None
-        minutes = max(t.minutes for t in skus)
         n = sum(treated)
-        return Estimate(self.campaign_id, ts, minutes, n, len(skus) - n, revenue, units)
+        return Estimate(self.campaign_id, ts, max(t.minutes for t in skus), n, len(skus) - n, revenue, units)
 
     def to_state(self) -> dict[str, Any]:
         """Plain values only (what a changelog stores; a SKU and a waiting outcome as lists of their

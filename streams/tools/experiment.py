@@ -60,6 +60,14 @@ def format_report(report: dict[str, Any]) -> str:
             f"{r['truth']:>9.2f}  {u['estimate']:>6.3f} ({u['lo']:>6.3f}, {u['hi']:>6.3f})"
             f"{_missed(u['covered']):<3}{u['truth']:>7.3f}"
         )
+    lines += ["", f"{'estimator':<12}{'revenue: covered':>18}{'median width':>14}{'RMSE':>8}"
+                  f"{'units: covered':>16}{'median width':>14}{'RMSE':>8}"]  # fmt: skip
+    for name, m in report["estimators"].items():
+        r, u = m["revenue"], m["units"]
+        lines.append(
+            f"{name:<12}{r['covered']:>12} of {r['seeds']:<2}{r['median_width']:>14.2f}{r['rmse']:>8.2f}"
+            f"{u['covered']:>10} of {u['seeds']:<2}{u['median_width']:>14.3f}{u['rmse']:>8.3f}"
+        )
     running = report["running_coverage"]
     lines.append(
         f"covered: {report['covered']} of {report['seeds']} seeds on both (revenue "

@@ -12,7 +12,7 @@ import pytest
 
 from models.experiment.evaluation import evaluate_experiment, run_experiment
 from models.experiment.tally import CampaignTally
-from models.experiment.uplift import adjusted_uplift
+from models.experiment.uplift import adjusted_uplift, strata, stratified_uplift
 from models.policy.control import CONTROL, TREATMENT, BucketOutcome, holdout_arm
 from models.policy.sku_state import SkuPolicy, SkuState
 from models.sim.evaluation import AdaptivePolicy
@@ -195,3 +195,26 @@ def test_the_evaluation_counts_seeds_whose_intervals_cover_the_truth() -> None:
             m = row[metric]
             assert m["covered"] == (m["lo"] <= m["truth"] <= m["hi"])
     assert report["covered"] == sum(r["revenue"]["covered"] and r["units"]["covered"] for r in rows)
+    assert set(report["estimators"]) == {"adjusted", "stratified", "plain"}
+    adjusted = report["estimators"]["adjusted"]["revenue"]
+    assert adjusted["covered"] == report["covered_revenue"] and adjusted["seeds"] == 2
+
+
+def test_strata_hold_both_arms_and_a_short_remainder_joins_the_last_one() -> None:
+    treated = [True, False, True, False, True, False, True]
+    found = strata([float(i) for i in range(7)], treated, min_per_arm=1)
+    assert found == [0, 0, 1, 1, 2, 2, 2]  # the seventh SKU alone would lack a control
+    for h in set(found):
+        assert {treated[i] for i in range(7) if found[i] == h} == {True, False}
+
+
+def test_the_stratified_alternative_finds_the_effect_with_a_wider_interval() -> None:
+    rng = np.random.default_rng(4)
+    size = rng.lognormal(2.0, 1.0, 80)
+    treated = rng.random(80) < 0.5
+    y = 2.0 * size + 5.0 * treated + rng.normal(0, 1.0, 80)
+    layered = stratified_uplift(y, treated, size)
+    adjusted = adjusted_uplift(y, treated, size[:, None])
+    assert layered is not None and adjusted is not None and layered.covers(5.0)
+    assert layered.hi - layered.lo > adjusted.hi - adjusted.lo  # a linear size effect: the line wins
+    assert stratified_uplift(y[:4], treated[:4], size[:4]) is None
