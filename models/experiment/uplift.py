@@ -56,7 +56,7 @@ class Uplift:
 
     def covers(self, value: float) -> bool:
         """Whether the interval holds ``value``."""
-        return self.lo <= value <= self.hi
+        return bool(self.lo <= value <= self.hi)
 
 
 def usable_covariates(x: np.ndarray, treated: np.ndarray) -> np.ndarray:
@@ -144,5 +144,5 @@ def stratified_uplift(
     df = variance * variance / df_denominator if df_denominator > 0 else float(len(yv) - 2)
     half = float(stats.t.ppf(0.5 + level / 2, df)) * se
     treatment = float(yv[t].mean())
-    return Uplift(treatment, treatment - uplift, float(yv[~t].mean()), float(uplift), se, df, uplift - half,
-                  uplift + half, level, 1)  # fmt: skip
+    return Uplift(treatment, treatment - uplift, float(yv[~t].mean()), float(uplift), se, float(df),
+                  float(uplift - half), float(uplift + half), level, 1)  # fmt: skip
