@@ -121,6 +121,13 @@ class Settings(BaseSettings):
     payload_time_max_age_h: float = Field(
         DEFAULT_MAX_AGE_H, gt=0, description="payload mode: how far behind its send time an event may be"
     )
+    holdout_share: float = Field(
+        0.0, ge=0, le=1, description="share of each campaign's SKUs held out on the static policy (campaign "
+        "discount, naive reorder) to measure the adaptive policy's uplift live; 0: off",
+    )  # fmt: skip
+    holdout_pre_minutes: int = Field(
+        60, ge=0, description="minutes before a campaign whose sales are a covariate of the uplift estimate"
+    )
     recommendations_k: int = Field(10, ge=1, description="items per recommendation")
     recommendation_debounce_s: float = Field(5.0, ge=0, description="event-time debounce per user")
     recommendation_recent_minutes: float = Field(

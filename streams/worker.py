@@ -15,14 +15,16 @@ from streams.settings import Settings
 
 def pipeline_app(settings: Settings, *, web: bool = True) -> Flashsale:
     """The app with the agent families of the worker's role and the commit-stall watch registered on it:
-    ``skus`` the per-SKU path and the sink (torch is never imported), ``users`` the user path (BERT),
-    ``all`` both."""
+    ``skus`` the per-SKU path, the holdout experiment and the sink (torch is never imported), ``users``
+    the user path (BERT), ``all`` both."""
     flashsale = create_app(settings, web=web)
     if settings.worker_role in ("all", "skus"):
+        from streams.experiment import agents as experiment
         from streams.sink import agents as sink
         from streams.skus import agents as skus
 
         skus.register(flashsale)
+        experiment.register(flashsale)
         sink.register(flashsale)
     if settings.worker_role in ("all", "users"):
         from streams.users import agents as users

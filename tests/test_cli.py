@@ -171,7 +171,8 @@ def test_dashboard_help_names_its_flags(cli: Cli) -> None:
     assert all(flag in done.stdout for flag in ("--host", "--port", "--namespace", "--group"))
 
 
-@pytest.mark.parametrize("args", [["nosuch"], ["migrate", "--bogus"], ["dashboard", "--port", "0"]])
+@pytest.mark.parametrize("args", [["nosuch"], ["migrate", "--bogus"], ["dashboard", "--port", "0"],
+                                  ["evaluate", "experiment", "--share", "1.5"]])  # fmt: skip
 def test_misuse_exits_2_with_one_line(cli: Cli, args: list[str]) -> None:
     done = cli(*args)
     assert done.returncode == 2
@@ -244,3 +245,17 @@ def test_up_brokers_3_then_status_and_down_know_the_cluster(server_dir: Callable
     finally:
         cli("down")
         cli.stop_servers()
+
+
+def test_evaluate_experiment_writes_its_report_and_plot(cli: Cli, tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "x" / "experiment.json"
+    done = cli("evaluate", "experiment", "--seeds", "1", "--first-seed", "3", "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    assert report["seeds"] == 1 and report["covered"] in (0, 1)
+    row = report["estimate_vs_truth"][0]
+    assert row["seed"] == 3 and row["revenue"]["lo"] <= row["revenue"]["estimate"] <= row["revenue"]["hi"]
+    assert out.with_suffix(".png").stat().st_size > 10_000 and "100%" in done.stderr  # plot, progress
+    assert f"covered: {report['covered']} of 1 seeds" in done.stdout

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 from models.forecast.demand import ClosedBucket, DemandForecaster
 from models.ids import decision_id, from_epoch, to_epoch
+from models.policy.control import CONTROL, BucketOutcome, NaiveRestock, holdout_arm
 from models.policy.discount import PriceResponse, discount_decision
 from models.policy.restock import restock_decision
 
@@ -40,6 +41,8 @@ class SkuPolicy:
     target_sell_through: float = 0.95
     # Daily by default: a season inside a single sale would replay its launch spike an hour later.
     season_buckets: int = 1440
+    # Share of each campaign's SKUs held out on the static policy (models/policy/control.py); 0: none.
+    holdout_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -91,8 +94,13 @@ class SkuState:
     stock_at: float | None = None
     oversold_units: int = 0  # units sold beyond the stock known to be there (still counted as sold)
     oversold_orders: int = 0
+    opening_stock: int | None = None  # the first stock level seen (the control arm's restock scales with it)
+    base_price: float | None = None  # the catalog's, once listed
+    bucket_revenue: float = 0.0
     forecaster: DemandForecaster = field(init=False)
     price_response: PriceResponse = field(default_factory=PriceResponse)
+    # Closed buckets of a held-out campaign, for the experiment; taken (and emptied) by its reader.
+    outcomes: list[BucketOutcome] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.forecaster = DemandForecaster(season=self.policy.season_buckets)
@@ -102,7 +110,8 @@ class SkuState:
         "units_sold": "int", "revenue": "float", "on_hand": "int?", "inbound": "int", "discount": "float",
         "last_discount_change": "float?", "bucket_start": "float?", "bucket_units": "float",
         "listed": "bool", "popularity": "float", "closed_buckets": "int", "available": "int?",
-        "stock_at": "float?", "oversold_units": "int", "oversold_orders": "int",
+        "stock_at": "float?", "oversold_units": "int", "oversold_orders": "int", "opening_stock": "int?",
+        "base_price": "float?", "bucket_revenue": "float",
     }  # fmt: skip
 
     def to_state(self) -> dict[str, Any]:
@@ -164,12 +173,17 @@ class SkuState:
             self.units_sold += event["quantity"]
             self.revenue += event["quantity"] * event["unit_price"]
             self.bucket_units += event["quantity"]
+            self.bucket_revenue += event["quantity"] * event["unit_price"]
             self._take_stock(event["quantity"], t)
         elif "on_hand" in event:
             self.on_hand, self.inbound = event["on_hand"], event["inbound"]
             self.available, self.stock_at = event["on_hand"], t
+            if self.opening_stock is None:
+                self.opening_stock = event["on_hand"]
         elif "title" in event:
             self.listed = True
+            if event.get("base_price") is not None:
+                self.base_price = float(event["base_price"])
             self._apply_catalog(event.get("campaign"))
 
     def _take_stock(self, quantity: int, t: float) -> None:
@@ -214,7 +228,7 @@ class SkuState:
             bucket = ClosedBucket(from_epoch(self.bucket_start), self.bucket_units)
             decisions += self._close(bucket)
             self.bucket_start += self.bucket_s
-            self.bucket_units = 0.0
+            self.bucket_units = self.bucket_revenue = 0.0
         return decisions
 
     def _close(self, bucket: ClosedBucket) -> list[Decision]:
@@ -226,15 +240,60 @@ class SkuState:
                 self.price_response.learn_one(self.discount, bucket.units)
         self.popularity += 0.3 * (bucket.units - self.popularity)
         self.closed_buckets += 1
+        arm = self.arm
+        if arm is not None:
+            self.outcomes.append(self._outcome(bucket, arm))
         out = []
-        restock = self._restock(bucket, end)
+        restock = self._control_restock(bucket, end) if arm == CONTROL else self._restock(bucket, end)
         if restock:
             out.append(restock)
-        if live:
+        if live and arm != CONTROL:  # the control arm keeps the campaign's discount
             discount = self._discount(bucket, end)
             if discount:
                 out.append(discount)
         return out
+
+    @property
+    def arm(self) -> str | None:
+        """The holdout arm of this SKU's campaign (``control`` / ``treatment``); None without one."""
+        if self.campaign is None or self.policy.holdout_share <= 0.0:
+            return None
+        return holdout_arm(self.campaign.campaign_id, self.sku, self.policy.holdout_share)
+
+    def _outcome(self, bucket: ClosedBucket, arm: str) -> BucketOutcome:
+        campaign = self.campaign
+        assert campaign is not None
+        return BucketOutcome(campaign.campaign_id, campaign.starts_at, campaign.ends_at, self.sku, arm,
+                             to_epoch(bucket.start), bucket.units, self.bucket_revenue, self.opening_stock,
+                             self.base_price)  # fmt: skip
+
+    def _control_restock(self, bucket: ClosedBucket, end: float) -> Decision | None:
+        """The static policy's naive reorder (see :mod:`models.policy.control`); its own reorders count
+        as inbound until the stock shows them, as the adaptive policy's do."""
+        if self.on_hand is None or self.opening_stock is None:
+            return None
+        lead_minutes = self._lead_minutes()
+        self.restocks = [(t, q) for t, q in self.restocks if t + lead_minutes * 60 > end]
+        inbound = max(self.inbound, sum(q for _, q in self.restocks))
+        quantity = NAIVE_RESTOCK.quantity(self.on_hand, inbound, self.opening_stock)
+        if quantity is None:
+            return None
+        self.restocks.append((end, quantity))
+        ts = from_epoch(end)
+        lead_buckets = max(math.ceil(lead_minutes / self.policy.bucket_minutes), 1)
+        fields = {
+            "event_id": decision_id("restock", self.sku, bucket.start),
+            "sku": self.sku,
+            "quantity": quantity,
+            "on_hand": int(self.on_hand),
+            "inbound": int(inbound),
+            "forecast_units": round(sum(self.forecaster.forecast(lead_buckets)), 4),
+            "horizon_minutes": lead_buckets * self.policy.bucket_minutes,
+            "service_level": 0.0,  # the naive rule aims at none
+            "reason": NAIVE_RESTOCK.reason(self.on_hand, self.opening_stock, quantity),
+            "ts": ts,
+        }
+        return Decision("restock", self.sku, ts, fields)
 
     def _lead_minutes(self) -> int:
         return self.campaign.restock_lead_minutes if self.campaign else self.policy.default_lead_minutes
@@ -328,6 +387,8 @@ class SkuState:
             "oversold_units": self.oversold_units,
             "oversold_orders": self.oversold_orders,
         }
+        if self.arm is not None:
+            status["holdout_arm"] = self.arm
         if self.bucket_start is not None:
             lo, hi = self.forecaster.interval(1, self.policy.service_level)
             status["forecast"] = {
@@ -338,6 +399,9 @@ class SkuState:
                 "level": self.policy.service_level,
             }
         return status
+
+
+NAIVE_RESTOCK = NaiveRestock()  # the static baseline's rule, as models.sim.policies applies it
 
 
 def _typed(value: Any, kind: str, name: str) -> Any:

@@ -18,6 +18,7 @@ from datetime import datetime
 
 import numpy as np
 
+from models.policy.control import NaiveRestock
 from models.sim.ledger import Ledger
 from models.sim.market import FlashSaleMarket, ScenarioConfig, SimEvent
 from models.sim.truth import MarketTruth
@@ -42,6 +43,7 @@ class Recommend:
 
 
 Decision = SetDiscount | Restock | Recommend
+NAIVE_RESTOCK = NaiveRestock()  # the static baseline's rule (the holdout's control arm uses it too)
 # Sees each step's events and the event time now; returns decisions that take effect from now on.
 PolicyCallback = Callable[[Sequence[SimEvent], datetime], Iterable[Decision]]
 
@@ -67,14 +69,6 @@ def run_policy(config: ScenarioConfig, policy: PolicyCallback, step_minutes: int
         events = market.step(step_minutes)
 
 
-@dataclass(frozen=True)
-class NaiveRestock:
-    """Reorder ``quantity_fraction`` × opening stock when on hand falls to ``threshold_fraction`` × it."""
-
-    threshold_fraction: float = 0.2
-    quantity_fraction: float = 0.5
-
-
 class StaticPolicy:
     """One discount for every campaign SKU all sale long, plus naive threshold reordering."""
 
@@ -96,14 +90,14 @@ class StaticPolicy:
             return decisions
         for sku, value in latest.items():
             # Nothing inbound yet: a reorder placed last step already shows as inbound in this batch.
-            opening = self.opening[sku]
-            if value["inbound"] == 0 and value["on_hand"] <= self.restock.threshold_fraction * opening:
-                decisions.append(Restock(sku, max(1, round(self.restock.quantity_fraction * opening))))
+            quantity = self.restock.quantity(value["on_hand"], value["inbound"], self.opening[sku])
+            if quantity is not None:
+                decisions.append(Restock(sku, quantity))
         return decisions
 
 
 def run_static(
-    config: ScenarioConfig, discount: float | None = None, naive_restock: NaiveRestock | None = NaiveRestock()
+    config: ScenarioConfig, discount: float | None = None, naive_restock: NaiveRestock | None = NAIVE_RESTOCK
 ) -> Ledger:
     """Baseline: ``discount`` (default: the campaign's) for the whole sale, naive reordering."""
     return run_policy(config, StaticPolicy(discount, naive_restock))

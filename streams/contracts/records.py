@@ -201,6 +201,43 @@ class DiscountAdjustment(Event):
     ts: datetime = DatetimeField(required=True)
 
 
+class ExperimentResult(Event):
+    """``experiment-results`` (key = campaign_id): the holdout experiment's uplift so far, per SKU-minute.
+
+    After each closed campaign bucket (``ts``: its end): the treated (adaptive) SKUs' mean revenue and
+    units per campaign minute, their baseline (what the held-out static SKUs' line says they would
+    have earned), the uplift = treatment − baseline with its ``level`` confidence interval, and the
+    raw control mean for reading."""
+
+    topic_name: ClassVar[str] = "experiment-results"
+    event_id: str = _id(required=True)
+    campaign_id: str = _id(required=True)
+    ts: datetime = DatetimeField(required=True)
+    minutes: float = _number(min_value=0.0, required=True)
+    n_treatment: int = IntegerField(min_value=2, required=True)
+    n_control: int = IntegerField(min_value=2, required=True)
+    level: float = _fraction(required=True)
+    revenue_treatment: float = _number(required=True)
+    revenue_baseline: float = _number(required=True)
+    revenue_control: float = _number(required=True)
+    revenue_uplift: float = _number(required=True)
+    revenue_se: float = _number(min_value=0.0, required=True)
+    revenue_lo: float = _number(required=True)
+    revenue_hi: float = _number(required=True)
+    revenue_df: float = _number(min_value=0.0, required=True)
+    revenue_covariates: int = IntegerField(min_value=0, required=True)
+    units_treatment: float = _number(required=True)
+    units_baseline: float = _number(required=True)
+    units_control: float = _number(required=True)
+    units_uplift: float = _number(required=True)
+    units_se: float = _number(min_value=0.0, required=True)
+    units_lo: float = _number(required=True)
+    units_hi: float = _number(required=True)
+    units_df: float = _number(min_value=0.0, required=True)
+    units_covariates: int = IntegerField(min_value=0, required=True)
+    reason: str = _text(required=True)
+
+
 INPUT_RECORDS: tuple[type[Event], ...] = (CatalogItem, Click, Order, StockLevel)
-OUTPUT_RECORDS: tuple[type[Event], ...] = (Recommendation, Restock, DiscountAdjustment)
+OUTPUT_RECORDS: tuple[type[Event], ...] = (Recommendation, Restock, DiscountAdjustment, ExperimentResult)
 RECORDS_BY_TOPIC: dict[str, type[Event]] = {r.topic_name: r for r in INPUT_RECORDS + OUTPUT_RECORDS}

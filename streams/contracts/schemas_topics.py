@@ -38,6 +38,11 @@ SKU_STATUS: dict[str, Any] = {
             "description": "units ordered beyond the stock last reported, less orders since",
         },
         "oversold_orders": {**_COUNT, "description": "orders that took more than that stock"},
+        "holdout_arm": {
+            "enum": ["treatment", "control"],
+            "description": "while a holdout runs (FLASHSALE_HOLDOUT_SHARE > 0), a campaign SKU's arm: "
+            "treatment = adaptive policy, control = the static policy",
+        },
         "forecast": {
             "description": "units expected in the open bucket, with its central band at the service level",
             "type": "object",

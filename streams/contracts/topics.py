@@ -8,7 +8,7 @@ from typing import Any
 
 import faust
 
-from streams.contracts.records import DiscountAdjustment, Recommendation, Restock
+from streams.contracts.records import DiscountAdjustment, ExperimentResult, Recommendation, Restock
 from streams.settings import Settings
 
 CATALOG, CLICKS, ORDERS, STOCK = "catalog", "clicks", "orders", "stock"
@@ -16,13 +16,18 @@ RECOMMENDATIONS, RESTOCK, DISCOUNTS = "recommendations", "restock", "discount-ad
 DEAD_LETTERS = "dead-letters"
 SKU_EVENTS = "sku-events"  # internal: orders, stock and catalog re-keyed by sku, with marks
 SKU_STATUS = "sku-status"  # internal, compacted: each SKU's stock, discount and popularity
-INTERNAL_TOPICS = (SKU_EVENTS, SKU_STATUS)
+EXPERIMENT_EVENTS = (
+    "experiment-events"  # internal: held-out campaigns' closed buckets by campaign, with marks
+)
+EXPERIMENT_RESULTS = "experiment-results"  # the holdout experiment's uplift estimates, by campaign
+INTERNAL_TOPICS = (SKU_EVENTS, SKU_STATUS, EXPERIMENT_EVENTS)
 
 INPUT_TOPICS = (CATALOG, CLICKS, ORDERS, STOCK)
 DECISION_TOPICS = (RESTOCK, DISCOUNTS)
-OUTPUT_TOPICS = (RECOMMENDATIONS, *DECISION_TOPICS, DEAD_LETTERS)
-# What the worker group consumes: inputs, the re-keyed SKU events, and the decisions its Postgres sink reads.
-GROUP_TOPICS = (*INPUT_TOPICS, SKU_EVENTS, *DECISION_TOPICS)
+OUTPUT_TOPICS = (RECOMMENDATIONS, *DECISION_TOPICS, EXPERIMENT_RESULTS, DEAD_LETTERS)
+# What the worker group consumes: inputs, the re-keyed SKU events and experiment events, and what its
+# Postgres sink reads.
+GROUP_TOPICS = (*INPUT_TOPICS, SKU_EVENTS, EXPERIMENT_EVENTS, *DECISION_TOPICS, EXPERIMENT_RESULTS)
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,8 @@ class Topics:
     stock: faust.TopicT
     sku_events: faust.TopicT
     sku_status: faust.TopicT
+    experiment_events: faust.TopicT
+    experiment_results: faust.TopicT
     recommendations: faust.TopicT
     restock: faust.TopicT
     discounts: faust.TopicT
@@ -71,6 +78,8 @@ def define_topics(app: faust.App, settings: Settings) -> Topics:
         stock=raw(STOCK),
         sku_events=raw(SKU_EVENTS),
         sku_status=raw(SKU_STATUS, compacting=True),
+        experiment_events=raw(EXPERIMENT_EVENTS),
+        experiment_results=typed(EXPERIMENT_RESULTS, ExperimentResult),
         recommendations=typed(RECOMMENDATIONS, Recommendation),
         restock=typed(RESTOCK, Restock),
         discounts=typed(DISCOUNTS, DiscountAdjustment),

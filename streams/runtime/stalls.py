@@ -26,7 +26,7 @@ from faust.types import TP
 
 from streams import metrics
 from streams.app import Flashsale, group_id
-from streams.contracts.topics import DECISION_TOPICS, INPUT_TOPICS, SKU_EVENTS
+from streams.contracts.topics import GROUP_TOPICS
 from streams.runtime.admin import aiokafka_config
 from streams.runtime.faust_internals import recount_acks
 
@@ -83,7 +83,7 @@ def watch(flashsale: Flashsale) -> None:
     """Every ``commit_stall_s / 4`` seconds, read again the partitions this worker holds whose commit
     stalled (see the module docstring). Committed offsets come from the broker: what lag is measured on."""
     app, settings = flashsale.app, flashsale.settings
-    watched = {settings.topic(t) for t in (*INPUT_TOPICS, SKU_EVENTS, *DECISION_TOPICS)}
+    watched = {settings.topic(t) for t in GROUP_TOPICS}
     tracker = StallTracker(settings.commit_stall_s)
     group = group_id(settings)
     clients: list[AIOKafkaAdminClient] = []  # one admin client, made on first use, dropped on failure

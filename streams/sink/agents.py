@@ -1,4 +1,5 @@
-"""Postgres sink: every restock and discount decision lands once, in batches, retried until it does.
+"""Postgres sink: every restock and discount decision (and holdout estimate) lands once, in batches,
+retried until it does.
 
 At-least-once delivery plus ``INSERT … ON CONFLICT (event_id) DO NOTHING`` on the deterministic
 decision id gives one row per decision. While Postgres is down the agent retries with capped
@@ -20,7 +21,7 @@ from prometheus_client import Counter
 from streams import metrics
 from streams.app import Flashsale
 from streams.contracts.records import Event
-from streams.contracts.topics import DISCOUNTS, RESTOCK
+from streams.contracts.topics import DISCOUNTS, EXPERIMENT_RESULTS, RESTOCK
 from streams.runtime.ingest import batches, decode_batch
 from streams.settings import Settings
 from streams.sink.tables import insert_ignore, tables_for
@@ -78,7 +79,7 @@ async def write_until_done(engine: sa.Engine, table: sa.Table, rows: Sequence[di
 
 
 def register(flashsale: Flashsale) -> None:
-    """Register one sink agent per decision topic."""
+    """Register one sink agent per decision topic and one for ``experiment-results``."""
     app, settings = flashsale.app, flashsale.settings
     engine = create_engine(settings)
     tables = tables_for(settings.db_schema)
@@ -102,3 +103,4 @@ def register(flashsale: Flashsale) -> None:
 
     sink_agent(RESTOCK, tables.restock_events)
     sink_agent(DISCOUNTS, tables.discount_adjustments)
+    sink_agent(EXPERIMENT_RESULTS, tables.experiment_results)

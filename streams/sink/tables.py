@@ -1,4 +1,5 @@
-"""The decision tables, named once here; ``tables_for(schema)`` binds them to a Postgres schema.
+"""The decision tables and the holdout experiment's estimates, named once here; ``tables_for(schema)``
+binds them to a Postgres schema.
 
 Every schema (``public`` live, one per replay namespace or test) holds its own copy of the tables,
 created by ``infra.migrations.upgrade(url, schema)``. Bind explicitly rather than through an engine's
@@ -38,6 +39,8 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 RESTOCK_EVENTS = "restock_events"
 DISCOUNT_ADJUSTMENTS = "discount_adjustments"
+EXPERIMENT_RESULTS = "experiment_results"
+UPLIFT_COLUMNS = ("treatment", "baseline", "control", "uplift", "se", "lo", "hi", "df")
 
 
 def _source_columns() -> list[Column[Any]]:
@@ -88,6 +91,30 @@ Table(
 )
 
 
+Table(
+    EXPERIMENT_RESULTS,
+    _template,
+    Column("event_id", Text, nullable=False),
+    Column("campaign_id", Text, nullable=False),
+    Column("ts", DateTime(timezone=True), nullable=False),
+    Column("minutes", Double, nullable=False),
+    Column("n_treatment", Integer, nullable=False),
+    Column("n_control", Integer, nullable=False),
+    Column("level", Double, nullable=False),
+    *[
+        Column(f"{metric}_{name}", Double, nullable=False)
+        for metric in ("revenue", "units")
+        for name in UPLIFT_COLUMNS
+    ],
+    Column("revenue_covariates", Integer, nullable=False),
+    Column("units_covariates", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    *_source_columns(),
+    PrimaryKeyConstraint("event_id", name=f"pk_{EXPERIMENT_RESULTS}"),
+    Index(f"ix_{EXPERIMENT_RESULTS}_campaign_ts", "campaign_id", "ts"),
+)
+
+
 @dataclass(frozen=True)
 class DecisionTables:
     """The decision tables of one schema."""
@@ -95,6 +122,7 @@ class DecisionTables:
     metadata: MetaData
     restock_events: Table
     discount_adjustments: Table
+    experiment_results: Table
 
 
 @lru_cache(maxsize=64)
@@ -107,6 +135,7 @@ def tables_for(schema: str) -> DecisionTables:
         metadata,
         metadata.tables[f"{schema}.{RESTOCK_EVENTS}"],
         metadata.tables[f"{schema}.{DISCOUNT_ADJUSTMENTS}"],
+        metadata.tables[f"{schema}.{EXPERIMENT_RESULTS}"],
     )
 
 

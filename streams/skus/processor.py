@@ -24,6 +24,7 @@ from streams import metrics
 from streams.contracts.decoding import LateEvent, UnknownSku
 from streams.contracts.records import DiscountAdjustment, Restock
 from streams.contracts.topics import CATALOG, ORDERS, STOCK, Topics
+from streams.experiment.sender import OutcomeSender
 from streams.runtime.clock import KIND_RANK, Inbox, PartitionClock, Pending, expected_sources
 from streams.runtime.deadletters import Origin, send_dead_value
 from streams.runtime.dedup import count_duplicate, header_ids
@@ -47,6 +48,7 @@ def sku_policy(settings: Settings) -> SkuPolicy:
         max_discount_step=settings.discount_max_step,
         discount_cooldown_minutes=settings.discount_cooldown_minutes,
         season_buckets=max(settings.forecast_season_minutes // settings.bucket_minutes, 1),
+        holdout_share=settings.holdout_share,
     )
 
 
@@ -101,6 +103,8 @@ class SkuProcessor:
         self.policy = sku_policy(settings)
         self.sources = expected_sources((ORDERS, STOCK, CATALOG), settings.topic_partitions)
         self.dedup_window_s = 60 * settings.dedup_window_minutes
+        # The holdout experiment's closed buckets and marks (streams/experiment), when one runs.
+        self.experiment = OutcomeSender(settings, topics) if settings.holdout_share > 0 else None
 
     async def process(self, events: Sequence[Any], tenure: Tenure) -> None:
         """One batch: take each record in order, close what the new watermarks close, then store."""
@@ -229,6 +233,8 @@ class SkuProcessor:
             decisions += current.state.advance(watermark)
             for decision in decisions:
                 await self.emit(decision, outbox)
+            if self.experiment is not None:
+                await self.experiment.send(current.state, outbox)
             if current.state.closed_buckets != closed_before:  # every worker's recommendations see it
                 lateness = self.settings.allowed_lateness_s
                 current.seen.forget_before(watermark - lateness - self.dedup_window_s)
@@ -236,6 +242,8 @@ class SkuProcessor:
                 await outbox.send(self.topics.sku_status, key=sku.encode(), value=status, timestamp=watermark)
             if due or current.state.closed_buckets != closed_before:
                 batch[sku] = current  # changed: written back once at the end of the batch
+        if self.experiment is not None:  # after every SKU's outcomes: all buckets ending by then are in
+            await self.experiment.mark(partition, watermark, outbox)
 
     async def apply_due(self, state: SkuState, due: list[Pending], outbox: Outbox) -> list[Decision]:
         """Apply events behind the watermark in order; what the SKU cannot take is a dead letter."""

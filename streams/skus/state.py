@@ -71,5 +71,12 @@ def clock_from_plain(body: dict[str, Any]) -> PartitionClock:
     )
 
 
-SKU_SLOTS = StateCodec("sku-slot", 1, slot_to_plain, slot_from_plain)
+def slot_from_plain_v1(body: dict[str, Any]) -> SkuSlot:
+    """A slot of version 1 (before the holdout experiment): no opening stock, base price or revenue of
+    the open bucket were kept: the next stock level counts as the opening stock."""
+    state = {**body["state"], "opening_stock": None, "base_price": None, "bucket_revenue": 0.0}
+    return slot_from_plain({**body, "state": state})
+
+
+SKU_SLOTS = StateCodec("sku-slot", 2, slot_to_plain, slot_from_plain, older={1: slot_from_plain_v1})
 SKU_CLOCKS = StateCodec("sku-clock", 1, clock_to_plain, clock_from_plain)

@@ -14,7 +14,9 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from pydantic import SecretStr
 from infra import migrations
 from infra.errors import InfraError
 from infra.net import free_port, port_in_use
+from models.experiment.evaluation import run_experiment
 from models.sim.evaluation import evaluate, hit_rate_at_k, policy_metrics, popularity_hit_rate
 from models.sim.market import ScenarioConfig
 from streams.contracts.topics import DISCOUNTS, RESTOCK
@@ -32,6 +35,7 @@ from streams.runtime.admin import client_config, ensure_topics
 from streams.settings import Settings
 from streams.sink.tables import tables_for
 from streams.skus.processor import sku_policy
+from streams.tools.experiment import experiment_lines, live_experiment
 from streams.tools.process import READY, Child
 from streams.tools.simulate import SimulationRun, simulate
 
@@ -122,6 +126,11 @@ def stored_ids(settings: Settings, want: dict[str, set[str]], timeout_s: float =
         engine.dispose()
 
 
+def experiment_rows(settings: Settings, ids: set[str]) -> list[str]:
+    """Ids in the experiment_results table, polled until they hold ``ids``."""
+    return stored_ids(settings, {"experiment_results": ids})["experiment_results"]
+
+
 def stream_report(settings: Settings, run: SimulationRun) -> dict[str, Any]:
     """What went through Kafka and Postgres, compared with the in-process path."""
     on_topics = {
@@ -162,26 +171,40 @@ def run_demo(
     sale_s: float = 120.0,
     wait_s: float = 2.0,
     progress: Progress = print,
+    holdout_share: float = 0.5,
 ) -> dict[str, Any]:
-    """The whole demo on the stack ``settings`` point at; returns the report (also in ``out/report.json``)."""
+    """The whole demo on the stack ``settings`` point at; returns the report (also in ``out/report.json``).
+
+    The worker holds ``holdout_share`` of the campaign SKUs out on the static policy (0: none); the
+    in-process policies (adaptive, static, oracle) are the whole catalogue's, without a holdout.
+    """
     from models.sim.plots import write_plots
 
     out.mkdir(parents=True, exist_ok=True)
     ns = f"demo_{datetime.now(UTC):%Y%m%d_%H%M%S}"
-    s = settings.model_copy(update={"topic_prefix": ns, "db_schema": ns, "web_port": free_port()})
+    update = {"topic_prefix": ns, "db_schema": ns, "web_port": free_port(), "holdout_share": holdout_share}
+    s = settings.model_copy(update=update)
     progress(f"namespace {ns}: creating topics and migrating schema")
     migrations.upgrade(s.database_url.get_secret_value(), ns)
     ensure_topics(s)
     with worker(s, out / "worker.log") as child, dashboard(s, out / "dashboard.log") as url:
         progress(f"dashboard: {url}")
         progress("evaluating adaptive, static and oracle in process while the worker starts")
-        evaluation = evaluate(config, sku_policy(s), lag_minutes=1, k=s.recommendations_k)
+        adaptive = replace(sku_policy(s), holdout_share=0.0)
+        evaluation = evaluate(config, adaptive, lag_minutes=1, k=s.recommendations_k)
+        truth = (
+            run_experiment(config, sku_policy(s), pre_minutes=s.holdout_pre_minutes)
+            if holdout_share
+            else None
+        )
         child.wait_for(READY, timeout_s=120)
         rate = sum(evaluation.ledgers["adaptive"].events_by_topic.values()) / sale_s
         progress(f"worker ready; the sale runs ~{sale_s:.0f} s at {rate:.0f} events/s, closed loop")
         run = simulate(s, config, rate=rate, closed_loop=True, wait_s=wait_s)
         progress("reading the decisions back from Kafka and Postgres")
         report = {**evaluation.report, "stream": stream_report(s, run)}
+        if truth is not None:
+            report["experiment"] = live_experiment(s, run, truth, partial(experiment_rows, s))
         (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
         for path in write_plots(evaluation, run.ledger, out):
             progress(f"wrote {path}")
@@ -193,10 +216,8 @@ def format_report(report: dict[str, Any]) -> str:
     head = (
         f"{'policy':<22}{'revenue':>12}{'units':>8}{'sell-through':>14}{'stockout min':>14}{'leftover':>10}"
     )
-    rows = {
-        **report["policies"],
-        **({"closed loop (Kafka)": report["stream"]["closed_loop"]} if "stream" in report else {}),
-    }
+    loop = "closed loop (Kafka)" if "experiment" not in report else "closed loop, holdout"
+    rows = {**report["policies"], **({loop: report["stream"]["closed_loop"]} if "stream" in report else {})}
     lines = [head, "-" * len(head)]
     for name, p in rows.items():
         lines.append(
@@ -220,6 +241,8 @@ def format_report(report: dict[str, Any]) -> str:
     )
     if "stream" in report:
         lines += _stream_lines(report["stream"], hit, pop)
+    if "experiment" in report:
+        lines += experiment_lines(report["experiment"])
     return "\n".join(lines)
 
 

@@ -22,6 +22,9 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from tqdm import tqdm
 
+from models.experiment.evaluation import ExperimentRecorder
+from models.experiment.tally import Estimate
+from models.ids import to_epoch
 from models.sim.evaluation import AdaptivePolicy, Order, Shown, event_time
 from models.sim.ledger import Ledger
 from models.sim.market import FlashSaleMarket, ScenarioConfig, SimEvent, timestamp_ms
@@ -61,6 +64,9 @@ class SimulationRun:
     late: int = 0  # applied one or more minutes after they were due
     shown: list[Shown] = field(default_factory=list)
     orders: list[Order] = field(default_factory=list)
+    # With a holdout: the shadow's experiment estimates on the events published (every closed campaign
+    # bucket; the stream closes a bucket only once a later event moves its watermark past it).
+    experiment: list[Estimate] = field(default_factory=list)
     wall_s: float = 0.0
 
 
@@ -163,6 +169,7 @@ def simulate(
     market, started = FlashSaleMarket(config), time.monotonic()
     run = SimulationRun(ledger=market.ledger())
     shadow, loop = AdaptivePolicy(sku_policy(settings)), ClosedLoop(market, run)
+    experiment = ExperimentRecorder(shadow, settings.holdout_pre_minutes) if settings.holdout_share else None
     feed = DecisionFeed(settings) if closed_loop else None
     publisher = Publisher(settings, rate)
     bar = tqdm(total=config.duration_minutes, unit="min", desc="sale", file=sys.stderr, disable=not progress)
@@ -178,6 +185,8 @@ def simulate(
             ]
             taken = {d.fields["event_id"] for d in shadow.observe(events, market.now)}
             run.in_process |= taken
+            if experiment is not None:
+                experiment.record(to_epoch(market.now))
             if feed is not None:
                 deadline = time.monotonic() + wait_s
                 while not due <= run.decisions.keys() and time.monotonic() < deadline:
@@ -199,6 +208,7 @@ def simulate(
             feed.close()
     run.in_process -= due
     run.last_minute = len(due)
+    run.experiment = experiment.estimates if experiment is not None else []
     run.ledger, run.wall_s = market.ledger(), time.monotonic() - started
     return run
 

@@ -82,9 +82,9 @@ def test_upgrade_builds_exactly_the_declared_tables(
     migrations.upgrade(postgres_url, schema)
     assert migrations.current(postgres_url, schema) == migrations.head()
     tables = tables_for(schema)
-    names = {"alembic_version", "restock_events", "discount_adjustments"}
+    names = {"alembic_version", "restock_events", "discount_adjustments", "experiment_results"}
     assert set(sa.inspect(engine).get_table_names(schema=schema)) == names
-    for table in (tables.restock_events, tables.discount_adjustments):
+    for table in (tables.restock_events, tables.discount_adjustments, tables.experiment_results):
         assert _shape(engine, table) == _declared(engine, table)
 
 

@@ -1,9 +1,9 @@
 """Replay fixtures: one recorded sale that a live worker processed, and the ``flashsale`` command.
 
-The sale is the deterministic simulator's, small (12 minutes, 8 SKUs), stamped two hours ago
-(recent: the live topics keep the broker's time-based retention). The live worker runs until the sale
-is fully processed and is then stopped, so the live group's offsets and outputs stand still and any
-change during a replay would be the replay's doing.
+The sale is the deterministic simulator's, small (12 minutes, 8 SKUs, half of them held out by the
+holdout experiment), stamped two hours ago (recent: the live topics keep the broker's time-based
+retention). The live worker runs until the sale is fully processed and is then stopped, so the live
+group's offsets and outputs stand still and any change during a replay would be the replay's doing.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from infra.net import free_port
 from streams.app import group_id
 from streams.runtime.admin import client_config
 from streams.settings import Settings
+from streams.tools.experiment import as_sent
 from streams.tools.process import Child, child_env
 from streams.tools.replay.copy import read_manifest
 from streams.tools.replay.run import wait_settled
@@ -36,7 +37,8 @@ from streams.tools.simulate import scenario, simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_COLUMNS = ("source_topic", "source_partition", "source_offset", "created_at")
-DECISIONS = {"restock": "restock_events", "discount-adjustments": "discount_adjustments"}
+DECISIONS = {"restock": "restock_events", "discount-adjustments": "discount_adjustments",
+             "experiment-results": "experiment_results"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -115,9 +117,11 @@ def recorded(
     settings = Settings(
         broker_url=f"kafka://{kafka_bootstrap}", database_url=postgres_url, topic_prefix=namespace,
         db_schema=namespace, data_dir=data, web_port=free_port(), stream_batch_wait_ms=50, bert_threads=1,
+        holdout_share=0.5,
     )  # fmt: skip
     start = (datetime.now(UTC) - timedelta(hours=2)).replace(second=0, microsecond=0)
-    config = replace(scenario(seed=11, minutes=12, users=40, skus=8), start=start)
+    # A fixed campaign id: the holdout's split (4 of the 8 SKUs) does not move with the start time.
+    config = replace(scenario(seed=11, minutes=12, users=40, skus=8), start=start, campaign_id="replay-sale")
     migrations.upgrade(postgres_url, namespace)
     run = simulate(settings, config, rate=None, closed_loop=False, progress=False)
     worker = Child(settings, data / "live-worker.log")
@@ -127,7 +131,8 @@ def recorded(
         worker.stop()
     decisions = schema_decisions(postgres_url, namespace)
     assert all(decisions.values()), f"the recorded sale made no decisions of some kind: {decisions}"
-    missing = run.in_process - {i for rows in decisions.values() for i in rows}
+    due = run.in_process | {e["event_id"] for e in map(as_sent, run.experiment)}
+    missing = due - {i for rows in decisions.values() for i in rows}
     assert not missing, f"live settled without {len(missing)} due decisions (log: {worker.log})"
     end = start + timedelta(minutes=config.duration_minutes + 1)
     yield Recorded(settings, start, end, decisions, live_snapshot(settings))

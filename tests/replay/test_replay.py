@@ -28,11 +28,12 @@ def fresh(name: str) -> str:
 
 
 def same_as_live(recorded: Any, namespace: str, helpers: Any) -> bool:
-    """The namespace's decisions equal live's: same ids and values, in Postgres and on the topics."""
+    """The namespace's decisions and holdout estimates equal live's: same ids and values, in Postgres
+    and on the topics."""
     url = recorded.settings.database_url.get_secret_value()
     if helpers.schema_decisions(url, namespace) != recorded.decisions:
         return False
-    topics = ("restock", "discount-adjustments")
+    topics = ("restock", "discount-adjustments", "experiment-results")
     live = [helpers.topic_decisions(recorded.settings, recorded.settings.topic(t)) for t in topics]
     return live == [helpers.topic_decisions(recorded.settings, f"{namespace}.{t}") for t in topics]
 

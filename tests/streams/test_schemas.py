@@ -29,7 +29,8 @@ def test_docs_schemas_are_in_sync_with_records() -> None:
 def test_every_contract_topic_has_a_valid_schema() -> None:
     schemas = topic_schemas()
     assert set(schemas) == {"catalog", "clicks", "orders", "stock", "recommendations", "restock",
-                            "discount-adjustments", "sku-status", "dead-letters"}  # fmt: skip
+                            "discount-adjustments", "experiment-results", "sku-status",
+                            "dead-letters"}  # fmt: skip
     for schema in schemas.values():
         jsonschema.Draft202012Validator.check_schema(schema)
 
@@ -78,3 +79,23 @@ def test_sku_status_of_the_state_matches_its_schema() -> None:
     status = state.status()
     assert "forecast" in status and validator.is_valid(status)
     assert not validator.is_valid(status | {"on_hand": -1})
+
+
+def test_an_experiment_result_as_sent_matches_its_schema() -> None:
+    from models.experiment.tally import Estimate
+    from models.experiment.uplift import Uplift
+    from streams.contracts.records import ExperimentResult
+    from streams.experiment.processor import result_fields
+
+    u = Uplift(12.0, 9.5, 8.0, 2.5, 1.0, 30.0, 0.46, 4.54, 0.95, 2)
+    sent = json.loads(ExperimentResult(**result_fields(Estimate("c1", 1.8e9, 15.0, 20, 18, u, u))).dumps())
+    validator = jsonschema.Draft202012Validator(topic_schemas()["experiment-results"])
+    assert validator.is_valid(sent) and sent["revenue_uplift"] == 2.5 and "2.5 more revenue" in sent["reason"]
+    assert not validator.is_valid(sent | {"n_control": 1})  # no estimate without two SKUs an arm
+
+
+def test_a_held_out_skus_status_names_its_arm_in_the_schema() -> None:
+    validator = jsonschema.Draft202012Validator(topic_schemas()["sku-status"])
+    status = SkuState("sku-1").status()
+    assert validator.is_valid(status | {"holdout_arm": "control"})
+    assert not validator.is_valid(status | {"holdout_arm": "placebo"})

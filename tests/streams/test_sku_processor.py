@@ -52,8 +52,8 @@ class Recorder(Outbox):
 class Rig:
     """A processor on a bare app's real tables, its outboxes recorded, holding partition 0."""
 
-    def __init__(self, tmp_path: Path) -> None:
-        settings = Settings(data_dir=tmp_path, topic_partitions=1, allowed_lateness_s=5.0)
+    def __init__(self, tmp_path: Path, **overrides: Any) -> None:
+        settings = Settings(data_dir=tmp_path, topic_partitions=1, allowed_lateness_s=5.0, **overrides)
         flashsale = create_app(settings, web=False)
         self.app = SimpleNamespace(rebalancing=False, rebalancing_count=0)
         self.outbox = Recorder()
@@ -196,3 +196,33 @@ async def test_a_record_no_forwarder_wrote_is_a_dead_letter_not_a_crash(rig: Rig
     await rig.run(message(rig.next_offset(None), b"{}", [("kind", b"order")], b"sku-7"))
     (letter,) = rig.outbox.to("dead-letters")
     assert dict(letter["headers"])["error_class"] == b"KeyError"
+
+
+async def test_with_a_holdout_closed_buckets_go_to_the_experiment_before_the_partitions_mark(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime
+
+    from streams.experiment.wire import mark_of, outcome_of
+
+    rig = Rig(tmp_path, holdout_share=1.0)  # every campaign SKU held out
+    iso = lambda t: datetime.fromtimestamp(t, UTC).isoformat()  # noqa: E731
+    campaign = {"campaign_id": "c9", "starts_at": iso(T0 + 60), "ends_at": iso(T0 + 3600), "discount": 0.2,
+                "min_discount": 0.1, "max_discount": 0.5, "restock_lead_minutes": 10}  # fmt: skip
+    catalog = {"event_id": "c0", "title": "Phone", "base_price": 12.0, "campaign": campaign}
+    stock = {"event_id": "s0", "on_hand": 20, "inbound": 0}
+    await rig.run(forwarded(rig, "catalog", 0, T0, catalog), forwarded(rig, "stock", 0, T0, stock),
+                  order(rig, 1, T0 + 70, quantity=2), *all_marked(rig, T0 + 125))  # fmt: skip
+    sent = rig.outbox.to("experiment-events")
+    kinds = [dict(kw["headers"])["kind"] for kw in sent]
+    assert kinds == [b"outcome", b"outcome", b"mark"]  # minutes 0 and 1, then skus/0 marks them closed
+    pre, first = (outcome_of(kw["value"]) for kw in sent[:2])
+    assert (pre.bucket, pre.units, first.units, first.revenue) == (T0, 0.0, 2.0, 19.0)
+    assert first.arm == "control" and first.opening_stock == 20 and sent[0]["key"] == b"c9"
+    assert mark_of(sent[2]["value"]) == ("skus/0", T0 + 120) and sent[2]["partition"] == 0
+    assert rig.status("sku-7")["holdout_arm"] == "control"
+
+
+async def test_without_a_holdout_nothing_goes_to_the_experiment(rig: Rig) -> None:
+    await rig.run(listing(rig), order(rig, 1, T0 + 10), *all_marked(rig, T0 + 70))
+    assert rig.outbox.to("experiment-events") == [] and "holdout_arm" not in rig.status("sku-7")

@@ -54,7 +54,11 @@ def simulate(
 @click.option("--sale-s", type=click.FloatRange(min=10), default=120.0, show_default=True, help="wall time")
 @click.option("--wait-s", type=click.FloatRange(min=0), default=2.0, show_default=True, help="see `simulate`")
 @click.option("--stack/--no-stack", default=True, show_default=True, help="start the local stack if down")
-def demo(out: Path, seed: int, sale_s: float, wait_s: float, stack: bool) -> None:
+@click.option(
+    "--holdout-share", type=click.FloatRange(0.0, 0.95), default=0.5, show_default=True,
+    help="share of the campaign SKUs the worker holds out on the static policy (0: no experiment)",
+)  # fmt: skip
+def demo(out: Path, seed: int, sale_s: float, wait_s: float, stack: bool, holdout_share: float) -> None:
     """Run a simulated sale through a real worker, then print and write the report (≤ 5 min)."""
     from contextlib import nullcontext
 
@@ -66,7 +70,7 @@ def demo(out: Path, seed: int, sale_s: float, wait_s: float, stack: bool) -> Non
 
     settings = get_settings()
     with local_stack(settings, say) if stack else nullcontext(settings) as s:
-        report = run_demo(s, out, ScenarioConfig(seed=seed), sale_s, wait_s, say)
+        report = run_demo(s, out, ScenarioConfig(seed=seed), sale_s, wait_s, say, holdout_share)
     click.echo(format_report(report))
     click.echo(f"report: {out / 'report.json'}")
 
