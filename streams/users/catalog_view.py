@@ -11,7 +11,6 @@ import asyncio
 import json
 import logging
 import threading
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from rocksdict import Options, Rdict
 
 from models.recommend.embeddings import vector_norm
+from models.recommend.sales import SalesHistory
 from models.text.bert import BertScorer
 from models.text.cache import ByteStore, ItemEmbeddingCache
 from streams.app import worker_dir
@@ -30,17 +30,17 @@ from streams.runtime.admin import aiokafka_config, partitions_of
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
-TRENDING_WINDOW_S = 600.0  # "trending: N sold in the last 10 min"
 
 
 @dataclass
 class Candidates:
-    """SKUs that can be recommended at a moment, with their vectors and popularity."""
+    """SKUs that can be recommended at a moment, with their vectors, categories and sales."""
 
     skus: list[str]
     matrix: np.ndarray
-    popularity: np.ndarray
-    recent_sold: np.ndarray  # units sold in the last TRENDING_WINDOW_S, from sku-status
+    categories: list[str]
+    units: np.ndarray  # units sold so far, from sku-status
+    recent_sold: np.ndarray  # units sold in the last 10 minutes, from sku-status
 
 
 @dataclass
@@ -56,31 +56,19 @@ class CatalogView:
     model_lock: threading.Lock = field(default_factory=threading.Lock)
     # SKU → (vector, norm) as users learn from it, or None (no vector, or one that teaches nothing).
     _learnable: dict[str, tuple[np.ndarray, float] | None] = field(default_factory=dict)
-    # SKU → (status time, units sold) of its statuses over the last TRENDING_WINDOW_S, oldest first.
-    sold: dict[str, deque[tuple[float, int]]] = field(default_factory=dict)
+    sales: SalesHistory = field(default_factory=SalesHistory)  # units sold, as statuses tell
 
     def note_status(self, sku: str, status: dict[str, Any], t: float) -> None:
-        """Take an SKU's status published at event time ``t`` (its units sold so far)."""
-        self.status[sku] = status
-        history = self.sold.setdefault(sku, deque())
-        history.append((t, int(status.get("units_sold") or 0)))
-        while len(history) > 1 and history[1][0] <= t - TRENDING_WINDOW_S:
-            history.popleft()  # the oldest kept is the last one at or before the window's start
-
-    def recent_sold(self, sku: str, t: float) -> int:
-        """Units ``sku`` sold in the TRENDING_WINDOW_S before ``t`` (as its statuses tell).
+        """Take an SKU's status published at event time ``t`` (its units sold so far).
 
         >>> view = CatalogView()
         >>> for minute, units in [(0, 5), (4, 9), (12, 20)]:
         ...     view.note_status("a", {"units_sold": units}, 60.0 * minute)
-        >>> view.recent_sold("a", 720.0), view.recent_sold("b", 720.0)
-        (15, 0)
+        >>> view.sales.units("a"), view.sales.recent("a", 720.0), view.sales.recent("b", 720.0)
+        (20, 15, 0)
         """
-        history = self.sold.get(sku)
-        if not history:
-            return 0
-        before = [units for when, units in history if when <= t - TRENDING_WINDOW_S]
-        return history[-1][1] - (before[-1] if before else 0)
+        self.status[sku] = status
+        self.sales.note(sku, int(status.get("units_sold") or 0), t)
 
     def attach(self, scorer: BertScorer, stored: ByteStore | None = None) -> None:
         """Use ``scorer`` for titles and queries (loaded once the worker runs); title vectors are kept
@@ -143,9 +131,10 @@ class CatalogView:
                 vectors[sku] = vector
         skus = sorted(vectors)
         matrix = np.stack([vectors[s] for s in skus]) if skus else np.zeros((0, self.dim), np.float32)
-        popularity = np.array([self.status.get(s, {}).get("popularity", 0.0) for s in skus], np.float32)
-        recent_sold = np.array([self.recent_sold(s, ts) for s in skus], np.int64)
-        return Candidates(skus, matrix, popularity, recent_sold)
+        categories = [self.items[s].category for s in skus]
+        units = np.array([self.sales.units(s) for s in skus], np.float64)
+        recent_sold = np.array([self.sales.recent(s, ts) for s in skus], np.int64)
+        return Candidates(skus, matrix, categories, units, recent_sold)
 
 
 def title_store(settings: Settings) -> Rdict | None:

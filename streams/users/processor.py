@@ -22,8 +22,10 @@ import numpy as np
 from faust.types import TP, EventT
 
 from models.ids import from_epoch
-from models.recommend.embeddings import ACTION_WEIGHTS, UserVector, vector_norm
-from models.recommend.ranking import SIGNAL_KIND, Ranker, Signal
+from models.recommend.embeddings import UserVector, vector_norm
+from models.recommend.profile import Item
+from models.recommend.ranking import Ranker
+from models.recommend.reasons import Signal
 from streams import metrics
 from streams.contracts.decoding import InvalidEvent, LateEvent, UnknownSku
 from streams.contracts.eventtime import event_seconds
@@ -177,63 +179,53 @@ class UserProcessor:
         return None
 
     async def _learn(self, batch: UserBatch, record: Click | Order, slot: UserSlot, ts: float) -> None:
-        """Move the user's vector towards what the event touched; recommend unless debounced."""
+        """Move the user's profile with what the event touched; recommend unless debounced."""
         action = "order" if isinstance(record, Order) else record.action
-        if action == "search":
-            item = batch.queries.get(record.query or "")
-        else:
-            item = self.view.learnable(record.sku or "")
+        what = (record.query if action == "search" else record.sku) or ""
+        item = batch.queries.get(what) if action == "search" else self.view.learnable(what)
         if item is None:
             return  # an SKU not (yet) in the catalog moves nothing
-        slot.vector = slot.vector.learn_checked(*item, ACTION_WEIGHTS[action], ts)
-        slot.touch((record.query if action == "search" else record.sku) or "", action, ts)
+        listed = self.view.items.get(what) if action != "search" else None
+        slot.learn(what, action, ts, item, listed.category if listed else None)
         debounce_s = self.settings.recommendation_debounce_s
         if slot.recommended_at is None or ts - slot.recommended_at >= debounce_s:
-            await self._recommend(batch, record.user_id, slot, record.event_id, ts)
+            query = Signal("searched", what, item[0] / item[1]) if action == "search" else None
+            await self._recommend(batch, record.user_id, slot, record.event_id, ts, query)
             slot.recommended_at = ts
             lateness = self.settings.allowed_lateness_s
             slot.forget_old_ids(self.dedup_window_s, lateness)  # now and then is enough
 
     async def _recommend(
-        self, batch: UserBatch, user_id: str, slot: UserSlot, event_id: str, ts: float
+        self, batch: UserBatch, user_id: str, slot: UserSlot, event_id: str, ts: float, query: Signal | None
     ) -> None:
+        """The user's top-k (the in-process twin, models.sim.evaluation.ShadowRecommender, ranks alike)."""
         minute = int(ts // 60)  # candidates change with campaigns and stock: per minute is fresh enough
         if minute not in batch.rankers:
             found = self.view.candidates(ts)
             batch.rankers[minute] = Ranker(
-                found.matrix, found.skus, found.popularity, recent_orders=found.recent_sold
+                found.matrix, found.skus, found.units, found.categories, recent_orders=found.recent_sold
             )
         ranker = batch.rankers[minute]
         if not ranker.skus:
             return
         k, recent_s = self.settings.recommendations_k, 60 * self.settings.recommendation_recent_minutes
-        recent = {t.what for t in slot.touched if t.action != "search" and t.ts >= ts - recent_s}
         top = ranker.top(
-            slot.vector.embedding(), k, signals=self._signals(batch, slot), exclude=slot.bought,
-            recent=recent, recent_limit=int(self.settings.recommendation_recent_share * k),
+            slot.vector.embedding(), k, taste=slot.taste, query=query, signals=slot.signals(self._describe),
+            exclude=slot.bought, recent=slot.recent(ts, recent_s),
+            recent_limit=int(self.settings.recommendation_recent_share * k),
         )  # fmt: skip
         items = [(ranked.sku, round(ranked.score, 6), ranked.reason, ranked.kind) for ranked in top]
         value = recommendation_bytes(user_id, items, self.view.encoder_name, event_id, from_epoch(ts))
         await batch.outbox.send_bytes(self.recommendations, key=user_id.encode(), value=value, timestamp=ts)
         self.recommendations_out.inc()
 
-    def _signals(self, batch: UserBatch, slot: UserSlot) -> list[Signal]:
-        """The user's own interactions a reason may name, latest first: items with their titles, and
-        the searches of this batch (their vectors are at hand)."""
-        signals, named = [], set()
-        for touch in reversed(slot.touched):
-            if touch.what in named:
-                continue
-            if touch.action == "search":
-                found, label = batch.queries.get(touch.what), touch.what
-            else:
-                item = self.view.items.get(touch.what)
-                found, label = self.view.learnable(touch.what), item.title if item else touch.what
-            if found is not None:
-                vector, norm = found
-                signals.append(Signal(SIGNAL_KIND[touch.action], label, vector / norm))
-                named.add(touch.what)
-        return signals
+    def _describe(self, sku: str) -> Item | None:
+        """What a reason needs of ``sku``: its title, unit vector and category."""
+        listed, found = self.view.items.get(sku), self.view.learnable(sku)
+        if listed is None or found is None:
+            return None
+        vector, norm = found
+        return Item(listed.title, vector / norm, listed.category)
 
     async def _write(self, batch: UserBatch) -> None:
         """Store the batch's slots, for the partitions held throughout, once its outputs are stored."""
