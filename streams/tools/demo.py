@@ -25,7 +25,7 @@ from pydantic import SecretStr
 from infra import migrations
 from infra.errors import InfraError
 from infra.net import free_port, port_in_use
-from models.sim.evaluation import evaluate, hit_rate_at_k, policy_metrics, popularity_hit_rate
+from models.sim.evaluation import ShadowRecommender, evaluate, policy_metrics, recommendation_report
 from models.sim.market import ScenarioConfig
 from streams.contracts.topics import DISCOUNTS, RESTOCK
 from streams.runtime.admin import client_config, ensure_topics
@@ -149,9 +149,30 @@ def stream_report(settings: Settings, run: SimulationRun) -> dict[str, Any]:
         "decisions_only_in_process": len(run.in_process - streamed),
         "last_minute_decisions": run.last_minute,  # in process only: the stream waits for later events
         "closed_loop": policy_metrics(run.ledger),
+        **stream_recommendations(settings, run, k),
+    }
+
+
+def stream_recommendations(settings: Settings, run: SimulationRun, k: int) -> dict[str, Any]:
+    """The lists the stream published, scored on the closed loop's own orders, beside its in-process
+    twin (:class:`ShadowRecommender` on the very events published; stand-in vectors for BERT's) and
+    beside popularity judged at the same moments under the same rules."""
+    twin = ShadowRecommender(
+        k=k,
+        debounce_s=settings.recommendation_debounce_s,
+        recent_minutes=settings.recommendation_recent_minutes,
+        recent_share=settings.recommendation_recent_share,
+    )
+    for events in run.steps:
+        twin.observe(events)
+    published, alone = recommendation_report(twin, k, shown=run.shown), recommendation_report(twin, k)
+    keys = [f"{who}{what}_at_{k}" for what in ("hit_rate", "novel_hit_rate") for who in ("", "popularity_")]
+    return {
         "recommendation_lists": len(run.shown),
-        f"hit_rate_at_{k}": hit_rate_at_k(run.orders, run.shown, k) if run.shown else None,
-        f"popularity_hit_rate_at_{k}": popularity_hit_rate(run.orders, k),
+        **{key: published[key] if run.shown else None for key in keys},
+        "novel_orders": published["novel_orders"],
+        "twin": {key: alone[key] for key in (f"hit_rate_at_{k}", f"novel_hit_rate_at_{k}", "lists")},
+        "same_lists_as_twin": sum(run.lists.get(key) == listed for key, listed in twin.lists.items()),
     }
 
 
@@ -165,6 +186,7 @@ def run_demo(
 ) -> dict[str, Any]:
     """The whole demo on the stack ``settings`` point at; returns the report (also in ``out/report.json``)."""
     from models.sim.plots import write_plots
+    from models.sim.recommendation_plots import plot_hit_rates
 
     out.mkdir(parents=True, exist_ok=True)
     ns = f"demo_{datetime.now(UTC):%Y%m%d_%H%M%S}"
@@ -183,7 +205,10 @@ def run_demo(
         progress("reading the decisions back from Kafka and Postgres")
         report = {**evaluation.report, "stream": stream_report(s, run)}
         (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-        for path in write_plots(evaluation, run.ledger, out):
+        recommendations = plot_hit_rates(
+            report["recommendations"], report["stream"], out / "recommendations.png"
+        )
+        for path in [*write_plots(evaluation, run.ledger, out), recommendations]:
             progress(f"wrote {path}")
     return report
 
@@ -210,10 +235,11 @@ def format_report(report: dict[str, Any]) -> str:
     )
     hit = next(k for k in r if k.startswith("hit_rate_at_"))
     pop, label = f"popularity_{hit}", hit.replace("hit_rate_at_", "hit-rate@")
-    lines.append(
-        f"recommendation {label}: {r[hit]:.1%}  vs popularity {r[pop]:.1%}  (in process, lists not shown)"
-    )
     novel, novel_pop = f"novel_{hit}", f"popularity_novel_{hit}"
+    lines.append(
+        f"recommendation {label} (in process, lists not shown; popularity's list at the same moments, "
+        f"bought items left out alike): all orders {r[hit]:.1%} vs popularity {r[pop]:.1%}"
+    )
     lines.append(
         f"  novel items (on the list before the buyer first touched them; {r['novel_orders']} of "
         f"{r['orders']} orders): {r[novel]:.1%}  vs popularity {r[novel_pop]:.1%}"
@@ -224,13 +250,22 @@ def format_report(report: dict[str, Any]) -> str:
 
 
 def _stream_lines(st: dict[str, Any], hit: str, pop: str) -> list[str]:
-    live = "n/a (no lists on the topic)" if st[hit] is None else f"{st[hit]:.1%}"
+    novel, novel_pop, twin = f"novel_{hit}", f"popularity_novel_{hit}", st["twin"]
+    live = ["n/a (no lists on the topic)"]
+    if st[hit] is not None:
+        live = [
+            f"all orders {st[hit]:.1%} vs popularity {st[pop]:.1%}; novel items {st[novel]:.1%} vs "
+            f"popularity {st[novel_pop]:.1%} ({st['novel_orders']} orders)",
+            f"  the in-process twin on the same published events (stand-in vectors for BERT's): novel items "
+            f"{twin[novel]:.1%}; {st['same_lists_as_twin']} of {twin['lists']} lists the same",
+        ]
     topics, rows = st["decisions_on_topics"], st["rows_in_postgres"]
     same = "yes" if st["same_decisions_as_in_process"] else "NO"
     only = st["decisions_only_in_stream"], st["decisions_only_in_process"]
     missed, due, late = st["missed_the_wait"], st["due_decisions"], st["applied_late"]
     return [
-        f"  through Kafka: {live}  vs popularity {st[pop]:.1%}  (lists shown: partly their own effect)",
+        f"  through Kafka (lists shown: partly their own effect): {live[0]}",
+        *live[1:],
         f"decisions on topics {sum(topics.values())} (restock {topics['restock_events']}, discount "
         f"{topics['discount_adjustments']}); rows in Postgres {sum(rows.values())}, "
         f"{st['missing_in_postgres']} missing, {st['duplicate_rows']} duplicate",

@@ -22,7 +22,7 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from tqdm import tqdm
 
-from models.sim.evaluation import AdaptivePolicy, Order, Shown, event_time
+from models.sim.evaluation import AdaptivePolicy, Listed, Order, Shown, event_time
 from models.sim.ledger import Ledger
 from models.sim.market import FlashSaleMarket, ScenarioConfig, SimEvent, timestamp_ms
 from streams.contracts.topics import DISCOUNTS, RECOMMENDATIONS, RESTOCK
@@ -60,7 +60,9 @@ class SimulationRun:
     missing: int = 0  # of ``expected``, not seen before the loop moved on
     late: int = 0  # applied one or more minutes after they were due
     shown: list[Shown] = field(default_factory=list)
+    lists: dict[tuple[str, str], tuple[Listed, ...]] = field(default_factory=dict)  # (user, source event)
     orders: list[Order] = field(default_factory=list)
+    steps: list[list[SimEvent]] = field(default_factory=list)  # every batch published, in order
     wall_s: float = 0.0
 
 
@@ -127,6 +129,7 @@ class ClosedLoop:
                 self.seen_recs.add(key)
                 skus = tuple(item["sku"] for item in value["items"])
                 self.run.shown.append((event_time(value), value["user_id"], skus))
+                self.run.lists[key] = tuple((i["sku"], i["reason_kind"], i["reason"]) for i in value["items"])
             elif value["event_id"] in self.run.decisions:
                 continue  # at-least-once: a redelivered decision
             else:
@@ -173,6 +176,7 @@ def simulate(
             publisher.send(events)
             publisher.producer.flush()
             run.published.update(e.topic for e in events)
+            run.steps.append(events)
             run.orders += [
                 (event_time(v), v["user_id"], v["sku"], v["quantity"]) for t, _, v in events if t == "orders"
             ]
