@@ -110,6 +110,7 @@ class Ranker:
     _names: list[str] = field(init=False, repr=False)  # category number → name
     _prior: np.ndarray = field(init=False, repr=False)  # category number → share of the sale's units
     _within: np.ndarray = field(init=False, repr=False)  # row → share of its category's units
+    _queries: dict[str, np.ndarray] = field(init=False, repr=False, default_factory=dict)  # query → softmax
 
     def __post_init__(self) -> None:
         n = len(self.skus)
@@ -145,9 +146,10 @@ class Ranker:
         parts = self._parts(user_vec, taste or {}, query)
         scores = parts.sum(axis=0)
         chosen = self._choose(scores, k, self._rows(exclude), self._rows(recent), recent_limit)
+        main = parts[:, chosen].argmax(axis=0).tolist() if chosen else []
         out = []
-        for i in chosen:
-            kind, text = self._reason(i, int(np.argmax(parts[:, i])), query, signals)
+        for i, part in zip(chosen, main, strict=True):
+            kind, text = self._reason(i, part, query, signals)
             out.append(Recommendation(self.skus[i], float(scores[i]), text, kind))
         return out
 
@@ -168,7 +170,11 @@ class Ranker:
         parts = np.zeros((4, len(self.skus)))
         parts[0], parts[1] = w_taste * own * self._within, w_taste * prior * self._within
         if query is not None:
-            parts[2] = w_query * self._softmax(self.item_matrix @ query.vector, p.query_temperature)
+            if query.label not in self._queries:  # users of one minute often search alike
+                self._queries[query.label] = self._softmax(
+                    self.item_matrix @ query.vector, p.query_temperature
+                )
+            parts[2] = w_query * self._queries[query.label]
         if u is not None and w_similar > 0:
             similar = self._softmax(self.item_matrix @ (u / u_norm), p.similarity_temperature) * base
             total = similar.sum()
