@@ -23,7 +23,7 @@ READINGS = {
     "recent_units": "popularity: last 10 min,\nsame moments and rules",
     "at_order_time": "popularity: one list, nothing\nleft out, at order / first touch",
 }
-COLORS = ["#1f77b4", "#7f7f7f", "#b0b0b0", "#d9d9d9", "#ff7f0e"]
+COLORS = ["#1f77b4", "#7f7f7f", "#b0b0b0", "#d9d9d9", "#ff7f0e", "#ffbb78"]
 
 
 def plot_hit_rates(
@@ -37,10 +37,13 @@ def plot_hit_rates(
         reading = recommendations["popularity_readings"][name]
         rows[label] = (reading["hit_rate"], reading["novel_hit_rate"])
     if stream is not None and stream.get(f"hit_rate_at_{k}") is not None:
-        rows["recommendations\nthrough Kafka (shown)"] = (
-            stream[f"hit_rate_at_{k}"],
-            stream[f"novel_hit_rate_at_{k}"],
-        )
+        kafka = f"{stream['novel_orders']} novel orders"
+        rows[f"recommendations through Kafka\n(shown; {kafka})"] = (
+            stream[f"hit_rate_at_{k}"], stream[f"novel_hit_rate_at_{k}"],
+        )  # fmt: skip
+        rows["popularity: units so far, at the\ntwin's moments on Kafka's events"] = (
+            stream[f"popularity_hit_rate_at_{k}"], stream[f"popularity_novel_hit_rate_at_{k}"],
+        )  # fmt: skip
     fig, ax = plt.subplots(figsize=(11, 4.8))
     width = 0.8 / len(rows)
     for j, (label, values) in enumerate(rows.items()):
@@ -48,7 +51,8 @@ def plot_hit_rates(
         bars = ax.bar(x, values, width, label=label, color=COLORS[j % len(COLORS)])
         ax.bar_label(bars, [f"{v:.0%}" for v in values], padding=2, fontsize=8)
     novel = recommendations["novel_orders"]
-    ax.set_xticks(np.arange(2), [f"all orders ({recommendations['orders']})", f"novel items ({novel})"])
+    ticks = [f"all orders ({recommendations['orders']} in process)", f"novel items ({novel} in process)"]
+    ax.set_xticks(np.arange(2), ticks)
     ax.set_ylabel(f"hit-rate@{k}")
     ax.set_ylim(0, 1.05)
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))

@@ -25,7 +25,7 @@ from pydantic import SecretStr
 from infra import migrations
 from infra.errors import InfraError
 from infra.net import free_port, port_in_use
-from models.sim.evaluation import ShadowRecommender, evaluate, policy_metrics, recommendation_report
+from models.sim.evaluation import Listed, ShadowRecommender, evaluate, policy_metrics, recommendation_report
 from models.sim.market import ScenarioConfig
 from streams.contracts.topics import DISCOUNTS, RESTOCK
 from streams.runtime.admin import client_config, ensure_topics
@@ -172,7 +172,27 @@ def stream_recommendations(settings: Settings, run: SimulationRun, k: int) -> di
         **{key: published[key] if run.shown else None for key in keys},
         "novel_orders": published["novel_orders"],
         "twin": {key: alone[key] for key in (f"hit_rate_at_{k}", f"novel_hit_rate_at_{k}", "lists")},
-        "same_lists_as_twin": sum(run.lists.get(key) == listed for key, listed in twin.lists.items()),
+        **twin_agreement(run.lists, twin.lists, k),
+    }
+
+
+def twin_agreement(
+    published: dict[tuple[str, str], tuple[Listed, ...]],
+    twin: dict[tuple[str, str], tuple[Listed, ...]],
+    k: int,
+) -> dict[str, Any]:
+    """How alike the lists of the stream and of its twin are, made on the same event: identical (items,
+    order and reasons), and the mean share of the twin's top ``k`` the stream's also lists.
+
+    >>> twin_agreement({("u", "e1"): (("a", "", ""), ("b", "", ""))}, {("u", "e1"): (("b", "", ""),)}, 2)
+    {'lists_on_both': 1, 'same_lists_as_twin': 0, 'twin_overlap_at_2': 0.5}
+    """
+    both = [(published[key], listed) for key, listed in twin.items() if key in published]
+    overlap = [len({i[0] for i in ours} & {i[0] for i in theirs}) / k for ours, theirs in both]
+    return {
+        "lists_on_both": len(both),
+        "same_lists_as_twin": sum(ours == theirs for ours, theirs in both),
+        f"twin_overlap_at_{k}": sum(overlap) / len(overlap) if overlap else None,
     }
 
 
@@ -251,13 +271,15 @@ def format_report(report: dict[str, Any]) -> str:
 
 def _stream_lines(st: dict[str, Any], hit: str, pop: str) -> list[str]:
     novel, novel_pop, twin = f"novel_{hit}", f"popularity_novel_{hit}", st["twin"]
+    overlap = hit.replace("hit_rate", "twin_overlap")
     live = ["n/a (no lists on the topic)"]
     if st[hit] is not None:
         live = [
             f"all orders {st[hit]:.1%} vs popularity {st[pop]:.1%}; novel items {st[novel]:.1%} vs "
             f"popularity {st[novel_pop]:.1%} ({st['novel_orders']} orders)",
             f"  the in-process twin on the same published events (stand-in vectors for BERT's): novel items "
-            f"{twin[novel]:.1%}; {st['same_lists_as_twin']} of {twin['lists']} lists the same",
+            f"{twin[novel]:.1%}; of {st['lists_on_both']} lists made on the same event, "
+            f"{st['same_lists_as_twin']} the same, {st[overlap]:.0%} of the items",
         ]
     topics, rows = st["decisions_on_topics"], st["rows_in_postgres"]
     same = "yes" if st["same_decisions_as_in_process"] else "NO"

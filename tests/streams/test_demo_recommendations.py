@@ -30,7 +30,10 @@ def test_lists_the_stream_published_are_scored_beside_the_twin_and_popularity() 
     run, twin = published_like_the_twin()
     block = stream_recommendations(Settings(), run, 10)
     assert block["recommendation_lists"] == len(twin.shown) == block["twin"]["lists"] > 50
-    assert block["same_lists_as_twin"] == len(twin.lists)
+    assert block["same_lists_as_twin"] == block["lists_on_both"] == len(twin.lists)
+    assert block["twin_overlap_at_10"] == sum(len(lists) for lists in twin.lists.values()) / 10 / len(
+        twin.lists
+    )
     assert block["novel_hit_rate_at_10"] == block["twin"]["novel_hit_rate_at_10"] > 0
     assert 0 < block["popularity_novel_hit_rate_at_10"] < 1 and block["novel_orders"] > 0
     run.lists = {key: lists[::-1] for key, lists in run.lists.items()}  # another order: no longer the same
@@ -38,6 +41,9 @@ def test_lists_the_stream_published_are_scored_beside_the_twin_and_popularity() 
     block = stream_recommendations(Settings(), run, 10)
     assert block["novel_hit_rate_at_10"] == 0 < block["twin"]["novel_hit_rate_at_10"]
     assert block["same_lists_as_twin"] == sum(len(lists) < 2 for lists in twin.lists.values())
+    assert block["twin_overlap_at_10"] == sum(len(lists) for lists in twin.lists.values()) / 10 / len(
+        twin.lists
+    )
 
 
 def test_the_report_prints_the_novel_items_through_kafka() -> None:
@@ -53,4 +59,4 @@ def test_the_report_prints_the_novel_items_through_kafka() -> None:
     text = format_report({**evaluate(SMALL).report, "stream": stream})
     ours, popular = stream["novel_hit_rate_at_10"], stream["popularity_novel_hit_rate_at_10"]
     assert f"novel items {ours:.1%} vs popularity {popular:.1%}" in text
-    assert f"{stream['same_lists_as_twin']} of {stream['twin']['lists']} lists the same" in text
+    assert f"of {len(run.lists)} lists made on the same event, {len(run.lists)} the same, " in text
