@@ -1,35 +1,41 @@
-"""Rank live campaign SKUs for a user: cosine to the user vector blended with what is selling now.
+"""Rank live campaign SKUs for a user: what they are likely to come to next, that they have not seen.
 
-Each item carries a reason that names the user's own signal behind it — the recent interaction (or
-search) its vector is closest to — or, for an item there for its popularity, the units it sold lately.
-A reason never names anything the user did not do. Items the user bought are left out, and items they
-touched lately are held to a share of the list (default none), so a list shows something new.
+The score of an item is a mixture of three estimates of the chance that it is the user's next find:
+
+- **taste** (weight ``1 - query_weight - similarity_weight``): the user's share of visits to the item's
+  category, smoothed towards the sale's own category shares (a Dirichlet prior of ``prior_weight``
+  visits), times the item's share of its category's sales — a popularity prior per user taste;
+- **query** (``query_weight``, on a list answering a search): a softmax over the items' cosine to the
+  query's vector;
+- **similar** (``similarity_weight``, for a user with a vector): the taste estimate reweighted by a
+  softmax over the items' cosine to the user's vector.
+
+Each item's reason names the part that put it there: the user's latest interaction in its category,
+their search, the interaction its vector is closest to, or its sales. Bought items are left out and
+items touched lately are held to a share of the list (default none), so a list shows something new.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
-from models.ids import to_epoch
-
-#: What an interaction is worth relative to an order in the popularity score.
-INTERACTION_WEIGHT = 0.2
+from models.recommend.reasons import Signal, category_signal, closest_signal, sales_reason, signal_text
 
 
-#: The kinds of reason (the ``recommendations`` contract's ``reason_kind``): the user's own signal —
-#: ``viewed``, ``clicked``, ``carted``, ``bought``, ``searched`` — or the item's sales — ``trending``
-#: (units sold in the last minutes), ``popular``; ``similar`` only for a user whose signals are unknown
-#: (state kept from before signals were kept).
-REASON_KINDS = ("viewed", "clicked", "carted", "bought", "searched", "similar", "trending", "popular")
-SIGNAL_KIND = {"view": "viewed", "click": "clicked", "add_to_cart": "carted", "order": "bought",
-               "search": "searched"}  # fmt: skip
-LABEL_MAX = 80  # characters of a title or query quoted in a reason
-SIMILAR_TEXT = "similar to what you looked at earlier"  # a user whose signals are unknown
+@dataclass(frozen=True)
+class RankParams:
+    """The ranker's weights; chosen on simulated sales (seeds 1–10), see ``docs/recommendations.md``."""
+
+    prior_weight: float = 6.0  # visits the sale's category shares count for in a user's taste
+    query_weight: float = 0.3
+    similarity_weight: float = 0.2
+    query_temperature: float = 0.05
+    similarity_temperature: float = 0.2
+    smoothing: float = 0.5  # units added to every item's sales: unsold items still rank within a category
 
 
 class Recommendation(NamedTuple):
@@ -39,137 +45,50 @@ class Recommendation(NamedTuple):
     kind: str = "popular"  # one of REASON_KINDS, for services that render or translate it
 
 
-class Signal(NamedTuple):
-    """One of the user's own interactions that a reason may name."""
-
-    kind: str  # viewed, clicked, carted, bought or searched
-    label: str  # the item's title, or the query
-    vector: np.ndarray  # unit norm
-
-
-def signal_text(signal: Signal) -> str:
-    """The reason text naming ``signal``.
-
-    >>> signal_text(Signal("searched", "usb-c hub", np.zeros(2)))
-    'because you searched for "usb-c hub"'
-    >>> signal_text(Signal("carted", "JBL Flip 6", np.zeros(2)))
-    'because you added JBL Flip 6 to your cart'
-    """
-    label = signal.label if len(signal.label) <= LABEL_MAX else signal.label[: LABEL_MAX - 1] + "…"
-    if signal.kind == "searched":
-        return f'because you searched for "{label}"'
-    if signal.kind == "carted":
-        return f"because you added {label} to your cart"
-    return f"because you {signal.kind} {label}"
-
-
-@dataclass
-class PopularityTracker:
-    """Orders and interactions per SKU over a sliding event-time window, in per-minute slots.
-
-    Late events still count when their slot is inside the window; the window ends at the latest event
-    time seen (``watermark``), never at wall-clock time.
-
-    Examples
-    --------
-    >>> from datetime import UTC
-    >>> p = PopularityTracker(window_s=600)
-    >>> for m in (0, 5, 12):
-    ...     p.learn_one("a", "order", datetime(2024, 1, 1, 0, m, tzinfo=UTC))
-    >>> p.counts("a")  # the order at minute 0 has left the 10-minute window
-    (2.0, 0.0)
-    """
-
-    window_s: int = 600
-    slot_s: int = 60
-    watermark: float | None = None
-    slots: dict[str, dict[int, list[float]]] = field(default_factory=dict)  # sku -> slot -> [orders, other]
-
-    def learn_one(self, sku: str, action: str, ts: datetime) -> None:
-        """Count one event (``order``, or any click-stream action) for ``sku`` at event time ``ts``."""
-        t = to_epoch(ts)
-        self.watermark = t if self.watermark is None else max(self.watermark, t)
-        slot = int(t // self.slot_s) * self.slot_s
-        if not self._live(slot, self.watermark):
-            return
-        per_sku = self.slots.setdefault(sku, {})
-        counts = per_sku.setdefault(slot, [0.0, 0.0])
-        counts[0 if action == "order" else 1] += 1.0
-        for s in [s for s in per_sku if not self._live(s, self.watermark)]:
-            del per_sku[s]
-
-    def _live(self, slot: int, now: float) -> bool:
-        return slot + self.slot_s > now - self.window_s
-
-    def counts(self, sku: str) -> tuple[float, float]:
-        """(orders, other interactions) of ``sku`` in the window ending at the watermark."""
-        if self.watermark is None:
-            return 0.0, 0.0
-        live = [c for s, c in self.slots.get(sku, {}).items() if self._live(s, self.watermark)]
-        return sum(c[0] for c in live), sum(c[1] for c in live)
-
-    def arrays(self, skus: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(popularity scores, order counts) aligned with ``skus``, ready for :func:`rank`."""
-        c = np.array([self.counts(s) for s in skus], dtype=np.float64).reshape(len(skus), 2)
-        return c[:, 0] + INTERACTION_WEIGHT * c[:, 1], c[:, 0]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able state; slots that left the window (and SKUs with none left) are dropped."""
-        now = self.watermark
-        slots = {
-            sku: live
-            for sku, per_sku in self.slots.items()
-            if (live := {str(s): c for s, c in per_sku.items() if now is None or self._live(s, now)})
-        }
-        return {"window_s": self.window_s, "slot_s": self.slot_s, "watermark": now, "slots": slots}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> PopularityTracker:
-        slots = {k: {int(s): list(c) for s, c in v.items()} for k, v in d["slots"].items()}
-        return cls(d["window_s"], d["slot_s"], d["watermark"], slots)
-
-
 def rank(
     user_vec: np.ndarray | None,
     item_matrix: np.ndarray,
     skus: Sequence[str],
-    popularity: np.ndarray,
+    sales: np.ndarray,
     k: int = 10,
     *,
+    categories: Sequence[str] | None = None,
     mask: np.ndarray | None = None,
-    similarity_weight: float = 0.7,
     recent_orders: np.ndarray | None = None,
-    window_minutes: int = 10,
+    taste: Mapping[str, float] | None = None,
+    query: Signal | None = None,
     signals: Sequence[Signal] = (),
     exclude: Collection[str] = (),
     recent: Collection[str] = (),
     recent_limit: int = 0,
 ) -> list[Recommendation]:
-    """Top ``k`` SKUs by ``w * cosine + (1 - w) * popularity``, each with a reason that is true.
+    """Top ``k`` of ``skus`` for one user, each with a reason that is true.
 
-    ``item_matrix`` rows are unit-norm item vectors aligned with ``skus``; ``mask`` (bool) keeps the
-    candidates (live, in stock). Popularity is log-scaled to [0, 1] so one runaway SKU does not flatten
-    the rest. A user without a vector (``None`` or zeros) gets popularity alone. ``signals``: the user's
-    recent interactions, which reasons name; ``exclude``: SKUs never listed (bought); ``recent``: SKUs
-    touched lately, at most ``recent_limit`` of them in the list (more only when nothing else is left).
-    To rank many users against the same items, build one :class:`Ranker` and call :meth:`Ranker.top`.
+    ``item_matrix`` rows are unit-norm item vectors aligned with ``skus``, ``sales`` their units sold
+    so far and ``categories`` their catalogue categories (None: one category); ``mask`` (bool) keeps
+    the candidates. The user: ``user_vec`` (None or zeros: none yet), ``taste`` (visits per category),
+    ``query`` (a search this list answers), ``signals`` (their interactions, latest first, which
+    reasons name), ``exclude`` (never listed: bought), ``recent`` (touched lately: at most
+    ``recent_limit`` of them, more only when nothing else is left). To rank many users against the
+    same items, build one :class:`Ranker` and call :meth:`Ranker.top`.
 
     Examples
     --------
-    >>> items = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], dtype=np.float32)
-    >>> viewed = Signal("viewed", "Sony WH-1000XM5", np.array([1.0, 0.0]))
-    >>> recs = rank(np.array([1.0, 0.0]), items, ["a", "b", "c"], np.array([0.0, 9.0, 0.0]), k=2,
-    ...             recent_orders=np.array([0, 9, 0]), signals=[viewed], exclude={"a"})
+    >>> items = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]], dtype=np.float32)
+    >>> viewed = Signal("viewed", "Sony WH-1000XM5", np.array([1.0, 0.0]), "audio")
+    >>> recs = rank(None, items, ["a", "b", "c"], np.array([3.0, 1.0, 9.0]), k=2,
+    ...             categories=["audio", "audio", "kitchen"], recent_orders=np.array([0, 0, 9]),
+    ...             taste={"audio": 5.0}, signals=[viewed], exclude={"a"})
     >>> for r in recs:  # "a" was bought: never listed
     ...     print(r.sku, r.kind, r.reason)
-    c viewed because you viewed Sony WH-1000XM5
-    b trending trending: 9 sold in the last 10 min
+    c trending trending: 9 sold in the last 10 min
+    b viewed because you viewed Sony WH-1000XM5
     """
-    ranker = Ranker(
-        item_matrix, skus, popularity, mask=mask, similarity_weight=similarity_weight,
-        recent_orders=recent_orders, window_minutes=window_minutes,
+    ranker = Ranker(item_matrix, skus, sales, categories, mask=mask, recent_orders=recent_orders)
+    return ranker.top(
+        user_vec, k, taste=taste, query=query, signals=signals, exclude=exclude, recent=recent,
+        recent_limit=recent_limit,
     )  # fmt: skip
-    return ranker.top(user_vec, k, signals=signals, exclude=exclude, recent=recent, recent_limit=recent_limit)
 
 
 @dataclass
@@ -178,30 +97,43 @@ class Ranker:
 
     item_matrix: np.ndarray
     skus: Sequence[str]
-    popularity: np.ndarray
+    sales: np.ndarray
+    categories: Sequence[str] | None = None
     mask: np.ndarray | None = None
-    similarity_weight: float = 0.7
     recent_orders: np.ndarray | None = None
     window_minutes: int = 10
-    _pop: np.ndarray = field(init=False, repr=False)  # popularity log-scaled to [0, 1]
+    params: RankParams = field(default_factory=RankParams)
+    _keep: np.ndarray = field(init=False, repr=False)  # bool per row: a candidate
     _candidates: np.ndarray = field(init=False, repr=False)  # indices the mask keeps
     _index: dict[str, int] = field(init=False, repr=False)  # sku → row
-    _pop_parts: dict[float, np.ndarray] = field(init=False, repr=False, default_factory=dict)
+    _category: np.ndarray = field(init=False, repr=False)  # row → category number
+    _names: list[str] = field(init=False, repr=False)  # category number → name
+    _prior: np.ndarray = field(init=False, repr=False)  # category number → share of the sale's units
+    _within: np.ndarray = field(init=False, repr=False)  # row → share of its category's units
+    _queries: dict[str, np.ndarray] = field(init=False, repr=False, default_factory=dict)  # query → softmax
 
     def __post_init__(self) -> None:
         n = len(self.skus)
-        if self.item_matrix.shape[0] != n or self.popularity.shape != (n,):
-            raise ValueError("item_matrix rows, skus and popularity must align")
-        logpop = np.log1p(np.maximum(self.popularity, 0.0))
-        top = float(logpop.max()) if n else 0.0
-        self._pop = logpop / top if top > 0 else np.zeros(n)
-        keep = np.ones(n, dtype=bool) if self.mask is None else np.asarray(self.mask, dtype=bool)
-        self._candidates = np.flatnonzero(keep)
+        if self.item_matrix.shape[0] != n or self.sales.shape != (n,):
+            raise ValueError("item_matrix rows, skus and sales must align")
+        self._keep = np.ones(n, dtype=bool) if self.mask is None else np.asarray(self.mask, dtype=bool)
+        self._candidates = np.flatnonzero(self._keep)
         self._index = {sku: i for i, sku in enumerate(self.skus)}
+        names, self._category = np.unique(
+            np.asarray(self.categories if self.categories is not None else [""] * n, dtype=str),
+            return_inverse=True,
+        )
+        self._names = [str(c) for c in names]
+        units = (np.maximum(self.sales.astype(np.float64), 0.0) + self.params.smoothing) * self._keep
+        per_category = np.bincount(self._category, weights=units, minlength=len(names))
+        total = per_category.sum()
+        self._prior = per_category / total if total > 0 else per_category
+        self._within = np.divide(units, per_category[self._category], out=np.zeros(n), where=units > 0)
 
     def similarities(self, users: np.ndarray) -> np.ndarray:
-        """Cosine of every item to each row of ``users`` (unit-norm rows), one matrix product for all:
-        row *j* is what :meth:`top` computes for user *j* alone, at a fraction of the cost."""
+        """Cosine of every item to each row of ``users`` (unit-norm rows) in one matrix product: at 10⁴
+        items a tenth of the cost of one product per user. :meth:`top` computes its own row the same
+        way, so a user's list does not depend on who else was ranked with them."""
         return np.asarray(users, dtype=np.float32) @ self.item_matrix.T
 
     def top(
@@ -209,42 +141,90 @@ class Ranker:
         user_vec: np.ndarray | None,
         k: int = 10,
         *,
+        taste: Mapping[str, float] | None = None,
+        query: Signal | None = None,
         signals: Sequence[Signal] = (),
         exclude: Collection[str] = (),
         recent: Collection[str] = (),
         recent_limit: int = 0,
         sims: np.ndarray | None = None,
     ) -> list[Recommendation]:
-        """The top ``k`` for ``user_vec``, best first (see :func:`rank`); ``sims``: its row of
-        :meth:`similarities`, when computed for many users at once."""
-        u = None if user_vec is None else np.asarray(user_vec, dtype=np.float32).ravel()
-        u_norm = 0.0 if u is None else float(np.linalg.norm(u))
-        w = self.similarity_weight if u_norm > 0 else 0.0
-        if sims is None and u is not None and u_norm > 0:
-            sims = self.item_matrix @ (u / u_norm)
-        elif sims is None:
-            sims = np.zeros(len(self.skus), np.float32)
-        if w not in self._pop_parts:
-            self._pop_parts[w] = (1.0 - w) * self._pop
-        sim_part, pop_part = w * sims.astype(np.float64), self._pop_parts[w]
-        scores = sim_part + pop_part
+        """The top ``k`` for one user, best first (see :func:`rank`); ``sims``: the user's row of
+        :meth:`similarities` when it was computed for many users at once."""
+        parts = self._parts(user_vec, taste or {}, query, sims)
+        scores = parts.sum(axis=0)
         chosen = self._choose(scores, k, self._rows(exclude), self._rows(recent), recent_limit)
-        closest = self._closest_signals(chosen, signals)
+        main = parts[:, chosen].argmax(axis=0).tolist() if chosen else []
         out = []
-        for i, signal in zip(chosen, closest, strict=True):
-            if w > 0 and sim_part[i] >= pop_part[i] and signal is not None:
-                kind, text = signal.kind, signal_text(signal)
-            elif w > 0 and sim_part[i] >= pop_part[i]:
-                kind, text = "similar", SIMILAR_TEXT
-            elif self.recent_orders is not None and self.recent_orders[i] >= 1:
-                kind, text = (
-                    "trending",
-                    f"trending: {int(self.recent_orders[i])} sold in the last {self.window_minutes} min",
-                )
-            else:
-                kind, text = "popular", "popular in this sale"
+        for i, part in zip(chosen, main, strict=True):
+            kind, text = self._reason(i, part, query, signals)
             out.append(Recommendation(self.skus[i], float(scores[i]), text, kind))
         return out
+
+    def _parts(
+        self, user_vec: np.ndarray | None, taste: Mapping[str, float], query: Signal | None,
+        sims: np.ndarray | None = None,
+    ) -> np.ndarray:  # fmt: skip
+        """Rows: the user's own taste, the sale's prior, the query, the similar part; columns: items."""
+        p = self.params
+        visits = np.array([float(taste.get(name, 0.0)) for name in self._names])
+        scale = 1.0 / (visits.sum() + p.prior_weight)
+        own, prior = (visits * scale)[self._category], (p.prior_weight * scale * self._prior)[self._category]
+        base = (own + prior) * self._within
+        u = None if user_vec is None else np.asarray(user_vec, dtype=np.float32).ravel()
+        u_norm = 0.0 if u is None else float(np.linalg.norm(u))
+        w_query = p.query_weight if query is not None else 0.0
+        w_similar = p.similarity_weight if u is not None and u_norm > 0 else 0.0
+        w_taste = 1.0 - w_query - w_similar
+        parts = np.zeros((4, len(self.skus)))
+        parts[0], parts[1] = w_taste * own * self._within, w_taste * prior * self._within
+        if query is not None:
+            if query.label not in self._queries:  # users of one minute often search alike
+                self._queries[query.label] = self._softmax(
+                    self.item_matrix @ query.vector, p.query_temperature
+                )
+            parts[2] = w_query * self._queries[query.label]
+        if u is not None and w_similar > 0:
+            cosine = self.similarities((u / u_norm)[None])[0] if sims is None else sims
+            similar = self._softmax(cosine, p.similarity_temperature) * base
+            total = similar.sum()
+            parts[3] = w_similar * (similar / total if total > 0 else similar)
+        return parts
+
+    def _softmax(self, cosine: np.ndarray, temperature: float) -> np.ndarray:
+        """A softmax over the candidates (others get 0)."""
+        out = np.zeros(len(self.skus))
+        if self._candidates.size:
+            z = cosine[self._candidates].astype(np.float64) / temperature
+            e = np.exp(z - z.max())
+            out[self._candidates] = e / e.sum()
+        return out
+
+    def _reason(self, i: int, part: int, query: Signal | None, signals: Sequence[Signal]) -> tuple[str, str]:
+        """(kind, text) for item ``i`` listed mostly for ``part`` (see :meth:`_parts`)."""
+        if part == 2 and query is not None:
+            return "searched", signal_text(query)
+        if part == 3:
+            return closest_signal(self.item_matrix[i], signals)
+        mine = category_signal(self._names[self._category[i]], signals) if part == 0 else None
+        if mine is not None:
+            return mine.kind, signal_text(mine)
+        recent = int(self.recent_orders[i]) if self.recent_orders is not None else 0
+        return sales_reason(recent, int(max(self.sales[i], 0)), self.window_minutes)
+
+    def choose(
+        self,
+        scores: np.ndarray,
+        k: int,
+        *,
+        exclude: Collection[str] = (),
+        recent: Collection[str] = (),
+        recent_limit: int = 0,
+    ) -> tuple[str, ...]:
+        """The top ``k`` SKUs by any ``scores`` (one per row) under :meth:`top`'s rules: the lists a
+        baseline (popularity) would show in the same place."""
+        chosen = self._choose(scores, k, self._rows(exclude), self._rows(recent), recent_limit)
+        return tuple(self.skus[i] for i in chosen)
 
     def _rows(self, skus: Collection[str]) -> set[int]:
         return {self._index[sku] for sku in skus if sku in self._index}
@@ -272,10 +252,3 @@ class Ranker:
             if len(chosen) == k:
                 return chosen
         return [*chosen, *held_back[: k - len(chosen)]]  # short of new ones: recent ones fill it, after
-
-    def _closest_signals(self, rows: Sequence[int], signals: Sequence[Signal]) -> list[Signal | None]:
-        """For each item row, the user's signal whose vector is closest to it (None without signals)."""
-        if not signals or not rows:
-            return [None] * len(rows)
-        closeness = np.stack([s.vector for s in signals]) @ self.item_matrix[list(rows)].T
-        return [signals[int(j)] for j in np.argmax(closeness, axis=0)]

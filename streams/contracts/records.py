@@ -14,7 +14,7 @@ import faust
 from faust.models.fields import DatetimeField, FieldDescriptor, FloatField, IntegerField, StringField
 from faust.serializers import codecs
 
-from models.recommend.ranking import REASON_KINDS
+from models.recommend.reasons import REASON_KINDS
 
 ID_MAX = 128
 TEXT_MAX = 512

@@ -28,7 +28,7 @@ from infra import migrations
 from infra.errors import InfraError
 from infra.net import free_port, port_in_use
 from models.experiment.evaluation import run_experiment
-from models.sim.evaluation import evaluate, hit_rate_at_k, policy_metrics, popularity_hit_rate
+from models.sim.evaluation import Listed, ShadowRecommender, evaluate, policy_metrics, recommendation_report
 from models.sim.market import ScenarioConfig
 from streams.contracts.topics import DISCOUNTS, RESTOCK
 from streams.runtime.admin import client_config, ensure_topics
@@ -158,9 +158,50 @@ def stream_report(settings: Settings, run: SimulationRun) -> dict[str, Any]:
         "decisions_only_in_process": len(run.in_process - streamed),
         "last_minute_decisions": run.last_minute,  # in process only: the stream waits for later events
         "closed_loop": policy_metrics(run.ledger),
+        **stream_recommendations(settings, run, k),
+    }
+
+
+def stream_recommendations(settings: Settings, run: SimulationRun, k: int) -> dict[str, Any]:
+    """The lists the stream published, scored on the closed loop's own orders, beside its in-process
+    twin (:class:`ShadowRecommender` on the very events published; stand-in vectors for BERT's) and
+    beside popularity judged at the same moments under the same rules."""
+    twin = ShadowRecommender(
+        k=k,
+        debounce_s=settings.recommendation_debounce_s,
+        recent_minutes=settings.recommendation_recent_minutes,
+        recent_share=settings.recommendation_recent_share,
+    )
+    for events in run.steps:
+        twin.observe(events)
+    published, alone = recommendation_report(twin, k, shown=run.shown), recommendation_report(twin, k)
+    keys = [f"{who}{what}_at_{k}" for what in ("hit_rate", "novel_hit_rate") for who in ("", "popularity_")]
+    return {
         "recommendation_lists": len(run.shown),
-        f"hit_rate_at_{k}": hit_rate_at_k(run.orders, run.shown, k) if run.shown else None,
-        f"popularity_hit_rate_at_{k}": popularity_hit_rate(run.orders, k),
+        **{key: published[key] if run.shown else None for key in keys},
+        "novel_orders": published["novel_orders"],
+        "twin": {key: alone[key] for key in (f"hit_rate_at_{k}", f"novel_hit_rate_at_{k}", "lists")},
+        **twin_agreement(run.lists, twin.lists, k),
+    }
+
+
+def twin_agreement(
+    published: dict[tuple[str, str], tuple[Listed, ...]],
+    twin: dict[tuple[str, str], tuple[Listed, ...]],
+    k: int,
+) -> dict[str, Any]:
+    """How alike the lists of the stream and of its twin are, made on the same event: identical (items,
+    order and reasons), and the mean share of the twin's top ``k`` the stream's also lists.
+
+    >>> twin_agreement({("u", "e1"): (("a", "", ""), ("b", "", ""))}, {("u", "e1"): (("b", "", ""),)}, 2)
+    {'lists_on_both': 1, 'same_lists_as_twin': 0, 'twin_overlap_at_2': 0.5}
+    """
+    both = [(published[key], listed) for key, listed in twin.items() if key in published]
+    overlap = [len({i[0] for i in ours} & {i[0] for i in theirs}) / k for ours, theirs in both]
+    return {
+        "lists_on_both": len(both),
+        "same_lists_as_twin": sum(ours == theirs for ours, theirs in both),
+        f"twin_overlap_at_{k}": sum(overlap) / len(overlap) if overlap else None,
     }
 
 
@@ -179,6 +220,7 @@ def run_demo(
     in-process policies (adaptive, static, oracle) are the whole catalogue's, without a holdout.
     """
     from models.sim.plots import write_plots
+    from models.sim.recommendation_plots import plot_hit_rates
 
     out.mkdir(parents=True, exist_ok=True)
     ns = f"demo_{datetime.now(UTC):%Y%m%d_%H%M%S}"
@@ -206,7 +248,10 @@ def run_demo(
         if truth is not None:
             report["experiment"] = live_experiment(s, run, truth, partial(experiment_rows, s))
         (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-        for path in write_plots(evaluation, run.ledger, out):
+        recommendations = plot_hit_rates(
+            report["recommendations"], report["stream"], out / "recommendations.png"
+        )
+        for path in [*write_plots(evaluation, run.ledger, out), recommendations]:
             progress(f"wrote {path}")
     return report
 
@@ -231,10 +276,11 @@ def format_report(report: dict[str, Any]) -> str:
     )
     hit = next(k for k in r if k.startswith("hit_rate_at_"))
     pop, label = f"popularity_{hit}", hit.replace("hit_rate_at_", "hit-rate@")
-    lines.append(
-        f"recommendation {label}: {r[hit]:.1%}  vs popularity {r[pop]:.1%}  (in process, lists not shown)"
-    )
     novel, novel_pop = f"novel_{hit}", f"popularity_novel_{hit}"
+    lines.append(
+        f"recommendation {label} (in process, lists not shown; popularity's list at the same moments, "
+        f"bought items left out alike): all orders {r[hit]:.1%} vs popularity {r[pop]:.1%}"
+    )
     lines.append(
         f"  novel items (on the list before the buyer first touched them; {r['novel_orders']} of "
         f"{r['orders']} orders): {r[novel]:.1%}  vs popularity {r[novel_pop]:.1%}"
@@ -247,13 +293,24 @@ def format_report(report: dict[str, Any]) -> str:
 
 
 def _stream_lines(st: dict[str, Any], hit: str, pop: str) -> list[str]:
-    live = "n/a (no lists on the topic)" if st[hit] is None else f"{st[hit]:.1%}"
+    novel, novel_pop, twin = f"novel_{hit}", f"popularity_novel_{hit}", st["twin"]
+    overlap = hit.replace("hit_rate", "twin_overlap")
+    live = ["n/a (no lists on the topic)"]
+    if st[hit] is not None:
+        live = [
+            f"all orders {st[hit]:.1%} vs popularity {st[pop]:.1%}; novel items {st[novel]:.1%} vs "
+            f"popularity {st[novel_pop]:.1%} ({st['novel_orders']} orders)",
+            f"  the in-process twin on the same published events (stand-in vectors for BERT's): novel items "
+            f"{twin[novel]:.1%}; of {st['lists_on_both']} lists made on the same event, "
+            f"{st['same_lists_as_twin']} the same, {st[overlap]:.0%} of the items",
+        ]
     topics, rows = st["decisions_on_topics"], st["rows_in_postgres"]
     same = "yes" if st["same_decisions_as_in_process"] else "NO"
     only = st["decisions_only_in_stream"], st["decisions_only_in_process"]
     missed, due, late = st["missed_the_wait"], st["due_decisions"], st["applied_late"]
     return [
-        f"  through Kafka: {live}  vs popularity {st[pop]:.1%}  (lists shown: partly their own effect)",
+        f"  through Kafka (lists shown: partly their own effect): {live[0]}",
+        *live[1:],
         f"decisions on topics {sum(topics.values())} (restock {topics['restock_events']}, discount "
         f"{topics['discount_adjustments']}); rows in Postgres {sum(rows.values())}, "
         f"{st['missing_in_postgres']} missing, {st['duplicate_rows']} duplicate",

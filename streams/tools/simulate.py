@@ -25,7 +25,7 @@ from tqdm import tqdm
 from models.experiment.evaluation import ExperimentRecorder
 from models.experiment.tally import Estimate
 from models.ids import to_epoch
-from models.sim.evaluation import AdaptivePolicy, Order, Shown, event_time
+from models.sim.evaluation import AdaptivePolicy, Listed, Order, Shown, event_time
 from models.sim.ledger import Ledger
 from models.sim.market import FlashSaleMarket, ScenarioConfig, SimEvent, timestamp_ms
 from streams.contracts.topics import DISCOUNTS, RECOMMENDATIONS, RESTOCK
@@ -63,10 +63,12 @@ class SimulationRun:
     missing: int = 0  # of ``expected``, not seen before the loop moved on
     late: int = 0  # applied one or more minutes after they were due
     shown: list[Shown] = field(default_factory=list)
+    lists: dict[tuple[str, str], tuple[Listed, ...]] = field(default_factory=dict)  # (user, source event)
     orders: list[Order] = field(default_factory=list)
     # With a holdout: the shadow's experiment estimates on the events published (every closed campaign
     # bucket; the stream closes a bucket only once a later event moves its watermark past it).
     experiment: list[Estimate] = field(default_factory=list)
+    steps: list[list[SimEvent]] = field(default_factory=list)  # every batch published, in order
     wall_s: float = 0.0
 
 
@@ -133,6 +135,7 @@ class ClosedLoop:
                 self.seen_recs.add(key)
                 skus = tuple(item["sku"] for item in value["items"])
                 self.run.shown.append((event_time(value), value["user_id"], skus))
+                self.run.lists[key] = tuple((i["sku"], i["reason_kind"], i["reason"]) for i in value["items"])
             elif value["event_id"] in self.run.decisions:
                 continue  # at-least-once: a redelivered decision
             else:
@@ -180,6 +183,7 @@ def simulate(
             publisher.send(events)
             publisher.producer.flush()
             run.published.update(e.topic for e in events)
+            run.steps.append(events)
             run.orders += [
                 (event_time(v), v["user_id"], v["sku"], v["quantity"]) for t, _, v in events if t == "orders"
             ]

@@ -11,7 +11,6 @@ import asyncio
 import json
 import logging
 import threading
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from rocksdict import Options, Rdict
 
 from models.recommend.embeddings import vector_norm
+from models.recommend.sales import SalesHistory
 from models.text.bert import BertScorer
 from models.text.cache import ByteStore, ItemEmbeddingCache
 from streams.app import worker_dir
@@ -30,33 +30,33 @@ from streams.runtime.admin import aiokafka_config, partitions_of
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
-TRENDING_WINDOW_S = 600.0  # "trending: N sold in the last 10 min"
 
 
 @dataclass
 class Candidates:
-    """SKUs whose campaign is live at a moment, with their vectors, stock and popularity."""
+    """SKUs that can be recommended at a moment, with their vectors, categories and sales."""
 
     skus: list[str]
     matrix: np.ndarray
-    in_stock: np.ndarray  # bool per row: in stock, or of unknown stock
-    popularity: np.ndarray
-    recent_sold: np.ndarray  # units sold in the last TRENDING_WINDOW_S, from sku-status
+    categories: list[str]
+    units: np.ndarray  # units sold so far, from sku-status
+    recent_sold: np.ndarray  # units sold in the last 10 minutes, from sku-status
 
 
 @dataclass(frozen=True, eq=False)
 class Listing:
-    """The catalog's SKUs with a vector, in SKU order (ties rank the same on every worker), as arrays."""
+    """The catalog's SKUs that have a vector, in SKU order (ties rank alike on every worker), as arrays:
+    what :meth:`CatalogView.candidates` reads, built once per catalog version."""
 
     skus: list[str]
     matrix: np.ndarray  # one item vector per row
+    categories: list[str]
     starts: np.ndarray  # campaign start, epoch seconds (inf: no campaign)
     ends: np.ndarray
 
-    def live(self, t: float) -> tuple[list[str], np.ndarray]:
-        """SKUs whose campaign runs at ``t``, and their vectors (a copy)."""
-        rows = np.flatnonzero((self.starts <= t) & (t < self.ends))
-        return [self.skus[i] for i in rows], self.matrix[rows]
+    def live(self, t: float) -> np.ndarray:
+        """Rows whose campaign runs at ``t``."""
+        return np.flatnonzero((self.starts <= t) & (t < self.ends))
 
 
 @dataclass
@@ -72,34 +72,20 @@ class CatalogView:
     model_lock: threading.Lock = field(default_factory=threading.Lock)
     # SKU → (vector, norm) as users learn from it, or None (no vector, or one that teaches nothing).
     _learnable: dict[str, tuple[np.ndarray, float] | None] = field(default_factory=dict)
-    # SKU → (status time, units sold) of its statuses over the last TRENDING_WINDOW_S, oldest first.
-    sold: dict[str, deque[tuple[float, int]]] = field(default_factory=dict)
-    # The catalog as arrays (rebuilt after a catalog change) and the live SKUs of the latest minute asked.
-    _listing: Listing | None = None
-    _live: tuple[int, Listing, list[str], np.ndarray] | None = None
+    sales: SalesHistory = field(default_factory=SalesHistory)  # units sold, as statuses tell
+    _listing: Listing | None = None  # the catalog as arrays, dropped when the catalog changes
 
     def note_status(self, sku: str, status: dict[str, Any], t: float) -> None:
-        """Take an SKU's status published at event time ``t`` (its units sold so far)."""
-        self.status[sku] = status
-        history = self.sold.setdefault(sku, deque())
-        history.append((t, int(status.get("units_sold") or 0)))
-        while len(history) > 1 and history[1][0] <= t - TRENDING_WINDOW_S:
-            history.popleft()  # the oldest kept is the last one at or before the window's start
-
-    def recent_sold(self, sku: str, t: float) -> int:
-        """Units ``sku`` sold in the TRENDING_WINDOW_S before ``t`` (as its statuses tell).
+        """Take an SKU's status published at event time ``t`` (its units sold so far).
 
         >>> view = CatalogView()
         >>> for minute, units in [(0, 5), (4, 9), (12, 20)]:
         ...     view.note_status("a", {"units_sold": units}, 60.0 * minute)
-        >>> view.recent_sold("a", 720.0), view.recent_sold("b", 720.0)
-        (15, 0)
+        >>> view.sales.units("a"), view.sales.recent("a", 720.0), view.sales.recent("b", 720.0)
+        (20, 15, 0)
         """
-        history = self.sold.get(sku)
-        if not history:
-            return 0
-        before = [units for when, units in history if when <= t - TRENDING_WINDOW_S]
-        return history[-1][1] - (before[-1] if before else 0)
+        self.status[sku] = status
+        self.sales.note(sku, int(status.get("units_sold") or 0), t)
 
     def attach(self, scorer: BertScorer, stored: ByteStore | None = None) -> None:
         """Use ``scorer`` for titles and queries (loaded once the worker runs); title vectors are kept
@@ -149,32 +135,31 @@ class CatalogView:
         return known[sku]
 
     def candidates(self, ts: float) -> Candidates:
-        """SKUs whose campaign is live in the minute of event time ``ts`` (from its start), with a vector;
-        which of them are in stock (or of unknown stock), their popularity and recent sales."""
-        minute = int(ts // 60)
+        """Live campaign SKUs (at event time ``ts``) that are in stock (or of unknown stock)."""
         listing = self._listing or self._list()
-        if self._live is None or self._live[0] != minute or self._live[1] is not listing:
-            self._live = (minute, listing, *listing.live(60.0 * minute))
-        _, _, skus, matrix = self._live
-        status = [self.status.get(sku, {}) for sku in skus]
-        in_stock = np.array([s.get("on_hand") is None or s["on_hand"] > 0 for s in status], dtype=bool)
-        popularity = np.array([s.get("popularity", 0.0) for s in status], np.float32)
-        recent_sold = np.array([self.recent_sold(sku, ts) for sku in skus], np.int64)
-        return Candidates(skus, matrix, in_stock, popularity, recent_sold)
+        rows = [
+            i for i in listing.live(ts)
+            if (on_hand := self.status.get(listing.skus[i], {}).get("on_hand")) is None or on_hand > 0
+        ]  # fmt: skip
+        skus = [listing.skus[i] for i in rows]
+        units = np.array([self.sales.units(s) for s in skus], np.float64)
+        recent_sold = np.array([self.sales.recent(s, ts) for s in skus], np.int64)
+        categories = [listing.categories[i] for i in rows]
+        return Candidates(skus, listing.matrix[rows], categories, units, recent_sold)
 
     def _list(self) -> Listing:
-        """The catalog as a :class:`Listing` (kept until the catalog changes)."""
+        """The catalog as a :class:`Listing`, kept until the catalog changes."""
         items, vectors = self.items, {}
         for sku in sorted(items):
             if (vector := self.vector(sku)) is not None:
                 vectors[sku] = vector
         skus = list(vectors)
         campaigns = [items[sku].campaign for sku in skus]
-        starts = [c.starts_at.timestamp() if c else np.inf for c in campaigns]
-        ends = [c.ends_at.timestamp() if c else -np.inf for c in campaigns]
+        starts = np.array([c.starts_at.timestamp() if c else np.inf for c in campaigns])
+        ends = np.array([c.ends_at.timestamp() if c else -np.inf for c in campaigns])
         matrix = np.stack(list(vectors.values())) if skus else np.zeros((0, self.dim), np.float32)
-        listing = Listing(skus, matrix, np.array(starts), np.array(ends))
-        if self.items is items:  # not replaced by a catalog update meanwhile
+        listing = Listing(skus, matrix, [items[sku].category for sku in skus], starts, ends)
+        if self.items is items:  # no catalog update came in meanwhile (it runs in a thread)
             self._listing = listing
         return listing
 

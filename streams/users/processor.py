@@ -24,8 +24,10 @@ import numpy as np
 from faust.types import TP, EventT
 
 from models.ids import from_epoch
-from models.recommend.embeddings import ACTION_WEIGHTS, UserVector, vector_norm
-from models.recommend.ranking import SIGNAL_KIND, Ranker, Signal
+from models.recommend.embeddings import UserVector, vector_norm
+from models.recommend.profile import Item
+from models.recommend.ranking import Ranker
+from models.recommend.reasons import Signal
 from streams import metrics
 from streams.contracts.decoding import InvalidEvent, LateEvent, UnknownSku
 from streams.contracts.eventtime import event_seconds
@@ -64,9 +66,11 @@ class Wanted(NamedTuple):
     event_id: str
     ts: float
     vector: np.ndarray  # unit norm, or zeros while nothing was learnt
+    taste: dict[str, float]
+    query: Signal | None  # the search this list answers
     signals: list[Signal]
-    exclude: frozenset[str]
-    recent: frozenset[str]
+    exclude: frozenset[str]  # bought
+    recent: frozenset[str]  # touched lately
 
 
 class UserProcessor:
@@ -194,49 +198,49 @@ class UserProcessor:
         return None
 
     def _learn(self, batch: UserBatch, record: Click | Order, slot: UserSlot, ts: float) -> None:
-        """Move the user's vector towards what the event touched; a recommendation is due unless
+        """Move the user's profile with what the event touched; a recommendation is due unless
         debounced."""
         action = "order" if isinstance(record, Order) else record.action
-        if action == "search":
-            item = batch.queries.get(record.query or "")
-        else:
-            item = self.view.learnable(record.sku or "")
+        what = (record.query if action == "search" else record.sku) or ""
+        item = batch.queries.get(what) if action == "search" else self.view.learnable(what)
         if item is None:
             return  # an SKU not (yet) in the catalog moves nothing
-        slot.vector = slot.vector.learn_checked(*item, ACTION_WEIGHTS[action], ts)
-        slot.touch((record.query if action == "search" else record.sku) or "", action, ts)
+        listed = self.view.items.get(what) if action != "search" else None
+        slot.learn(what, action, ts, item, listed.category if listed else None)
         debounce_s = self.settings.recommendation_debounce_s
         if slot.recommended_at is None or ts - slot.recommended_at >= debounce_s:
-            batch.wanted.append(self._wanted(batch, record.user_id, slot, record.event_id, ts))
+            query = Signal("searched", what, item[0] / item[1]) if action == "search" else None
+            batch.wanted.append(self._wanted(record.user_id, slot, record.event_id, ts, query))
             slot.recommended_at = ts
             lateness = self.settings.allowed_lateness_s
             slot.forget_old_ids(self.dedup_window_s, lateness)  # now and then is enough
 
-    def _wanted(self, batch: UserBatch, user_id: str, slot: UserSlot, event_id: str, ts: float) -> Wanted:
+    def _wanted(self, user_id: str, slot: UserSlot, event_id: str, ts: float, query: Signal | None) -> Wanted:
         recent_s = 60 * self.settings.recommendation_recent_minutes
-        recent = {t.what for t in slot.touched if t.action != "search" and t.ts >= ts - recent_s}
         return Wanted(
-            user_id, event_id, ts, slot.vector.embedding(), self._signals(batch, slot),
-            frozenset(slot.bought), frozenset(recent),
+            user_id, event_id, ts, slot.vector.embedding(), dict(slot.taste), query,
+            slot.signals(self._describe), frozenset(slot.bought), frozenset(slot.recent(ts, recent_s)),
         )  # fmt: skip
 
     async def _recommend(self, batch: UserBatch) -> None:
-        """The batch's due recommendations, in event order. Each minute's candidates are scored against
-        all of that minute's users in one matrix product (candidates change with campaigns and stock:
-        per minute of event time is fresh enough)."""
+        """The batch's due recommendations, in event order (the in-process twin,
+        models.sim.evaluation.ShadowRecommender, ranks alike). Candidates change with campaigns and
+        stock: per minute of event time is fresh enough, and each minute's are scored against all of
+        that minute's users in one matrix product."""
         rankers: dict[int, tuple[Ranker, dict[int, np.ndarray]]] = {}
         for minute, group in itertools.groupby(enumerate(batch.wanted), key=lambda w: int(w[1].ts // 60)):
+            due = list(group)
             if minute not in rankers:
-                rankers[minute] = (self._ranker(minute), {})
-            rankers[minute][1].update(self._similarities(rankers[minute][0], list(group)))
+                rankers[minute] = (self._ranker(due[0][1].ts), {})
+            rankers[minute][1].update(self._similarities(rankers[minute][0], due))
         k, share = self.settings.recommendations_k, self.settings.recommendation_recent_share
         for n, wanted in enumerate(batch.wanted):
             ranker, sims = rankers[int(wanted.ts // 60)]
             if not ranker.skus:
                 continue
             top = ranker.top(
-                wanted.vector, k, signals=wanted.signals, exclude=wanted.exclude, recent=wanted.recent,
-                recent_limit=int(share * k), sims=sims.get(n),
+                wanted.vector, k, taste=wanted.taste, query=wanted.query, signals=wanted.signals,
+                exclude=wanted.exclude, recent=wanted.recent, recent_limit=int(share * k), sims=sims.get(n),
             )  # fmt: skip
             items = [(ranked.sku, round(ranked.score, 6), ranked.reason, ranked.kind) for ranked in top]
             value = recommendation_bytes(
@@ -246,39 +250,29 @@ class UserProcessor:
             await batch.outbox.send_bytes(self.recommendations, key=key, value=value, timestamp=wanted.ts)
             self.recommendations_out.inc()
 
-    def _ranker(self, minute: int) -> Ranker:
-        found = self.view.candidates(60.0 * minute)
+    def _ranker(self, ts: float) -> Ranker:
+        found = self.view.candidates(ts)
         return Ranker(
-            found.matrix, found.skus, found.popularity, mask=found.in_stock, recent_orders=found.recent_sold
+            found.matrix, found.skus, found.units, found.categories, recent_orders=found.recent_sold
         )
 
     @staticmethod
     def _similarities(ranker: Ranker, group: list[tuple[int, Wanted]]) -> dict[int, np.ndarray]:
         """Each user's cosine to every candidate, by position in ``batch.wanted`` (a user without a
-        vector has none: popularity ranks their list)."""
+        vector has none)."""
         units = [(n, w.vector / norm) for n, w in group if (norm := vector_norm(w.vector)) is not None]
         if not units or not ranker.skus:
             return {}
         sims = ranker.similarities(np.stack([unit for _, unit in units]))
         return {n: sims[j] for j, (n, _) in enumerate(units)}
 
-    def _signals(self, batch: UserBatch, slot: UserSlot) -> list[Signal]:
-        """The user's own interactions a reason may name, latest first: items with their titles, and
-        the searches of this batch (their vectors are at hand)."""
-        signals, named = [], set()
-        for touch in reversed(slot.touched):
-            if touch.what in named:
-                continue
-            if touch.action == "search":
-                found, label = batch.queries.get(touch.what), touch.what
-            else:
-                item = self.view.items.get(touch.what)
-                found, label = self.view.learnable(touch.what), item.title if item else touch.what
-            if found is not None:
-                vector, norm = found
-                signals.append(Signal(SIGNAL_KIND[touch.action], label, vector / norm))
-                named.add(touch.what)
-        return signals
+    def _describe(self, sku: str) -> Item | None:
+        """What a reason needs of ``sku``: its title, unit vector and category."""
+        listed, found = self.view.items.get(sku), self.view.learnable(sku)
+        if listed is None or found is None:
+            return None
+        vector, norm = found
+        return Item(listed.title, vector / norm, listed.category)
 
     async def _write(self, batch: UserBatch) -> frozenset[TP]:
         """Store the batch's slots, for the partitions held throughout, once its outputs are stored;

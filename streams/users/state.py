@@ -1,18 +1,22 @@
 """What the user path keeps in its table, and the explicit encoding of each value (no pickle).
 
-``users`` holds one :class:`UserSlot` per user: the vector (raw float32 bytes), when they were last
-recommended to, what was received per source (offsets, event times, recent ids), and the user's own
-recent interactions and purchases (what a recommendation's reason names, and what it leaves out).
+``users`` holds one :class:`UserSlot` per user: the user's profile
+(:class:`models.recommend.profile.UserProfile`: the vector as raw float32 bytes, their recent
+interactions and purchases, which a reason names and a list leaves out, and their visits per
+category), when they were last recommended to, and what was received per source (offsets, event
+times, recent ids).
 
-Versions: 1 without interactions and purchases (read as none), 2 with them.
+Versions: 1 without interactions and purchases (read as none), 2 with them, 3 with visits per
+category (read as none from 1 and 2).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from models.recommend.embeddings import UserVector
+from models.recommend.profile import Touch, UserProfile
 from streams.runtime.clock import SourceTimes
 from streams.runtime.codec import (
     StateCodec,
@@ -26,44 +30,16 @@ from streams.runtime.codec import (
 )
 from streams.runtime.dedup import RecentIds
 
-TOUCHED_MAX = 10  # interactions kept per user: the reasons' signals and the "seen lately" set
-BOUGHT_MAX = 50  # purchases kept per user: never recommended again
-
-
-class Touch(NamedTuple):
-    """One interaction of the user: ``what`` is the SKU, or the query of a search."""
-
-    what: str
-    action: str  # view, click, add_to_cart, order or search
-    ts: float
-
 
 @dataclass
-class UserSlot:
-    """A user's vector, when they were last recommended to, and the last offset and event time seen
+class UserSlot(UserProfile):
+    """A user's profile, when they were last recommended to, and the last offset and event time seen
     per source."""
 
-    vector: UserVector
     recommended_at: float | None = None
     received: dict[str, int] = field(default_factory=dict)
     times: SourceTimes = field(default_factory=SourceTimes)  # latest event time per source
     seen: RecentIds = field(default_factory=RecentIds)  # ids applied lately: re-sent copies are dropped
-    touched: list[Touch] = field(default_factory=list)  # the latest TOUCHED_MAX, oldest first
-    bought: list[str] = field(default_factory=list)  # SKUs, the latest BOUGHT_MAX
-
-    def touch(self, what: str, action: str, ts: float) -> None:
-        """Note an interaction (the latest per ``what`` and action); an order also notes a purchase.
-
-        >>> slot = UserSlot(None)  # type: ignore[arg-type]
-        >>> for i, (sku, action) in enumerate([("a", "view"), ("b", "view"), ("a", "view"), ("b", "order")]):
-        ...     slot.touch(sku, action, float(i))
-        >>> [(t.what, t.action) for t in slot.touched], slot.bought
-        ([('b', 'view'), ('a', 'view'), ('b', 'order')], ['b'])
-        """
-        kept = [t for t in self.touched if (t.what, t.action) != (what, action)]
-        self.touched = [*kept, Touch(what, action, ts)][-TOUCHED_MAX:]
-        if action == "order" and what not in self.bought:
-            self.bought = [*self.bought, what][-BOUGHT_MAX:]
 
     def accept(self, source: str, offset: int) -> bool:
         if offset <= self.received.get(source, -1):
@@ -91,6 +67,7 @@ def slot_to_plain(slot: UserSlot) -> dict[str, Any]:
         "seen": slot.seen.ids,
         "touched": [list(t) for t in slot.touched],
         "bought": slot.bought,
+        "taste": slot.taste,
     }
 
 
@@ -103,18 +80,26 @@ def slot_from_plain(body: dict[str, Any]) -> UserSlot:
     )
     return UserSlot(
         vector,
-        optional_number(body["recommended_at"]),
-        str_map(body["received"], integer),
-        SourceTimes(str_map(body["latest"], number)),
-        RecentIds(str_map(body["seen"], number)),
-        [Touch(text(what), text(action), number(ts)) for what, action, ts in body["touched"]],
-        [text(sku) for sku in body["bought"]],
+        touched=[Touch(text(what), text(action), number(ts)) for what, action, ts in body["touched"]],
+        bought=[text(sku) for sku in body["bought"]],
+        taste=str_map(body["taste"], number),
+        recommended_at=optional_number(body["recommended_at"]),
+        received=str_map(body["received"], integer),
+        times=SourceTimes(str_map(body["latest"], number)),
+        seen=RecentIds(str_map(body["seen"], number)),
     )
+
+
+def slot_from_plain_v2(body: dict[str, Any]) -> UserSlot:
+    """A slot written before visits per category were kept: none."""
+    return slot_from_plain({**body, "taste": {}})
 
 
 def slot_from_plain_v1(body: dict[str, Any]) -> UserSlot:
     """A slot written before interactions and purchases were kept: none of either."""
-    return slot_from_plain({**body, "touched": [], "bought": []})
+    return slot_from_plain_v2({**body, "touched": [], "bought": []})
 
 
-USER_SLOTS = StateCodec("user-slot", 2, slot_to_plain, slot_from_plain, older={1: slot_from_plain_v1})
+USER_SLOTS = StateCodec(
+    "user-slot", 3, slot_to_plain, slot_from_plain, older={1: slot_from_plain_v1, 2: slot_from_plain_v2}
+)

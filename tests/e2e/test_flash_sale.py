@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from models.recommend.ranking import REASON_KINDS
+from models.recommend.reasons import REASON_KINDS
 from streams.settings import Settings
 from tests.e2e.conftest import CLICKERS, SEARCHES
 

@@ -120,29 +120,41 @@ def test_lag_holds_decisions_back_one_step() -> None:
     assert out_lagged[0] == [] and out_lagged[1:] == out_eager[:-1]
 
 
-def test_shadow_recommender_debounces_and_records_orders() -> None:
+def test_shadow_recommender_debounces_records_orders_and_judges_popularity_alike() -> None:
     def at(s: float) -> str:
         return (T0 + timedelta(seconds=s)).isoformat()
 
+    campaign = {"campaign_id": "c", "starts_at": at(0), "ends_at": at(3600)}
     catalog = [
-        SimEvent("catalog", s, {"sku": s, "title": f"{s} speaker", "category": c, "updated_at": at(0)})
+        SimEvent(
+            "catalog",
+            s,
+            {"sku": s, "title": f"{s} speaker", "category": c, "campaign": campaign, "updated_at": at(0)},
+        )
         for s, c in (("a", "audio"), ("b", "toys"))
     ]
     clicks = [
-        SimEvent("clicks", "u1", {"user_id": "u1", "sku": "a", "action": a, "ts": at(t)})
+        SimEvent("clicks", "u1", {"event_id": f"c{t}", "user_id": "u1", "sku": "a", "action": a, "ts": at(t)})
         for a, t in (("view", 1), ("click", 3), ("add_to_cart", 7))
     ]
-    order = SimEvent("orders", "u1", {"user_id": "u1", "sku": "a", "quantity": 2, "ts": at(8)})
+    order = SimEvent(
+        "orders", "u1", {"event_id": "o", "user_id": "u1", "sku": "a", "quantity": 2, "ts": at(8)}
+    )
     rec = ShadowRecommender(k=1, debounce_s=5.0)
     rec.observe([*catalog, *clicks, order])
-    assert [t for t, _, _ in rec.shown] == [T0.timestamp() + 1, T0.timestamp() + 7]  # the click at 3 s waits
+    assert [t for t, _, _ in rec.shown] == [T0.timestamp() + 1, T0.timestamp() + 7]  # 3 s and 8 s wait
     assert rec.shown[-1][2] == ("b",)  # "a" was just touched: something new takes the one slot
     assert rec.orders == [(T0.timestamp() + 8, "u1", "a", 2)]
     assert discoveries(rec.orders, rec.shown, rec.first_touch) == []  # u1 touched "a" before any list
     assert hit_rate_at_k(rec.orders, rec.shown, k=1) == 0.0
     rec.recent_share = 1.0  # seen-lately items may fill the list: the stream's setting, 1.0
-    rec.observe([SimEvent("clicks", "u1", {"user_id": "u1", "sku": "b", "action": "view", "ts": at(20)})])
-    assert rec.shown[-1][2] == ("b",) and "a" not in rec.shown[-1][2]  # bought: never again
+    later = {"event_id": "c20", "user_id": "u1", "sku": "b", "action": "view", "ts": at(120)}
+    rec.observe([SimEvent("clicks", "u1", later)])
+    assert rec.shown[-1][2] == ("b",) and rec.lists[("u1", "c20")][0][0] == "b"  # "a" bought: never again
+    for lists in rec.popular.values():  # popularity at the same moments, under the same rules
+        assert [t for t, _, _ in lists] == [t for t, _, _ in rec.shown]
+        assert lists[-1][2] == ("b",)  # "a" sold the most, but u1 bought it
+    assert rec._ranker is not None and rec._ranker[1].choose(rec._ranker[1].sales, 1) == ("a",)  # to others
 
 
 def test_evaluate_reports_every_policy_forecast_and_hit_rate() -> None:
@@ -152,5 +164,17 @@ def test_evaluate_reports_every_policy_forecast_and_hit_rate() -> None:
             policy
         ].keys()
     assert {"mae", "seasonal_naive_mae"} <= report["forecast"].keys()
-    assert 0.0 <= report["recommendations"]["hit_rate_at_10"] <= 1.0
-    assert 0.0 <= report["recommendations"]["popularity_hit_rate_at_10"] <= 1.0
+    recs = report["recommendations"]
+    assert recs["lists"] > 0 and 0 < recs["novel_orders"] <= recs["orders"]
+    for key in (
+        "hit_rate_at_10",
+        "popularity_hit_rate_at_10",
+        "novel_hit_rate_at_10",
+        "popularity_novel_hit_rate_at_10",
+    ):
+        assert 0.0 <= recs[key] <= 1.0
+    assert set(recs["popularity_readings"]) == {"recent_units", "units_so_far", "at_order_time"}
+    assert (
+        recs["popularity_readings"]["units_so_far"]["novel_hit_rate"]
+        == recs["popularity_novel_hit_rate_at_10"]
+    )

@@ -51,14 +51,15 @@ def test_users_learn_from_the_current_title_and_never_from_a_zero_vector() -> No
     assert listed is not None and listed[1] == 5.0
 
 
-def test_candidates_are_the_skus_live_from_the_minutes_start_in_sku_order_with_their_stock() -> None:
+def test_candidates_are_the_live_campaign_skus_in_stock_in_sku_order() -> None:
     view = CatalogView(embeddings=ItemEmbeddingCache(TitleVectors()))
     view.apply_catalog([item("C", "kettle", 0), item("A", "earbuds", 0), item("B", "earbuds", 1.5),
-                        item("D", "kettle")])  # fmt: skip
-    view.note_status("C", {"on_hand": 0, "popularity": 2.0}, T0.timestamp())
-    found = view.candidates(T0.timestamp() + 119)  # minute 1: B's campaign starts only at 1.5
-    assert found.skus == ["A", "C"] and found.in_stock.tolist() == [True, False]  # A's stock unknown
-    assert found.matrix.tolist() == [[3.0, 4.0], [0.0, 2.0]] and found.popularity.tolist() == [0.0, 2.0]
-    assert view.candidates(T0.timestamp() + 120).skus == ["A", "B", "C"]
+                        item("D", "kettle"), item("E", "earbuds", 0)])  # fmt: skip
+    view.note_status("E", {"on_hand": 0, "units_sold": 2}, T0.timestamp())
+    view.note_status("C", {"on_hand": 3, "units_sold": 4}, T0.timestamp())
+    found = view.candidates(T0.timestamp() + 60)  # B's campaign starts only at 1.5 min; E sold out
+    assert found.skus == ["A", "C"] and found.units.tolist() == [0.0, 4.0]
+    assert found.matrix.tolist() == [[3.0, 4.0], [0.0, 2.0]] and found.categories == ["audio", "audio"]
+    assert view.candidates(T0.timestamp() + 90).skus == ["A", "B", "C"]
     view.apply_catalog([item("A", "earbuds", 0, ends_min=2)])  # its campaign now ends at minute 2
     assert view.candidates(T0.timestamp() + 125).skus == ["B", "C"]

@@ -68,13 +68,14 @@ def a_sku_clock() -> PartitionClock:
 
 def a_user_slot() -> UserSlot:
     vector = UserVector.empty(4).learn_one(np.array([1.0, 2.0, 0.0, 0.5]), "click", from_epoch(T0))
-    slot = UserSlot(vector, T0 + 12.5)
+    slot = UserSlot(vector, recommended_at=T0 + 12.5)
     slot.accept("clicks/0", 41)
     slot.times.saw("clicks/0", T0 + 99.0)
     slot.seen.note(("clicks:e:e1",), T0 + 99.0)
-    slot.touch("sku-7", "view", T0 + 98.0)
-    slot.touch("usb-c hub", "search", T0 + 99.0)
-    slot.touch("sku-9", "order", T0 + 99.5)
+    item = (np.array([0.0, 1.0, 0.0, 0.0], dtype=np.float32), 1.0)
+    slot.learn("sku-7", "view", T0 + 98.0, item, "audio")
+    slot.learn("usb-c hub", "search", T0 + 99.0, item, None)
+    slot.learn("sku-9", "order", T0 + 99.5, item, "electronics")
     return slot
 
 
@@ -141,13 +142,14 @@ def test_a_user_slot_round_trips_with_its_float32_vector() -> None:
     back = USER_SLOTS.decode(raw)
     assert back.vector.mean.dtype == np.float32 and back.vector.mean.tobytes() == slot.vector.mean.tobytes()
     want = slot.vector
-    assert (back.vector.weight, back.vector.ts, back.recommended_at) == (want.weight, T0, T0 + 12.5)
+    assert (back.vector.weight, back.vector.ts, back.recommended_at) == (want.weight, T0 + 99.5, T0 + 12.5)
     assert back.received == {"clicks/0": 41} and back.seen.ids == {"clicks:e:e1": T0 + 99.0}
     assert back.touched == slot.touched and back.bought == ["sku-9"]
+    assert back.taste == slot.taste == {"audio": 1.0, "electronics": 1.0}
     assert not back.accept("clicks/0", 41) and back.accept("clicks/0", 42)  # redeliveries still refused
     later = back.vector.learn_one(np.array([0.0, 1.0, 0.0, 0.0]), "order", from_epoch(T0))
     assert later.weight > want.weight
-    assert len(raw) < 300
+    assert len(raw) < 360
 
 
 def test_a_campaign_tally_round_trips_and_closes_the_same() -> None:
@@ -178,6 +180,13 @@ def test_a_sku_slot_of_version_1_reads_without_what_the_holdout_added() -> None:
 def test_a_user_slot_of_version_1_reads_with_no_interactions_kept() -> None:
     back = USER_SLOTS.decode((GOLDEN / "user-slot.v1.bin").read_bytes())
     assert back.touched == [] and back.bought == [] and back.received == {"clicks/0": 41}
+    assert back.taste == {}
+
+
+def test_a_user_slot_of_version_2_reads_with_its_interactions_and_no_visits_per_category() -> None:
+    back = USER_SLOTS.decode((GOLDEN / "user-slot.v2.bin").read_bytes())
+    assert [t.what for t in back.touched] == ["sku-7", "usb-c hub", "sku-9"] and back.bought == ["sku-9"]
+    assert back.taste == {}
 
 
 class Exploit:

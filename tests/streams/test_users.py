@@ -13,7 +13,8 @@ T0 = datetime(2024, 11, 11, tzinfo=UTC)
 
 
 def a_slot() -> UserSlot:
-    slot = UserSlot(UserVector.empty(4).learn_one(np.array([1.0, 2.0, 0.0, 0.5]), "click", T0), 12.5)
+    vector = UserVector.empty(4).learn_one(np.array([1.0, 2.0, 0.0, 0.5]), "click", T0)
+    slot = UserSlot(vector, recommended_at=12.5)
     slot.accept("clicks/0", 41)
     slot.times.saw("clicks/0", 99.0)
     slot.seen.note(("clicks:e:e1",), 99.0)
