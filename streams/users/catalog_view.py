@@ -74,6 +74,7 @@ class CatalogView:
     _learnable: dict[str, tuple[np.ndarray, float] | None] = field(default_factory=dict)
     sales: SalesHistory = field(default_factory=SalesHistory)  # units sold, as statuses tell
     _listing: Listing | None = None  # the catalog as arrays, dropped when the catalog changes
+    version: int = 0  # catalog updates taken so far
 
     def note_status(self, sku: str, status: dict[str, Any], t: float) -> None:
         """Take an SKU's status published at event time ``t`` (its units sold so far).
@@ -118,6 +119,7 @@ class CatalogView:
         self.items = {**self.items, **{item.sku: item for item in items}}  # swapped whole for readers
         self._learnable = {}
         self._listing = None
+        self.version += 1
 
     def vector(self, sku: str) -> np.ndarray | None:
         if self.embeddings is None or sku not in self.embeddings:

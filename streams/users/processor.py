@@ -99,6 +99,7 @@ class UserProcessor:
         self.send_dead_letter = send_dead_letter
         self.recommendations_out = metrics.EVENTS_OUT.labels(topic=recommendations)
         self.dedup_window_s = 60 * settings.dedup_window_minutes
+        self._rankers: dict[tuple[int, int], Ranker] = {}  # (minute, catalog version) → its candidates
         # Both user agents write the same slots: one batch at a time (BERT runs alongside), or the later
         # write would undo the other's (a click lost from a vector, an id forgotten).
         self.slots_lock = asyncio.Lock()
@@ -233,6 +234,8 @@ class UserProcessor:
             if minute not in rankers:
                 rankers[minute] = (self._ranker(due[0][1].ts), {})
             rankers[minute][1].update(self._similarities(rankers[minute][0], due))
+        if rankers:  # the minutes a later batch can still need: events of a few minutes arrive together
+            self._rankers = {key: r for key, r in self._rankers.items() if key[0] >= max(rankers) - 2}
         k, share = self.settings.recommendations_k, self.settings.recommendation_recent_share
         for n, wanted in enumerate(batch.wanted):
             ranker, sims = rankers[int(wanted.ts // 60)]
