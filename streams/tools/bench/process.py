@@ -44,7 +44,13 @@ class BenchProcess(Child):
     resident memory sampled."""
 
     def __init__(self, settings: Settings, log: Path, args: list[str]) -> None:
-        super().__init__(settings, log, ["-m", *args], env={"BROKER_COMMIT_INTERVAL": str(COMMIT_INTERVAL_S)})
+        super().__init__(
+            settings,
+            log,
+            ["-m", *args],
+            env={"BROKER_COMMIT_INTERVAL": str(COMMIT_INTERVAL_S)},
+            die_with_parent=True,  # a bench stopped by a signal leaves no worker behind
+        )
         self.rss = RssSampler(self.pid)
         self.rss.start()
 
