@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -42,6 +43,7 @@ from streams.settings import Settings
 from streams.users.catalog_view import CatalogView
 from streams.users.state import UserSlot
 
+RANKERS_KEPT = 8  # minutes of candidates kept (each a copy of their vectors: 8 MB at 5,000 SKUs)
 DeadLetterSender = Callable[[faust.TopicT, EventT, BaseException, Outbox], Awaitable[None]]
 LearnableQueries = dict[str, tuple[np.ndarray, float]]  # query → (vector, norm), zero vectors left out
 
@@ -99,7 +101,9 @@ class UserProcessor:
         self.send_dead_letter = send_dead_letter
         self.recommendations_out = metrics.EVENTS_OUT.labels(topic=recommendations)
         self.dedup_window_s = 60 * settings.dedup_window_minutes
-        self._rankers: dict[tuple[int, int], Ranker] = {}  # (minute, catalog version) → its candidates
+        # (minute, catalog version) → its candidates, the latest used last: partitions read at different
+        # points of a backlog need several minutes' at once.
+        self._rankers: OrderedDict[tuple[int, int], Ranker] = OrderedDict()
         # Both user agents write the same slots: one batch at a time (BERT runs alongside), or the later
         # write would undo the other's (a click lost from a vector, an id forgotten).
         self.slots_lock = asyncio.Lock()
@@ -234,8 +238,6 @@ class UserProcessor:
             if minute not in rankers:
                 rankers[minute] = (self._ranker(due[0][1].ts), {})
             rankers[minute][1].update(self._similarities(rankers[minute][0], due))
-        if rankers:  # the minutes a later batch can still need: events of a few minutes arrive together
-            self._rankers = {key: r for key, r in self._rankers.items() if key[0] >= max(rankers) - 2}
         k, share = self.settings.recommendations_k, self.settings.recommendation_recent_share
         for n, wanted in enumerate(batch.wanted):
             ranker, sims = rankers[int(wanted.ts // 60)]

@@ -142,7 +142,8 @@ def format_result(result: dict[str, Any]) -> str:
                                f"{result['changelog_bytes_per_user']:,.0f} B"),
         ("changelog per SKU", f"{result['changelog_records_per_sku']:.2f} records, "
                               f"{result['changelog_bytes_per_sku']:,.0f} B"),
-        ("recovery after SIGKILL", f"{result['recovery_s']:.1f} s"),
+        ("recovery after SIGKILL", f"{result['recovery_s']:.1f} s (all of the probe "
+                                   f"{result['recovery_probe_s']:.1f} s)"),
         ("takeover by survivors", f"{result.get('takeover_s', float('nan')):.1f} s"),
         ("full restore (no local state)", f"{result['full_restore_s']:.1f} s"),
         ("rebalance pause (worker joins)", f"{result['rebalance_pause_s'] or 0:.1f} s"),

@@ -66,6 +66,20 @@ class Progress:
                 time.sleep(0.1)
         return time.monotonic() - began
 
+    def wait_resumed(self, since: dict[tuple[str, TopicPartition], int], alive: Callable[[], None]) -> float:
+        """Until every partition with input beyond its offset in ``since`` (a :meth:`by_partition` read
+        before) has committed some of it: every partition resumed. The seconds it took."""
+        began = time.monotonic()
+        while True:
+            alive()
+            committed = self.by_partition()
+            waiting = committed is None or any(
+                committed[key] <= since.get(key, 0) < self.groups[key[0]][key[1]] for key in committed
+            )
+            if not waiting:
+                return time.monotonic() - began
+            time.sleep(0.1)
+
     def window(
         self, started: Callable[[], bool], alive: Callable[[], None], desc: str,
         snapshot: Callable[[], dict[str, float]] = dict, timeout_s: float = 3600,
