@@ -5,6 +5,7 @@ The commands themselves live in :mod:`streams.tools.commands`.
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -18,8 +19,14 @@ from streams.tools.commands import cli
 __all__ = ["cli", "main"]
 
 
+def _unwind(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # a SIGTERM unwinds as Ctrl-C does: temporary servers and children stop
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI, turning expected failures into one line and an exit code."""
+    """Entry point: run the CLI, turning expected failures into one line and an exit code. (A worker
+    installs Faust's own signal handlers once it starts.)"""
+    signal.signal(signal.SIGTERM, _unwind)
     try:
         cli.main(args=argv, prog_name="flashsale", standalone_mode=False)
     except click.exceptions.Exit as exc:
