@@ -13,7 +13,7 @@ stored, each once the one before is: a crash re-runs work, never loses it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from models.experiment.tally import CampaignTally, Estimate
@@ -23,6 +23,7 @@ from streams.contracts.records import ExperimentResult
 from streams.contracts.topics import Topics
 from streams.experiment.state import ExperimentClock
 from streams.experiment.wire import MARK, OUTCOME, mark_of, outcome_of
+from streams.runtime.catchup import ReadRange, with_gap
 from streams.runtime.deadletters import Origin, send_dead_value
 from streams.runtime.outbox import Outbox
 from streams.runtime.tablestate import StateTable, load, put
@@ -31,7 +32,6 @@ from streams.settings import Settings
 from streams.skus.processor import headers_of
 
 log = logging.getLogger(__name__)
-ReadRange = Callable[[Settings, str, int, int, int], Awaitable[list[Any]]]
 Campaigns = dict[str, CampaignTally]  # campaign → tally changed this batch, of one partition
 
 
@@ -101,7 +101,7 @@ class ExperimentProcessor:
             partition = event.message.partition
             clock = clocks.get(partition) or self.clock(partition)
             clocks[partition] = clock
-            for message in await self.with_gap(event.message, clock):
+            for message in await with_gap(event.message, clock, self.read_range, self.settings):
                 if not tenure.steady:
                     break
                 await self.take_safely(message, clock, batch.setdefault(partition, {}), outbox)
@@ -120,15 +120,6 @@ class ExperimentProcessor:
         current = here.get(campaign_id) or load(self.campaigns, campaign_id, partition)
         return current or CampaignTally(campaign_id, 60 * self.settings.bucket_minutes,
                                         self.settings.holdout_pre_minutes)  # fmt: skip
-
-    async def with_gap(self, message: Any, clock: ExperimentClock) -> list[Any]:
-        """``message``, after the stretch of its partition the state has not applied (a gap)."""
-        if clock.place(message.offset) != "gap":
-            return [message]
-        start, topic, partition = clock.position + 1, message.topic, message.partition
-        log.warning("%s[%s]: state at offset %s, stream at %s; reading the stretch between",
-                    topic, partition, start - 1, message.offset)  # fmt: skip
-        return [*await self.read_range(self.settings, topic, partition, start, message.offset), message]
 
     async def take_safely(
         self, message: Any, clock: ExperimentClock, here: Campaigns, outbox: Outbox

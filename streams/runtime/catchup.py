@@ -7,12 +7,37 @@ itself with a group-less consumer, rather than moving Faust's own consumer under
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from streams.runtime.admin import aiokafka_config
 from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+ReadRange = Callable[[Settings, str, int, int, int], Awaitable[list[Any]]]  # as read_range
+
+
+class Placed(Protocol):
+    """A partition's clock: the last offset its state applied, and where an offset falls from there."""
+
+    position: int
+
+    def place(self, offset: int) -> str: ...  # "gap" when offsets between were never applied
+
+
+async def with_gap(message: Any, clock: Placed, read: ReadRange, settings: Settings) -> list[Any]:
+    """``message``, after the stretch of its partition its state has not applied (a gap), read with
+    ``read`` (:func:`read_range` in the worker)."""
+    if clock.place(message.offset) != "gap":  # the stream is not ahead of the state
+        return [message]
+    start, topic, partition = clock.position + 1, message.topic, message.partition
+    log.warning("%s[%s]: state at offset %s, stream at %s; reading the stretch between",
+                topic, partition, start - 1, message.offset)  # fmt: skip
+    return [*await read(settings, topic, partition, start, message.offset), message]
 
 
 async def read_range(

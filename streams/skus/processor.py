@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from streams.contracts.decoding import LateEvent, UnknownSku
 from streams.contracts.records import DiscountAdjustment, Restock
 from streams.contracts.topics import CATALOG, ORDERS, STOCK, Topics
 from streams.experiment.sender import OutcomeSender
+from streams.runtime.catchup import ReadRange, with_gap
 from streams.runtime.clock import KIND_RANK, Inbox, PartitionClock, Pending, expected_sources
 from streams.runtime.deadletters import Origin, send_dead_value
 from streams.runtime.dedup import count_duplicate, header_ids
@@ -36,7 +37,6 @@ from streams.settings import Settings
 from streams.skus.state import SkuSlot
 
 log = logging.getLogger(__name__)
-ReadRange = Callable[[Settings, str, int, int, int], Awaitable[list[Any]]]
 Slots = dict[str, SkuSlot]  # sku → slot, of one partition
 
 
@@ -117,7 +117,7 @@ class SkuProcessor:
             partition = event.message.partition
             clock = clocks.get(partition) or self.clock(partition)
             clocks[partition] = clock
-            for message in await self.with_gap(event.message, clock):
+            for message in await with_gap(event.message, clock, self.read_range, self.settings):
                 if not tenure.steady:
                     break
                 await self.take_safely(message, clock, batch.setdefault(partition, {}), outbox)
@@ -137,15 +137,6 @@ class SkuProcessor:
         """The batch's slot of ``sku`` (of ``partition``): taken this batch, stored, or new."""
         current = slots_here.get(sku) or load(self.slots, sku, partition)
         return current or SkuSlot(Inbox(), SkuState(sku, self.policy))
-
-    async def with_gap(self, message: Any, clock: PartitionClock) -> list[Any]:
-        """``message``, after the stretch of its partition the state has not applied (a gap)."""
-        if clock.place(message.offset) != "gap":  # the stream is not ahead of the state
-            return [message]
-        start, topic, partition = clock.position + 1, message.topic, message.partition
-        log.warning("%s[%s]: state at offset %s, stream at %s; reading the stretch between",
-                    topic, partition, start - 1, message.offset)  # fmt: skip
-        return [*await self.read_range(self.settings, topic, partition, start, message.offset), message]
 
     async def take_safely(
         self, message: Any, clock: PartitionClock, slots_here: Slots, outbox: Outbox
