@@ -256,10 +256,18 @@ class UserProcessor:
             self.recommendations_out.inc()
 
     def _ranker(self, ts: float) -> Ranker:
-        found = self.view.candidates(ts)
-        return Ranker(
-            found.matrix, found.skus, found.units, found.categories, recent_orders=found.recent_sold
-        )
+        """The candidates of ``ts``'s minute of event time, taken at its first list (as the twin takes
+        them), for every batch of that minute: a batch is often a few dozen events, a catalog 10⁴ SKUs."""
+        key = (int(ts // 60), self.view.version)
+        if key not in self._rankers:
+            found = self.view.candidates(ts)
+            self._rankers[key] = Ranker(
+                found.matrix, found.skus, found.units, found.categories, recent_orders=found.recent_sold
+            )
+            while len(self._rankers) > RANKERS_KEPT:
+                self._rankers.popitem(last=False)
+        self._rankers.move_to_end(key)
+        return self._rankers[key]
 
     @staticmethod
     def _similarities(ranker: Ranker, group: list[tuple[int, Wanted]]) -> dict[int, np.ndarray]:

@@ -271,3 +271,16 @@ async def test_a_batch_recommends_each_user_as_of_their_own_event(tmp_path: Path
         await alone.run(one)
     assert [r["source_event_id"] for r in batched.recommendations()] == ["e0", "x1", "e2", "x3"]
     assert batched.recommendations() == alone.recommendations()  # u1's first list knows nothing of e2
+
+
+async def test_a_minutes_candidates_are_taken_once_for_all_its_batches(harness: Harness) -> None:
+    view = harness.processor.view
+    taken: list[float] = []
+    candidates = view.candidates
+    view.candidates = lambda ts: taken.append(ts) or candidates(ts)  # type: ignore[method-assign]
+    await harness.run(click(0, at_s=1, sku="A"))
+    await harness.run(click(1, at_s=10, sku="B", user_id="u2", event_id="x1"))  # the same minute
+    await harness.run(click(2, at_s=61, sku="B"))  # the next one
+    view.apply_catalog([item("C", "kettle")])  # a catalog change: the minute's candidates again
+    await harness.run(click(3, at_s=62, sku="A", user_id="u3", event_id="x3"))
+    assert [t - T0.timestamp() for t in taken] == [1, 61, 62] and len(harness.recommendations()) == 4
