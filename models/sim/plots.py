@@ -21,7 +21,7 @@ from matplotlib.axes import Axes
 from models.sim.evaluation import Evaluation
 from models.sim.ledger import Ledger
 
-COLORS = {"adaptive": "#1f77b4", "static": "#7f7f7f", "oracle": "#2ca02c", "closed loop\n(Kafka)": "#ff7f0e"}
+COLORS = {"adaptive": "#1f77b4", "static": "#7f7f7f", "best_static": "#9467bd", "clairvoyant": "#2ca02c"}
 
 
 def top_skus(ledger: Ledger, n: int) -> list[int]:

@@ -2,7 +2,7 @@
 
 One run = a fresh namespace (topic prefix and Postgres schema ``demo_<utc time>``), one worker process,
 a closed-loop sale of about ``sale_s`` seconds through Kafka, the decisions read back from the topics
-and from Postgres, and the in-process evaluation (adaptive / static / oracle). While it runs,
+and from Postgres, and the in-process evaluation (adaptive against its baselines). While it runs,
 ``flashsale dashboard`` serves the namespace (its URL is printed). It writes ``report.json`` and the
 plots; then the dashboard and the worker are stopped, and so is the local stack if the demo started it.
 """
@@ -174,7 +174,7 @@ def run_demo(
     ensure_topics(s)
     with worker(s, out / "worker.log") as child, dashboard(s, out / "dashboard.log") as url:
         progress(f"dashboard: {url}")
-        progress("evaluating adaptive, static and oracle in process while the worker starts")
+        progress("evaluating adaptive and its baselines in process while the worker starts")
         evaluation = evaluate(config, sku_policy(s), lag_minutes=1, k=s.recommendations_k)
         child.wait_for(READY, timeout_s=120)
         rate = sum(evaluation.ledgers["adaptive"].events_by_topic.values()) / sale_s
@@ -191,16 +191,18 @@ def run_demo(
 def format_report(report: dict[str, Any]) -> str:
     """The report as the table ``flashsale demo`` prints."""
     head = (
-        f"{'policy':<22}{'revenue':>12}{'units':>8}{'sell-through':>14}{'stockout min':>14}{'leftover':>10}"
+        f"{'policy':<40}{'revenue':>12}{'units':>8}{'sell-through':>14}{'stockout min':>14}{'leftover':>10}"
     )
+    best = f"best static in hindsight ({report['best_static_discount']:.0%})"
+    labels = {**report["policy_labels"], "best_static": best}
     rows = {
-        **report["policies"],
+        **{labels[name]: p for name, p in report["policies"].items()},
         **({"closed loop (Kafka)": report["stream"]["closed_loop"]} if "stream" in report else {}),
     }
     lines = [head, "-" * len(head)]
     for name, p in rows.items():
         lines.append(
-            f"{name:<22}{p['revenue']:>12,.0f}{p['units']:>8.0f}{p['sell_through']:>14.1%}"
+            f"{name:<40}{p['revenue']:>12,.0f}{p['units']:>8.0f}{p['sell_through']:>14.1%}"
             f"{p['stockout_minutes']:>14.0f}{p['leftover']:>10.0f}"
         )
     f, r = report["forecast"], report["recommendations"]

@@ -147,10 +147,13 @@ def test_shadow_recommender_debounces_and_records_orders() -> None:
 
 def test_evaluate_reports_every_policy_forecast_and_hit_rate() -> None:
     report = evaluate(TINY).report
-    for policy in ("adaptive", "static", "oracle"):
-        assert {"revenue", "units", "sell_through", "stockout_minutes", "leftover"} <= report["policies"][
-            policy
-        ].keys()
+    assert list(report["policies"]) == ["static", "best_static", "adaptive", "clairvoyant"]
+    for policy in report["policies"].values():
+        assert {"revenue", "units", "sell_through", "stockout_minutes", "leftover"} <= policy.keys()
+    assert report["policy_labels"]["clairvoyant"] == "clairvoyant plan (knows true demand)"
+    revenue = {name: p["revenue"] for name, p in report["policies"].items()}
+    assert revenue["best_static"] >= revenue["static"]  # the campaign's own discount is a candidate
+    assert TINY.min_discount <= report["best_static_discount"] <= TINY.max_discount
     assert {"mae", "seasonal_naive_mae"} <= report["forecast"].keys()
     assert 0.0 <= report["recommendations"]["hit_rate_at_10"] <= 1.0
     assert 0.0 <= report["recommendations"]["popularity_hit_rate_at_10"] <= 1.0

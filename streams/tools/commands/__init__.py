@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.tools.commands import bench, replay, sale, stack  # they register on ``cli``
+from streams.tools.commands import bench, evaluate, replay, sale, stack  # they register on ``cli``
 from streams.tools.commands.group import cli
 
-__all__ = ["bench", "cli", "replay", "sale", "stack"]
+__all__ = ["bench", "cli", "evaluate", "replay", "sale", "stack"]
