@@ -71,31 +71,32 @@ def compare_seeds(
     market: Callable[[int], ScenarioConfig] = lambda seed: ScenarioConfig(seed=seed),
     second_market: Callable[[int], ScenarioConfig] | None = None,
     lag_minutes: int = 1,
+    lists: bool = True,
 ) -> dict[str, Any]:
     """The many-seed comparison (the JSON of ``flashsale evaluate``).
 
-    For every seed: :func:`evaluate` in ``market(seed)`` (pricing and recommendation lists) and, when
-    ``second_market`` is given, the pricing comparison in ``second_market(seed)``. Hit-rates are the
-    mean over seeds of each seed's rate.
+    For every seed: :func:`evaluate` in ``market(seed)`` (pricing and, with ``lists``, the scoring of
+    recommendation lists) and, when ``second_market`` is given, the pricing comparison in
+    ``second_market(seed)``. Hit-rates are the mean over seeds of each seed's rate (None without
+    ``lists``).
     """
-    rows, second, hits = [], [], []
-    done: list[int] = []
+    rows, second = [], []
     for seed in seeds:
-        evaluation = evaluate(market(seed), policy, lag_minutes)
-        report = evaluation.report
-        row = seed_row(seed, evaluation.ledgers, report["best_static_discount"])
-        row["recommendations"] = {k: report["recommendations"][k] for k in HIT_RATES}
+        if lists:
+            evaluation = evaluate(market(seed), policy, lag_minutes)
+            row = seed_row(seed, evaluation.ledgers, evaluation.report["best_static_discount"])
+            row["recommendations"] = {k: evaluation.report["recommendations"][k] for k in HIT_RATES}
+        else:
+            row = pricing_row(market(seed), policy, lag_minutes)
         rows.append(row)
-        hits.append(row["recommendations"])
         if second_market is not None:
             second.append(pricing_row(second_market(seed), policy, lag_minutes))
-        done.append(seed)
-    if not done:
+    if not rows:
         raise ValueError("no seeds")
-    out: dict[str, Any] = {"seeds": done, **summarize(rows)}
+    out: dict[str, Any] = {"seeds": [row["seed"] for row in rows], **summarize(rows)}
     out["second_market"] = summarize(second) if second else None
     for key in HIT_RATES:
-        out[key] = round(sum(h[key] for h in hits) / len(hits), 4)
+        out[key] = round(sum(r["recommendations"][key] for r in rows) / len(rows), 4) if lists else None
     return out
 
 

@@ -14,6 +14,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,11 @@ from pydantic import SecretStr
 from infra import migrations
 from infra.errors import InfraError
 from infra.net import free_port, port_in_use
+from models.sim.compare import compare_seeds, second_market_of
 from models.sim.evaluation import evaluate, hit_rate_at_k, policy_metrics, popularity_hit_rate
+from models.sim.ledger import Ledger
 from models.sim.market import ScenarioConfig
+from models.sim.twin import run_twin
 from streams.contracts.topics import DISCOUNTS, RESTOCK
 from streams.runtime.admin import client_config, ensure_topics
 from streams.settings import Settings
@@ -37,6 +41,7 @@ from streams.tools.simulate import SimulationRun, simulate
 
 Progress = Callable[[str], None]
 DASHBOARD_PORT = 8050  # the demo's dashboard, when this port is free
+MANY_SEEDS = range(1, 6)  # the report's many-seed block: pricing in these markets, the same code
 
 
 @contextmanager
@@ -122,8 +127,9 @@ def stored_ids(settings: Settings, want: dict[str, set[str]], timeout_s: float =
         engine.dispose()
 
 
-def stream_report(settings: Settings, run: SimulationRun) -> dict[str, Any]:
-    """What went through Kafka and Postgres, compared with the in-process path."""
+def stream_report(settings: Settings, run: SimulationRun, twin: Ledger) -> dict[str, Any]:
+    """What went through Kafka and Postgres, compared with the in-process path and with ``twin``, the
+    closed loop's in-process twin (:func:`models.sim.twin.run_twin`)."""
     on_topics = {
         "restock_events": topic_ids(settings, RESTOCK),
         "discount_adjustments": topic_ids(settings, DISCOUNTS),
@@ -149,6 +155,8 @@ def stream_report(settings: Settings, run: SimulationRun) -> dict[str, Any]:
         "decisions_only_in_process": len(run.in_process - streamed),
         "last_minute_decisions": run.last_minute,  # in process only: the stream waits for later events
         "closed_loop": policy_metrics(run.ledger),
+        "in_process_twin": policy_metrics(twin),
+        "same_run_as_twin": run.ledger.summary() == twin.summary(),
         "recommendation_lists": len(run.shown),
         f"hit_rate_at_{k}": hit_rate_at_k(run.orders, run.shown, k) if run.shown else None,
         f"popularity_hit_rate_at_{k}": popularity_hit_rate(run.orders, k),
@@ -175,36 +183,56 @@ def run_demo(
     with worker(s, out / "worker.log") as child, dashboard(s, out / "dashboard.log") as url:
         progress(f"dashboard: {url}")
         progress("evaluating adaptive and its baselines in process while the worker starts")
-        evaluation = evaluate(config, sku_policy(s), lag_minutes=1, k=s.recommendations_k)
+        policy = sku_policy(s)
+        evaluation = evaluate(config, policy, lag_minutes=1, k=s.recommendations_k)
         child.wait_for(READY, timeout_s=120)
         rate = sum(evaluation.ledgers["adaptive"].events_by_topic.values()) / sale_s
         progress(f"worker ready; the sale runs ~{sale_s:.0f} s at {rate:.0f} events/s, closed loop")
         run = simulate(s, config, rate=rate, closed_loop=True, wait_s=wait_s)
-        progress("reading the decisions back from Kafka and Postgres")
-        report = {**evaluation.report, "stream": stream_report(s, run)}
-        (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-        for path in write_plots(evaluation, run.ledger, out):
-            progress(f"wrote {path}")
+        progress("reading the decisions back from Kafka and Postgres; running the closed loop's twin")
+        twin = run_twin(config, policy, run.applied_lists)
+        report = {**evaluation.report, "stream": stream_report(s, run, twin)}
+    progress(f"pricing over seeds {MANY_SEEDS[0]}–{MANY_SEEDS[-1]}, in both markets")
+    report["many_seeds"] = compare_seeds(
+        MANY_SEEDS, policy, lambda seed: replace(config, seed=seed),
+        lambda seed: second_market_of(replace(config, seed=seed)), lists=False,
+    )  # fmt: skip
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    for path in write_plots(evaluation, run.ledger, twin, report["many_seeds"], out):
+        progress(f"wrote {path}")
     return report
 
 
-def format_report(report: dict[str, Any]) -> str:
-    """The report as the table ``flashsale demo`` prints."""
-    head = (
-        f"{'policy':<40}{'revenue':>12}{'units':>8}{'sell-through':>14}{'stockout min':>14}{'leftover':>10}"
-    )
-    best = f"best static in hindsight ({report['best_static_discount']:.0%})"
-    labels = {**report["policy_labels"], "best_static": best}
-    rows = {
-        **{labels[name]: p for name, p in report["policies"].items()},
-        **({"closed loop (Kafka)": report["stream"]["closed_loop"]} if "stream" in report else {}),
-    }
-    lines = [head, "-" * len(head)]
+HEAD = f"{'policy':<40}{'revenue':>12}{'units':>8}{'sell-through':>14}{'stockout min':>14}{'leftover':>10}"
+
+
+def policy_lines(rows: dict[str, dict[str, float]]) -> list[str]:
+    """A table of policies (name → headline numbers)."""
+    lines = [HEAD, "-" * len(HEAD)]
     for name, p in rows.items():
         lines.append(
             f"{name:<40}{p['revenue']:>12,.0f}{p['units']:>8.0f}{p['sell_through']:>14.1%}"
             f"{p['stockout_minutes']:>14.0f}{p['leftover']:>10.0f}"
         )
+    return lines
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as the table ``flashsale demo`` prints."""
+    static = f"static at the campaign discount ({report['scenario']['default_discount']:.0%})"
+    best = f"best static in hindsight ({report['best_static_discount']:.0%})"
+    labels = {**report["policy_labels"], "static": static, "best_static": best}
+    policies = report["policies"]
+    revenue = {name: p["revenue"] for name, p in policies.items()}
+    lines = [
+        f"pricing in process, seed {report['scenario']['seed']}: every policy in the same market, "
+        "no recommendation list applied",
+        *policy_lines({labels[name]: p for name, p in policies.items()}),
+        f"adaptive ÷ best static {revenue['adaptive'] / revenue['best_static']:.3f}, "
+        f"÷ clairvoyant plan {revenue['adaptive'] / revenue['clairvoyant']:.3f}",
+    ]
+    if "many_seeds" in report:
+        lines += _seed_lines(report["many_seeds"])
     f, r = report["forecast"], report["recommendations"]
     lines.append(
         f"forecast MAE (1 min ahead, units/min): {f['mae']:.3f}"
@@ -225,13 +253,34 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _seed_lines(many: dict[str, Any]) -> list[str]:
+    seeds = many["seeds"]
+    out = [f"over seeds {seeds[0]}–{seeds[-1]} (mean, 95 % t-interval over seeds; `flashsale evaluate`):"]
+    for name, block in (("market", many), ("second market (saturating)", many["second_market"])):
+        if block is None:
+            continue
+        for key, label in (
+            ("adaptive_vs_best_static", "best static"),
+            ("adaptive_vs_clairvoyant", "clairvoyant"),
+        ):
+            ci = block[key]["ci95"]
+            spread = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
+            out.append(f"  {name}: adaptive ÷ {label} {block[key]['mean']:.3f}{spread}")
+    return out
+
+
 def _stream_lines(st: dict[str, Any], hit: str, pop: str) -> list[str]:
     live = "n/a (no lists on the topic)" if st[hit] is None else f"{st[hit]:.1%}"
     topics, rows = st["decisions_on_topics"], st["rows_in_postgres"]
     same = "yes" if st["same_decisions_as_in_process"] else "NO"
     only = st["decisions_only_in_stream"], st["decisions_only_in_process"]
     missed, due, late = st["missed_the_wait"], st["due_decisions"], st["applied_late"]
+    twin = "yes" if st["same_run_as_twin"] else "NO"
     return [
+        "closed loop through Kafka (its recommendation lists act on shoppers) against its in-process "
+        "twin (the same market, shown the same lists at the same minutes):",
+        *policy_lines({"closed loop (Kafka)": st["closed_loop"], "in-process twin": st["in_process_twin"]}),
+        f"  the same run: {twin}",
         f"  through Kafka: {live}  vs popularity {st[pop]:.1%}  (lists shown: partly their own effect)",
         f"decisions on topics {sum(topics.values())} (restock {topics['restock_events']}, discount "
         f"{topics['discount_adjustments']}); rows in Postgres {sum(rows.values())}, "

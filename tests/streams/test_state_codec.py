@@ -201,3 +201,13 @@ def test_recovery_refuses_hostile_changelog_values_logs_where_and_keeps_the_last
 
 if __name__ == "__main__":
     write_golden()
+
+
+def test_a_v1_sku_slot_restores_with_a_fresh_demand_model_and_decides() -> None:
+    slot = SKU_SLOTS.decode((GOLDEN / "sku-slot.v1.bin").read_bytes())
+    state = slot.state
+    assert state.units_sold == 12 and state.campaign is not None and state.campaign.campaign_id == "c1"
+    assert state.live_discount == state.discount and state.supplier_short_at is None
+    assert state.demand.n_live == 0 and state.demand.level is None  # the old price response is dropped
+    state.advance(T0 + 3600)  # and it goes on deciding
+    assert SKU_SLOTS.decode(SKU_SLOTS.encode(slot)).state.to_state() == state.to_state()

@@ -28,6 +28,7 @@ RATIO_LABELS = {
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write the full result (per-seed rows included) here")  # fmt: skip
 @click.option("--second-market", is_flag=True, help="also run each seed in the saturating market")
+@click.option("--pricing-only", is_flag=True, help="skip scoring recommendation lists (hit-rates: null)")
 @click.option("--minutes", type=click.IntRange(min=4), default=120, show_default=True, help="sale length")
 @click.option("--users", type=click.IntRange(min=1), default=2000, show_default=True)
 @click.option("--skus", type=click.IntRange(min=1), default=40, show_default=True)
@@ -38,6 +39,7 @@ def evaluate(
     first_seed: int,
     json_path: Path | None,
     second_market: bool,
+    pricing_only: bool,
     minutes: int,
     users: int,
     skus: int,
@@ -67,6 +69,7 @@ def evaluate(
         second_market=(lambda seed: second_market_of(scenario(seed, minutes, users, skus)))
         if second_market
         else None,
+        lists=not pricing_only,
     )
     for line in summary_lines(result):
         click.echo(line)
@@ -85,10 +88,11 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     for name, block in blocks:
         for key, label in RATIO_LABELS.items():
             lines.append(f"{name}: adaptive ÷ {label} {format_block(block[key])}")
-    lines.append(
-        f"hit-rate@10 {result['hit_rate_at_10']:.1%}, novel items {result['novel_hit_rate_at_10']:.1%}, "
-        f"popularity {result['popularity_hit_rate_at_10']:.1%} (mean over seeds)"
-    )
+    if result["hit_rate_at_10"] is not None:
+        lines.append(
+            f"hit-rate@10 {result['hit_rate_at_10']:.1%}, novel items {result['novel_hit_rate_at_10']:.1%}, "
+            f"popularity {result['popularity_hit_rate_at_10']:.1%} (mean over seeds)"
+        )
     return lines
 
 
