@@ -42,6 +42,7 @@ class CampaignDemand:
     outside_alpha: float = 0.1  # EWMA weight of a bucket outside the campaign
     initial_level_var: float = 1.0  # of the level set by the first campaign bucket
     outside_cv: float = 0.3  # relative uncertainty of the rate outside the campaign
+    max_level_var: float = 0.1  # the level uncertainty (log sd 0.32) a quantile counts at most
     level: float | None = None  # log units per bucket at discount 0 inside the campaign; None: not seen
     elasticity: float = 3.0
     p_ll: float = 0.0  # covariance of (level, elasticity)
@@ -107,7 +108,8 @@ class CampaignDemand:
         path = self.path(live, discount)
         inside = sum(u for u, flag in zip(path, live, strict=True) if flag)
         outside = sum(path) - inside
-        var = self.dispersion * (inside + outside) + inside**2 * self.p_ll + (self.outside_cv * outside) ** 2
+        level_var = min(self.p_ll, self.max_level_var)
+        var = self.dispersion * (inside + outside) + inside**2 * level_var + (self.outside_cv * outside) ** 2
         return max(inside + outside + NormalDist().inv_cdf(service_level) * math.sqrt(var), 0.0)
 
 

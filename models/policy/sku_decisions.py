@@ -3,9 +3,9 @@
 
 Restocks are sized by :func:`models.policy.restock.restock_decision` on the campaign-aware demand
 (:class:`models.policy.campaign_demand.CampaignOutlook`): an order that would land after the campaign
-is sized for the demand after it. Our orders count as inbound until the stock topic can show them
-(``restock_confirm_buckets``); when it then shows less, the supplier took less than we asked and
-no more orders go out in this campaign. Discounts follow :func:`models.policy.discount.discount_decision`
+is sized for the demand after it. Our orders within their lead time count as inbound until a stock
+report later than ``restock_confirm_buckets`` after one shows less: then the supplier took less than we
+asked, and no more orders go out in this campaign. Discounts follow :func:`models.policy.discount.discount_decision`
 once the campaign has ``min_evidence_buckets`` of sales, and the first change says why it waited.
 """
 
@@ -51,7 +51,7 @@ class DecisionRules:
         campaign = self.campaign
         if self.supplier_short_at is not None:
             return None  # the supplier took less than we asked: it has no more for now
-        inbound = self.inbound + self._unconfirmed(end)  # ours, until the stock topic shows it
+        inbound = self._inbound()
         lead = max(math.ceil(self._lead_minutes() / self.policy.bucket_minutes), 1)
         cover = self.policy.review_buckets
         if self.policy.restock_horizon == "campaign" and campaign is not None and campaign.live(end):
@@ -122,10 +122,9 @@ class DecisionRules:
         )
 
     def _stock_for_sale(self, now: float, campaign: Campaign) -> float:
-        """On hand plus what is inbound and can still arrive before the sale ends."""
+        """On hand plus what is on its way, if it can still arrive before the sale ends."""
         arrives_in_time = now + self._lead_minutes() * 60 < campaign.ends_at
-        inbound = self.inbound + (0 if self.supplier_short_at is not None else self._unconfirmed(now))
-        return float(self.on_hand or 0) + (inbound if arrives_in_time else 0)
+        return float(self.on_hand or 0) + (self._inbound() if arrives_in_time else 0)
 
     def _confirm_s(self) -> float:
         return self.policy.restock_confirm_buckets * self.bucket_s
@@ -145,6 +144,9 @@ class DecisionRules:
         if self.inbound < confirmed:
             self.supplier_short_at = self.stock_at
 
-    def _unconfirmed(self, now: float) -> int:
-        """Units we ordered too recently for the stock topic to show them as inbound yet."""
-        return sum(q for t, q in self.restocks if t + self._confirm_s() > now)
+    def _inbound(self) -> int:
+        """What is on its way: what the stock topic shows, or our orders still within their lead time
+        if more (the topic may not show the latest yet), unless the supplier has turned one down."""
+        if self.supplier_short_at is not None:
+            return self.inbound
+        return max(self.inbound, sum(q for _, q in self.restocks))

@@ -90,8 +90,11 @@ def plot_stock_discount(evaluation: Evaluation, path: Path, n: int = 6) -> Path:
         label = ledger.skus[i].sku
         stock.step(minutes, ledger.on_hand[i], where="post", color=colors(k), lw=1.5, label=label)
         discount.step(minutes, 100 * ledger.discount[i], where="post", color=colors(k), lw=1.5)
-    static = 100 * scenario["default_discount"]
-    discount.axhline(static, color=COLORS["static"], ls="--", lw=1.2, label=f"static discount {static:.0f}%")
+    static, best = 100 * scenario["default_discount"], 100 * evaluation.report["best_static_discount"]
+    discount.axhline(
+        static, color=COLORS["static"], ls="--", lw=1.2, label=f"campaign discount {static:.0f}%"
+    )
+    discount.axhline(best, color=COLORS["best_static"], ls=":", lw=1.4, label=f"best static {best:.0f}%")
     for ax in (stock, discount):
         _campaign(ax, scenario, "campaign" if ax is stock else None)
         ax.grid(alpha=0.3)
