@@ -5,8 +5,10 @@ Restocks are sized by :func:`models.policy.restock.restock_decision` on the camp
 (:class:`models.policy.campaign_demand.CampaignOutlook`): an order that would land after the campaign
 is sized for the demand after it. Our orders within their lead time count as inbound until a stock
 report later than ``restock_confirm_buckets`` after one shows less: then the supplier took less than we
-asked, and no more orders go out in this campaign. Discounts follow :func:`models.policy.discount.discount_decision`
-once the campaign has ``min_evidence_buckets`` of sales, and the first change says why it waited.
+asked, and no more orders go out in this campaign. An order covers the rest of the campaign only once
+the campaign has ``min_evidence_buckets`` of sales (one review period before). Discounts follow
+:func:`models.policy.discount.discount_decision` from then on too, and the first change says why it
+waited.
 """
 
 from __future__ import annotations
@@ -54,7 +56,13 @@ class DecisionRules:
         inbound = self._inbound()
         lead = max(math.ceil(self._lead_minutes() / self.policy.bucket_minutes), 1)
         cover = self.policy.review_buckets
-        if self.policy.restock_horizon == "campaign" and campaign is not None and campaign.live(end):
+        evidence = self.demand.n_live >= self.policy.min_evidence_buckets  # before it: one review period
+        if (
+            self.policy.restock_horizon == "campaign"
+            and evidence
+            and campaign is not None
+            and campaign.live(end)
+        ):
             cover = max(cover, math.ceil((campaign.ends_at - end) / self.bucket_s) - lead)
         window = (campaign.starts_at, campaign.ends_at) if campaign is not None else None
         outlook = CampaignOutlook(self.demand, window, end, self.bucket_s, self.discount)

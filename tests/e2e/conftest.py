@@ -234,6 +234,8 @@ def expected_restocks(
             inbound = level["inbound"] + sum(q for t, q in ours if t + confirm_s > seen_at)
             lead_buckets = max(math.ceil(lead / settings.bucket_minutes), 1)
             cover = max(policy.review_buckets, math.ceil((window[1] - end) / bucket_s) - lead_buckets)
+            if demand.n_live < policy.min_evidence_buckets or end >= window[1]:
+                cover = policy.review_buckets  # the rest of the campaign only on enough evidence
             discount = ([c["discount"]] + [d for t, d in ours_moves if t < end])[-1]
             outlook = CampaignOutlook(demand, window, end, bucket_s, discount)
             decision = restock_decision(
