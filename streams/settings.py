@@ -108,8 +108,31 @@ class Settings(BaseSettings):
     bucket_minutes: int = Field(1, ge=1, description="event-time bucket of demand forecasts")
     forecast_season_minutes: int = Field(1440, ge=1, description="seasonal period of demand forecasts")
     service_level: float = Field(0.95, gt=0.5, lt=1.0, description="restock: chance of no stock-out")
-    discount_max_step: float = Field(0.05, gt=0, le=1, description="largest discount change at once")
-    discount_cooldown_minutes: float = Field(5.0, ge=0, description="event time between discount changes")
+    discount_max_step: float = Field(0.1, gt=0, le=1, description="largest discount change at once")
+    discount_cooldown_minutes: float = Field(2.0, ge=0, description="event time between discount changes")
+    discount_min_evidence_minutes: int = Field(
+        3, ge=0, description="minutes of campaign sales seen before a campaign's first discount change"
+    )
+    discount_prior_elasticity: float = Field(
+        3.0, gt=0, description="d log(demand) / d discount assumed before a SKU's own sales say otherwise"
+    )
+    discount_revenue_guard_z: float = Field(
+        0.25,
+        ge=0,
+        description="deepen only while (elasticity + z sd) (1 - discount) > 1, i.e. while even an "
+        "optimistic reading of demand says deeper earns more; a large value (1000) switches it off",
+    )
+    restock_horizon: Literal["campaign", "review"] = Field(
+        "campaign",
+        description="campaign: a reorder during a campaign covers the demand until its end; "
+        "review: one review period (5 buckets)",
+    )
+    restock_confirm_minutes: int = Field(
+        2,
+        ge=1,
+        description="within this much event time the stock topic shows an order as inbound; less "
+        "inbound after it: the supplier took less, no more orders in that campaign",
+    )
     allowed_lateness_s: float = Field(5.0, ge=0, description="event-time slack behind the watermark")
     dedup_window_minutes: float = Field(
         120, gt=0, description="event time within which a re-sent event_id or order_id is a duplicate"

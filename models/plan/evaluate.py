@@ -4,11 +4,11 @@ Per seed: simulate the history, fit the demand model, plan the sale day with the
 per category, run the sale in the market four times — in the plan's window; in a window of the same
 duration starting at a random time of the day (from the same grid of starts); in one starting at a
 random time from 08:00 that ends by 22:00 (a harder baseline: nobody opens a sale at 03:00); and the
-clairvoyant plan (:func:`models.sim.policies.run_oracle`) in the plan's window — each with that
+clairvoyant plan (:func:`models.sim.baselines.run_clairvoyant`) in the plan's window — each with that
 category's SKUs' revenue counted. The random windows keep the plan's opening discounts and reorders,
 so only the timing differs.
 The opening discounts are compared with the clairvoyant plan's for the same window and stock
-(:func:`models.sim.policies.oracle_plan`, which knows the true demand), as is the campaign's default.
+(:func:`models.sim.baselines.clairvoyant_plan`, which knows the true demand), as is the campaign's default.
 
 >>> mean_ci95([1.0, 2.0, 3.0])
 (2.0, [-0.4843, 4.4843])
@@ -29,8 +29,8 @@ from models.plan.learn import fit
 from models.plan.plots import plot_plan
 from models.plan.recommend import CategoryPlan, Plan, PlanOptions, plan_sale
 from models.plan.scenario import PlanScenario, run_sale, shop_stock, simulate_history
+from models.sim.baselines import clairvoyant_plan, run_clairvoyant
 from models.sim.ledger import Ledger
-from models.sim.policies import oracle_plan, run_oracle
 from models.sim.truth import MarketTruth
 
 # Two-sided 95 % quantiles of Student's t for 1..30 degrees of freedom (beyond: the normal's).
@@ -100,8 +100,8 @@ def clairvoyant_discounts(
     for cp in plan.categories:
         config = scenario.config(seed, cp.start, cp.minutes, initial_stock=tuple(int(s) for s in stock))
         truth = MarketTruth(config)
-        oracle = oracle_plan(truth)
-        out |= {s.sku: float(oracle.discount[i]) for i, s in enumerate(truth.catalog) if s.sku in cp.skus}
+        known = clairvoyant_plan(truth)
+        out |= {s.sku: float(known.discount[i]) for i, s in enumerate(truth.catalog) if s.sku in cp.skus}
     return out
 
 
@@ -144,7 +144,7 @@ def _category_runs(
         "plan_revenue": round(revenue_of(run_sale(at_plan, discounts, reorders), cp.skus), 2),
         "random_revenue": elsewhere(starts[0]),
         "daytime_revenue": elsewhere(starts[1]),
-        "clairvoyant_revenue": round(revenue_of(run_oracle(at_plan), cp.skus), 2),
+        "clairvoyant_revenue": round(revenue_of(run_clairvoyant(at_plan), cp.skus), 2),
         "expected_revenue": {
             "expected": round(cp.revenue.expected, 2),
             "lo": round(cp.revenue.lo, 2),

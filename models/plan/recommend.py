@@ -3,7 +3,7 @@ starting stock per SKU, each with expected units and revenue and a predictive in
 
 For every candidate window the demand model (:mod:`models.plan.demand`) gives each SKU's expected
 units at full price (everyday traffic × the sale's learnt lift); per SKU the opening discount and the
-reorder follow the clairvoyant plan's rule (:func:`models.sim.policies.oracle_plan`) on that *learnt*
+reorder follow the clairvoyant plan's rule (:func:`models.sim.baselines.clairvoyant_plan`) on that *learnt*
 demand: the discount on the campaign's grid with the highest expected revenue, selling
 min(demand, stock) minute by minute, with one reorder placed at the opening (arriving after the lead
 time, at most ``restock_capacity`` × the stock now) that covers the expected units plus ``safety_z``

@@ -1,86 +1,39 @@
-"""Live discount policy: keep a campaign on course to sell its stock out right at its end.
+"""Live discount policy: keep a campaign on course to sell its stock out right at its end, at a price
+that earns more than a deeper one would.
 
-:class:`PriceResponse` learns how demand reacts to the discount (``log1p(units) = a + b * discount``,
-Bayesian least squares with a prior on ``b`` so it acts sensibly from the first bucket).
-:func:`discount_decision` projects units until the end at the current discount and moves the discount
-by at most one step when the stock would be left over or sell out early.
+:func:`discount_decision` projects units until the end at the current discount (from
+:class:`models.policy.campaign_demand.CampaignDemand`) and moves the discount by at most one step when
+the stock would be left over or sell out early, never deeper than the *ceiling* where demand stops
+paying for it: with demand ``∝ e^(b d)``, revenue ``∝ (1 - d) e^(b d)`` grows with the discount only
+while ``b (1 - d) > 1``, so the ceiling is ``1 - 1/b``. It is judged on an optimistic ``b`` (the
+estimate plus ``revenue_guard_z`` standard deviations), so only confident evidence that demand has
+stopped answering the discount holds it back, or, above the ceiling, brings it down.
+
+>>> from datetime import UTC
+>>> now = datetime(2026, 11, 11, 12, tzinfo=UTC)
+>>> def decide(elasticity, sd):
+...     d = discount_decision(0.5, 0.1, 0.6, 0.1, timedelta(minutes=2), None, now, 300.0,
+...                           now + timedelta(minutes=60), [2.0] * 60, elasticity, sd,
+...                           revenue_guard_z=1.0)
+...     return d and d.new_discount
+>>> decide(3.0, 0.5)  # 120 of 300 units would sell: deepen, demand answers the discount
+0.6
+>>> decide(1.2, 0.2)  # it hardly does: 1.4 × (1 - 0.5) < 1, a shallower discount earns more
+0.4
+>>> decide(1.2, 1.0)  # unless that reading is too uncertain to act on: deepen, up to the ceiling
+0.54
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from models.ids import to_epoch
 
-
-@dataclass
-class PriceResponse:
-    """Online Bayesian fit of ``log1p(units per bucket) = a + b * discount``.
-
-    Each update first pulls the posterior a little back towards the prior (``forget``), so the fit
-    follows drift and ``b`` stays identified while the discount does not move.
-
-    Examples
-    --------
-    >>> pr = PriceResponse(prior_elasticity=3.0)
-    >>> for d, units in [(0.1, 5), (0.3, 9)] * 50:
-    ...     pr.learn_one(d, units)
-    >>> 2.0 < pr.elasticity < 3.5, round(pr.predict_one(0.3))
-    (True, 9)
-    """
-
-    prior_elasticity: float = 3.0  # +10 points of discount -> demand x e^0.3 ~ +35%
-    prior_elasticity_sd: float = 1.5
-    prior_level_sd: float = 30.0  # the level (a) is left to the data
-    noise_var: float = 0.25  # of log1p(units)
-    forget: float = 0.98  # per update: ~50 buckets of memory
-    min_elasticity: float = 0.1  # a learnt b below this (noise) is not trusted for decisions
-    p00: float = 0.0  # posterior precision (symmetric 2x2) and natural mean; 0 = prior only
-    p01: float = 0.0
-    p11: float = 0.0
-    e0: float = 0.0
-    e1: float = 0.0
-    n_seen: int = 0
-
-    def _posterior(self) -> tuple[float, float]:
-        pa, pb = self.prior_level_sd**-2, self.prior_elasticity_sd**-2
-        p00, p01, p11 = self.p00 + pa, self.p01, self.p11 + pb
-        e0, e1 = self.e0, self.e1 + pb * self.prior_elasticity
-        det = p00 * p11 - p01 * p01
-        return (p11 * e0 - p01 * e1) / det, (p00 * e1 - p01 * e0) / det
-
-    def learn_one(self, discount: float, units: float) -> None:
-        """Learn the units sold in one bucket at ``discount``."""
-        z, s = math.log1p(max(units, 0.0)), 1.0 / self.noise_var
-        f = self.forget  # the data part decays; the prior (added in _posterior) never does
-        self.p00, self.p01, self.p11 = (
-            f * self.p00 + s,
-            f * self.p01 + s * discount,
-            f * self.p11 + s * discount**2,
-        )
-        self.e0, self.e1 = f * self.e0 + s * z, f * self.e1 + s * z * discount
-        self.n_seen += 1
-
-    @property
-    def elasticity(self) -> float:
-        """``b``: d log(demand) / d discount, floored at ``min_elasticity``."""
-        return max(self._posterior()[1], self.min_elasticity)
-
-    def predict_one(self, discount: float) -> float:
-        """Expected units per bucket at ``discount`` (log-scale mean)."""
-        a, b = self._posterior()
-        return max(math.expm1(a + b * discount), 0.0)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> PriceResponse:
-        return cls(**d)
+MIN_ELASTICITY = 0.1  # a learnt elasticity below this is noise, not a reason to move
 
 
 @dataclass(frozen=True)
@@ -119,19 +72,26 @@ def discount_decision(
     remaining_stock: float,
     ends_at: datetime,
     expected_units: Sequence[float],
-    price_response: PriceResponse,
+    elasticity: float,
+    elasticity_sd: float = 0.0,
     *,
     bucket_seconds: int = 60,
     target_sell_through: float = 0.95,
     early_margin: timedelta = timedelta(minutes=10),
     grain: float = 0.01,
+    revenue_guard_z: float | None = 0.25,
+    min_move: float = 0.02,
+    ceiling_band: float = 0.05,
 ) -> DiscountDecision | None:
     """New discount for the campaign, or ``None`` when it should stay.
 
-    ``expected_units`` is the forecast per bucket from ``now_ts`` on at the current discount. Below
-    ``target_sell_through`` the discount deepens; when stock would run out more than ``early_margin``
-    before ``ends_at`` it is reduced; each move aims at selling out at the end, is at most
-    ``max_step``, rounded towards the current value on ``grain`` and clamped to [min, max].
+    ``expected_units`` is the forecast per bucket from ``now_ts`` on at the current discount and
+    ``elasticity`` (± ``elasticity_sd``) is d log(demand) / d discount. When stock would run out more
+    than ``early_margin`` before ``ends_at`` the discount is reduced; below ``target_sell_through`` it
+    deepens, but never past the *ceiling* (see the module); above the ceiling it comes back down. The
+    ceiling uses an elasticity ``revenue_guard_z`` standard deviations above the estimate (None: no
+    ceiling). Each move aims at selling out at the end, is at most ``max_step``, rounded towards the
+    current value on ``grain`` and clamped to [min, max].
     """
     now, end = to_epoch(now_ts), to_epoch(ends_at)
     if now >= end or remaining_stock <= 0:
@@ -139,27 +99,50 @@ def discount_decision(
     if last_change_ts is not None and now < to_epoch(last_change_ts) + cooldown.total_seconds():
         return None
     projected, sellout_s = _projection(expected_units, end - now, bucket_seconds, remaining_stock)
-    ratio = projected / remaining_stock
-    b = price_response.elasticity
-    early = sellout_s is not None and now + sellout_s < end - early_margin.total_seconds()
-    if early:  # demand x m sells exactly the stock by the end
-        step = max(math.log(remaining_stock / projected) / b, -max_step)
-        new = math.ceil((current_discount + step) / grain - 1e-9) * grain
-        why = f"stock would sell out {(end - now - (sellout_s or 0)) / 60:.0f} min before the end"
-    elif ratio < target_sell_through:
-        step = min(math.log(1.0 / ratio) / b, max_step) if projected > 0 else max_step
-        new = math.floor((current_discount + step) / grain + 1e-9) * grain
-        why = f"projected sell-through {ratio:.0%} is below the {target_sell_through:.0%} target"
-    else:
+    b = max(elasticity, MIN_ELASTICITY)
+    optimistic = math.inf if revenue_guard_z is None else b + revenue_guard_z * max(elasticity_sd, 0.0)
+    early_s = None if sellout_s is None else end - now - sellout_s  # sells out this long before the end
+    move = _move(current_discount, projected / remaining_stock, early_s, early_margin.total_seconds(), b,
+                 1.0 - 1.0 / optimistic, max_step, target_sell_through, grain, ceiling_band)  # fmt: skip
+    if move is None:
         return None
+    new, why = move
     new = round(min(max(new, min_discount), max_discount), 6)
-    if abs(new - current_discount) < grain / 2:
-        return None
+    if abs(new - current_discount) < max(min_move, grain / 2) - 1e-9:
+        return None  # too small to be worth a change a shopper sees
     units = projected * math.exp(b * (new - current_discount))
     st = min(units / remaining_stock, 1.0)
     reason = (
         f"{why} ({projected:.0f} units projected for {remaining_stock:g} in stock at {current_discount:.0%} "
         f"off); {'deepening' if new > current_discount else 'reducing'} the discount to {new:.0%} "
-        f"(elasticity {b:.2f}) projects {st:.0%} sell-through"
+        f"(elasticity {b:.2f} ± {elasticity_sd:.2f}) projects {st:.0%} sell-through"
     )
     return DiscountDecision(current_discount, new, st, units, reason)
+
+
+def _move(
+    current: float,
+    ratio: float,
+    early_s: float | None,
+    margin_s: float,
+    b: float,
+    ceiling: float,
+    max_step: float,
+    target: float,
+    grain: float,
+    band: float,
+) -> tuple[float, str] | None:
+    """The new discount (before clamping) and why: ``ratio`` is projected units over stock,
+    ``early_s`` how long before the end the stock would sell out (None: it would not)."""
+    if early_s is not None and early_s > margin_s:  # demand x m sells exactly the stock by the end
+        step = max(-math.log(ratio) / b, -max_step)
+        new = math.ceil((current + step) / grain - 1e-9) * grain
+        return new, f"stock would sell out {early_s / 60:.0f} min before the end"
+    if ratio < target and current < ceiling:
+        step = min(math.log(1.0 / ratio) / b, max_step) if ratio > 0 else max_step
+        new = math.floor(min(current + step, ceiling) / grain + 1e-9) * grain
+        return new, f"projected sell-through {ratio:.0%} is below the {target:.0%} target"
+    if current > ceiling + band:  # a band around the ceiling: no back and forth as its estimate moves
+        new = math.ceil(max(ceiling, current - max_step) / grain - 1e-9) * grain
+        return new, "demand hardly answers the discount: a shallower one earns more"
+    return None

@@ -1,9 +1,11 @@
 """Everything the pipeline knows about one SKU, and the decisions it takes when a bucket closes.
 
 Events are applied in event-time order (the stream guarantees it behind its watermark); each closed
-bucket feeds the demand forecaster and the price-response learner, then the restock and discount
-policies run on the state as of the bucket's end. Nothing here reads the clock: the same events
-give the same decisions, with ids derived from (kind, sku, bucket).
+bucket feeds the demand forecaster (the status band the dashboard shows) and the campaign-aware demand
+model (:class:`~models.policy.campaign_demand.CampaignDemand`: the campaign window and the discount the
+catalog published as known covariates), then the restock and discount rules
+(:mod:`models.policy.sku_decisions`) run on the state as of the bucket's end. Nothing here reads the
+clock: the same events give the same decisions, with ids derived from (kind, sku, bucket).
 
 >>> from datetime import UTC, datetime
 >>> state = SkuState("sku-1")
@@ -16,62 +18,23 @@ give the same decisions, with ids derived from (kind, sku, bucket).
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, ClassVar
 
 from models.forecast.demand import ClosedBucket, DemandForecaster
-from models.ids import decision_id, from_epoch, to_epoch
-from models.policy.control import CONTROL, BucketOutcome, NaiveRestock, holdout_arm
-from models.policy.discount import PriceResponse, discount_decision
-from models.policy.restock import restock_decision
+from models.ids import from_epoch, to_epoch
+from models.policy.campaign_demand import CampaignDemand
+from models.policy.control import CONTROL, BucketOutcome
+from models.policy.sku_decisions import DecisionRules
+from models.policy.sku_policy import Campaign, Decision, SkuPolicy
 
-
-@dataclass(frozen=True)
-class SkuPolicy:
-    """Knobs of the per-SKU decisions (from settings)."""
-
-    bucket_minutes: int = 1
-    service_level: float = 0.95
-    review_buckets: int = 5
-    default_lead_minutes: int = 30
-    max_discount_step: float = 0.05
-    discount_cooldown_minutes: float = 5.0
-    target_sell_through: float = 0.95
-    # Daily by default: a season inside a single sale would replay its launch spike an hour later.
-    season_buckets: int = 1440
-    # Share of each campaign's SKUs held out on the static policy (models/policy/control.py); 0: none.
-    holdout_share: float = 0.0
-
-
-@dataclass(frozen=True)
-class Decision:
-    """A decision event: ``kind`` is ``restock`` or ``discount``; ``fields`` follow the contract."""
-
-    kind: str
-    sku: str
-    ts: datetime
-    fields: dict[str, Any]
+__all__ = ["Campaign", "Decision", "SkuPolicy", "SkuState"]
 
 
 @dataclass
-class Campaign:
-    campaign_id: str
-    starts_at: float
-    ends_at: float
-    discount: float
-    min_discount: float
-    max_discount: float
-    restock_lead_minutes: int
-
-    def live(self, t: float) -> bool:
-        return self.starts_at <= t < self.ends_at
-
-
-@dataclass
-class SkuState:
-    """Counters, stock, campaign, forecaster and price response of one SKU."""
+class SkuState(DecisionRules):
+    """Counters, stock, campaign, forecaster and demand model of one SKU."""
 
     sku: str
     policy: SkuPolicy = field(default_factory=SkuPolicy)
@@ -97,13 +60,16 @@ class SkuState:
     opening_stock: int | None = None  # the first stock level seen (the control arm's restock scales with it)
     base_price: float | None = None  # the catalog's, once listed
     bucket_revenue: float = 0.0
+    live_discount: float = 0.0  # the campaign's discount as the catalog last published it
+    supplier_short_at: float | None = None  # when the supplier took less than ordered (no more orders)
     forecaster: DemandForecaster = field(init=False)
-    price_response: PriceResponse = field(default_factory=PriceResponse)
+    demand: CampaignDemand = field(init=False)
     # Closed buckets of a held-out campaign, for the experiment; taken (and emptied) by its reader.
     outcomes: list[BucketOutcome] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.forecaster = DemandForecaster(season=self.policy.season_buckets)
+        self.demand = CampaignDemand(prior_elasticity=self.policy.prior_elasticity)
 
     # The plain fields of the state and their type ("?": may be None), checked when a state is read.
     COUNTERS: ClassVar[dict[str, str]] = {
@@ -111,7 +77,8 @@ class SkuState:
         "last_discount_change": "float?", "bucket_start": "float?", "bucket_units": "float",
         "listed": "bool", "popularity": "float", "closed_buckets": "int", "available": "int?",
         "stock_at": "float?", "oversold_units": "int", "oversold_orders": "int", "opening_stock": "int?",
-        "base_price": "float?", "bucket_revenue": "float",
+        "base_price": "float?", "bucket_revenue": "float", "live_discount": "float",
+        "supplier_short_at": "float?",
     }  # fmt: skip
 
     def to_state(self) -> dict[str, Any]:
@@ -130,7 +97,7 @@ class SkuState:
             "campaign": asdict(self.campaign) if self.campaign else None,
             "restocks": [[t, quantity] for t, quantity in self.restocks],
             "forecaster": self.forecaster.to_state(),
-            "price_response": asdict(self.price_response),
+            "demand": asdict(self.demand),
         }
 
     @classmethod
@@ -144,12 +111,8 @@ class SkuState:
         out.campaign = Campaign(**state["campaign"]) if state["campaign"] is not None else None
         out.restocks = [(float(t), int(quantity)) for t, quantity in state["restocks"]]
         out.forecaster = DemandForecaster.from_state(state["forecaster"])
-        out.price_response = PriceResponse(**state["price_response"])
+        out.demand = CampaignDemand(**state["demand"])
         return out
-
-    @property
-    def bucket_s(self) -> int:
-        return 60 * self.policy.bucket_minutes
 
     def rejects(self, event: dict[str, Any]) -> str | None:
         """Why ``event`` cannot be applied, or None: orders and stock need a catalog entry first.
@@ -209,6 +172,7 @@ class SkuState:
             self.campaign = None
             return
         same = self.campaign is not None and self.campaign.campaign_id == campaign["campaign_id"]
+        self.live_discount = float(campaign["discount"])
         self.campaign = Campaign(
             campaign["campaign_id"],
             to_epoch(datetime.fromisoformat(campaign["starts_at"])),
@@ -220,6 +184,7 @@ class SkuState:
         )
         if not same:  # a new campaign starts from its own discount; a re-published one keeps ours
             self.discount, self.last_discount_change = campaign["discount"], None
+            self.supplier_short_at = None
 
     def advance(self, until: float) -> list[Decision]:
         """Close every bucket that ends at or before ``until``; return the decisions taken."""
@@ -236,8 +201,7 @@ class SkuState:
         live = self.campaign is not None and self.campaign.live(to_epoch(bucket.start))
         if self.on_hand != 0:  # a sold-out bucket says nothing about demand: don't learn zero from it
             self.forecaster.learn_one(bucket.units)
-            if live:
-                self.price_response.learn_one(self.discount, bucket.units)
+            self.demand.learn_one(bucket.units, self.live_discount if live else 0.0, live)
         self.popularity += 0.3 * (bucket.units - self.popularity)
         self.closed_buckets += 1
         arm = self.arm
@@ -253,115 +217,12 @@ class SkuState:
                 out.append(discount)
         return out
 
-    @property
-    def arm(self) -> str | None:
-        """The holdout arm of this SKU's campaign (``control`` / ``treatment``); None without one."""
-        if self.campaign is None or self.policy.holdout_share <= 0.0:
-            return None
-        return holdout_arm(self.campaign.campaign_id, self.sku, self.policy.holdout_share)
-
     def _outcome(self, bucket: ClosedBucket, arm: str) -> BucketOutcome:
         campaign = self.campaign
         assert campaign is not None
         return BucketOutcome(campaign.campaign_id, campaign.starts_at, campaign.ends_at, self.sku, arm,
                              to_epoch(bucket.start), bucket.units, self.bucket_revenue, self.opening_stock,
                              self.base_price)  # fmt: skip
-
-    def _control_restock(self, bucket: ClosedBucket, end: float) -> Decision | None:
-        """The static policy's naive reorder (see :mod:`models.policy.control`); its own reorders count
-        as inbound until the stock shows them, as the adaptive policy's do."""
-        if self.on_hand is None or self.opening_stock is None:
-            return None
-        lead_minutes = self._lead_minutes()
-        self.restocks = [(t, q) for t, q in self.restocks if t + lead_minutes * 60 > end]
-        inbound = max(self.inbound, sum(q for _, q in self.restocks))
-        quantity = NAIVE_RESTOCK.quantity(self.on_hand, inbound, self.opening_stock)
-        if quantity is None:
-            return None
-        self.restocks.append((end, quantity))
-        ts = from_epoch(end)
-        lead_buckets = max(math.ceil(lead_minutes / self.policy.bucket_minutes), 1)
-        fields = {
-            "event_id": decision_id("restock", self.sku, bucket.start),
-            "sku": self.sku,
-            "quantity": quantity,
-            "on_hand": int(self.on_hand),
-            "inbound": int(inbound),
-            "forecast_units": round(sum(self.forecaster.forecast(lead_buckets)), 4),
-            "horizon_minutes": lead_buckets * self.policy.bucket_minutes,
-            "service_level": 0.0,  # the naive rule aims at none
-            "reason": NAIVE_RESTOCK.reason(self.on_hand, self.opening_stock, quantity),
-            "ts": ts,
-        }
-        return Decision("restock", self.sku, ts, fields)
-
-    def _lead_minutes(self) -> int:
-        return self.campaign.restock_lead_minutes if self.campaign else self.policy.default_lead_minutes
-
-    def _restock(self, bucket: ClosedBucket, end: float) -> Decision | None:
-        if self.on_hand is None:
-            return None  # no stock level seen yet: nothing to decide on
-        lead_s = self._lead_minutes() * 60
-        self.restocks = [(t, q) for t, q in self.restocks if t + lead_s > end]
-        campaign = self.campaign
-        review_s = self.policy.review_buckets * self.bucket_s
-        if campaign is not None and campaign.live(end) and end + lead_s >= campaign.ends_at - review_s:
-            return None  # it would arrive after the sale: stock for nobody
-        inbound = max(self.inbound, sum(q for _, q in self.restocks))  # ours, until stock shows it
-        lead_buckets = max(math.ceil(self._lead_minutes() / self.policy.bucket_minutes), 1)
-        decision = restock_decision(
-            self.on_hand, inbound, self.forecaster, lead_buckets, self.policy.service_level,
-            self.policy.review_buckets, self.policy.bucket_minutes,
-        )  # fmt: skip
-        if decision is None:
-            return None
-        self.restocks.append((end, decision.quantity))
-        ts = from_epoch(end)
-        fields = {
-            "event_id": decision_id("restock", self.sku, bucket.start),
-            "sku": self.sku,
-            "quantity": decision.quantity,
-            "on_hand": int(self.on_hand),
-            "inbound": int(inbound),
-            "forecast_units": round(decision.forecast_units, 4),
-            "horizon_minutes": decision.horizon_buckets * self.policy.bucket_minutes,
-            "service_level": self.policy.service_level,
-            "reason": decision.reason,
-            "ts": ts,
-        }
-        return Decision("restock", self.sku, ts, fields)
-
-    def _discount(self, bucket: ClosedBucket, end: float) -> Decision | None:
-        campaign = self.campaign
-        assert campaign is not None
-        last = from_epoch(self.last_discount_change) if self.last_discount_change is not None else None
-        decision = discount_decision(
-            self.discount, campaign.min_discount, campaign.max_discount, self.policy.max_discount_step,
-            timedelta(minutes=self.policy.discount_cooldown_minutes), last, from_epoch(end),
-            self._stock_for_sale(end, campaign), from_epoch(campaign.ends_at),
-            self.forecaster.forecast(self.forecaster.max_horizon), self.price_response,
-            bucket_seconds=self.bucket_s, target_sell_through=self.policy.target_sell_through,
-        )  # fmt: skip
-        if decision is None:
-            return None
-        self.discount, self.last_discount_change = decision.new_discount, end
-        ts = from_epoch(end)
-        fields = {
-            "event_id": decision_id("discount", self.sku, bucket.start),
-            "sku": self.sku,
-            "campaign_id": campaign.campaign_id,
-            "old_discount": decision.old_discount,
-            "new_discount": decision.new_discount,
-            "projected_sell_through": round(decision.projected_sell_through, 4),
-            "reason": decision.reason,
-            "ts": ts,
-        }
-        return Decision("discount", self.sku, ts, fields)
-
-    def _stock_for_sale(self, now: float, campaign: Campaign) -> float:
-        """On hand plus what is inbound and can still arrive before the sale ends."""
-        arrives_in_time = now + self._lead_minutes() * 60 < campaign.ends_at
-        return float(self.on_hand or 0) + (self.inbound if arrives_in_time else 0)
 
     def status(self) -> dict[str, Any]:
         """What recommendations and the dashboard read of this SKU after a closed bucket.
@@ -399,9 +260,6 @@ class SkuState:
                 "level": self.policy.service_level,
             }
         return status
-
-
-NAIVE_RESTOCK = NaiveRestock()  # the static baseline's rule, as models.sim.policies applies it
 
 
 def _typed(value: Any, kind: str, name: str) -> Any:

@@ -2,8 +2,10 @@
 
 *Adaptive* runs :class:`models.policy.sku_state.SkuState` per SKU on the market's events exactly as the
 worker does (events in event-time order, buckets closed behind the clock), so the stream and this
-in-process path take the same decisions for the same input; *static* and *oracle* come from
-:mod:`models.sim.policies`. Forecasts are scored one step ahead against seasonal-naive, and live
+in-process path take the same decisions for the same input. It is compared, in the same market (same
+config, common random numbers) and with the same recommendation setting (lists recorded, none shown),
+with the static discount of the campaign, the best static discount in hindsight and the clairvoyant
+plan (:mod:`models.sim.baselines`). Forecasts are scored one step ahead against seasonal-naive, and live
 recommendation lists against a popularity list by hit-rate@k, on all orders and on *novel* items: was
 an item the buyer later ordered on the list shown before they first touched it (:func:`discoveries`)?
 A list that repeats what was just clicked scores on the first, never on the second.
@@ -37,10 +39,11 @@ from models.recommend.profile import Item, UserProfile
 from models.recommend.ranking import Ranker, RankParams
 from models.recommend.reasons import Signal
 from models.recommend.sales import SalesHistory
+from models.sim.baselines import LABELS, best_static_in_hindsight, run_clairvoyant
 from models.sim.ledger import Ledger
 from models.sim.market import ScenarioConfig, SimEvent
 from models.sim.policies import Decision as SimDecision
-from models.sim.policies import Restock, SetDiscount, run_oracle, run_policy, run_static
+from models.sim.policies import PolicyCallback, Restock, SetDiscount, run_policy, run_static
 
 KIND_RANK = {"catalog": 0, "stock": 1, "orders": 2}  # the worker's tie order (streams/runtime/clock.py)
 Order = tuple[float, str, str, int]  # (event time, user, sku, quantity)
@@ -370,6 +373,19 @@ def forecast_mae(sold: np.ndarray, season: int = 60) -> tuple[dict[str, float], 
     return {"mae": mae("forecast"), "seasonal_naive_mae": mae("seasonal_naive"), "season": season}, runs
 
 
+def pricing_ledgers(config: ScenarioConfig, adaptive: PolicyCallback) -> tuple[dict[str, Ledger], float]:
+    """The four pricing policies in the market of ``config`` (each run builds it afresh: the same
+    shoppers, no recommendation list applied), in report order, and the best static discount."""
+    best = best_static_in_hindsight(config)
+    ledgers = {
+        "static": run_static(config),
+        "best_static": best.ledger,
+        "adaptive": run_policy(config, adaptive),
+        "clairvoyant": run_clairvoyant(config),
+    }
+    return ledgers, best.discount
+
+
 @dataclass
 class Evaluation:
     """The JSON-able ``report`` plus what the plots need."""
@@ -387,7 +403,8 @@ def evaluate(
     item_vectors: Mapping[str, np.ndarray] | None = None,
     k: int = 10,
 ) -> Evaluation:
-    """Run adaptive (in process), static and oracle on ``config`` and score forecasts and lists.
+    """Run adaptive (in process) and the baselines (:func:`pricing_ledgers`) on ``config`` and score
+    forecasts and recommendation lists.
 
     Forecasts are scored with the policy's own season, against seasonal-naive at that season.
     """
@@ -399,13 +416,14 @@ def evaluate(
         recommender.observe(events)
         return adaptive(events, now)
 
-    ledgers = {"adaptive": run_policy(config, callback), "static": run_static(config)}
-    ledgers["oracle"] = run_oracle(config)
+    ledgers, best_discount = pricing_ledgers(config, callback)
     forecast, backtests = forecast_mae(ledgers["adaptive"].sold, policy.season_buckets)
     kinds = Counter(d.kind for d in adaptive.decisions)
     report = {
         "scenario": {n: v.isoformat() if isinstance(v, datetime) else v for n, v in asdict(config).items()},
         "policies": {name: policy_metrics(ledger) for name, ledger in ledgers.items()},
+        "policy_labels": {name: LABELS[name] for name in ledgers},
+        "best_static_discount": best_discount,
         "forecast": forecast,
         "recommendations": recommendation_report(recommender, k),
         "decisions": {"restock": kinds["restock"], "discount": kinds["discount"], "lag_minutes": lag_minutes},

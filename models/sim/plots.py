@@ -1,8 +1,10 @@
 """PNG plots of the demo report (matplotlib, Agg backend: no display needed).
 
-``write_plots(evaluation, closed_loop, out)`` writes ``forecast.png`` (demand against the one-minute-ahead
-forecast and its 90% band, top SKUs), ``stock_discount.png`` (stock on hand and live discount under the
-adaptive policy) and ``policies.png`` (revenue and sell-through per policy).
+``write_plots(evaluation, closed_loop, twin, many, out)`` writes ``forecast.png`` (demand against the
+one-minute-ahead forecast and its 90% band, top SKUs), ``stock_discount.png`` (stock on hand and live
+discount under the adaptive policy), ``policies.png`` (revenue of the four pricing policies in process;
+beside it, apart, the closed loop through Kafka against its in-process twin) and ``seeds.png`` (the
+many-seed ratios with their 95 % intervals).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from matplotlib.axes import Axes
 from models.sim.evaluation import Evaluation
 from models.sim.ledger import Ledger
 
-COLORS = {"adaptive": "#1f77b4", "static": "#7f7f7f", "oracle": "#2ca02c", "closed loop\n(Kafka)": "#ff7f0e"}
+COLORS = {"adaptive": "#1f77b4", "static": "#7f7f7f", "best_static": "#9467bd", "clairvoyant": "#2ca02c"}
 
 
 def top_skus(ledger: Ledger, n: int) -> list[int]:
@@ -88,8 +90,11 @@ def plot_stock_discount(evaluation: Evaluation, path: Path, n: int = 6) -> Path:
         label = ledger.skus[i].sku
         stock.step(minutes, ledger.on_hand[i], where="post", color=colors(k), lw=1.5, label=label)
         discount.step(minutes, 100 * ledger.discount[i], where="post", color=colors(k), lw=1.5)
-    static = 100 * scenario["default_discount"]
-    discount.axhline(static, color=COLORS["static"], ls="--", lw=1.2, label=f"static discount {static:.0f}%")
+    static, best = 100 * scenario["default_discount"], 100 * evaluation.report["best_static_discount"]
+    discount.axhline(
+        static, color=COLORS["static"], ls="--", lw=1.2, label=f"campaign discount {static:.0f}%"
+    )
+    discount.axhline(best, color=COLORS["best_static"], ls=":", lw=1.4, label=f"best static {best:.0f}%")
     for ax in (stock, discount):
         _campaign(ax, scenario, "campaign" if ax is stock else None)
         ax.grid(alpha=0.3)
@@ -105,35 +110,86 @@ def plot_stock_discount(evaluation: Evaluation, path: Path, n: int = 6) -> Path:
     return path
 
 
-def plot_policies(evaluation: Evaluation, closed_loop: Ledger | None, path: Path) -> Path:
-    """Revenue and sell-through of each policy (and of the closed loop through Kafka, when given)."""
-    results = {name: (ledger.revenue, ledger.sell_through) for name, ledger in evaluation.ledgers.items()}
-    if closed_loop is not None:
-        results["closed loop\n(Kafka)"] = (closed_loop.revenue, closed_loop.sell_through)
-    names = list(results)
-    colors = [COLORS.get(name, "#9467bd") for name in names]
-    fig, (rev, st) = plt.subplots(1, 2, figsize=(12, 4.8))
-    for ax, k, fmt in ((rev, 0, "{:,.0f}"), (st, 1, "{:.0%}")):
-        values = [results[name][k] for name in names]
-        bars = ax.bar(names, values, color=colors)
-        ax.bar_label(bars, [fmt.format(v) for v in values], padding=3, fontsize=10)
-        ax.set_ylim(0, max(values) * 1.15 if max(values) > 0 else 1)
-        ax.grid(axis="y", alpha=0.3)
-    rev.set_title("Revenue")
-    rev.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
-    st.set_title("Sell-through (units sold / units available)")
-    st.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+def _bars(ax: Axes, names: list[str], values: list[float], colors: list[str], fmt: str = "{:,.0f}") -> None:
+    bars = ax.bar(names, values, color=colors)
+    ax.bar_label(bars, [fmt.format(v) for v in values], padding=3, fontsize=10)
+    ax.set_ylim(0, max(values) * 1.15 if values and max(values) > 0 else 1)
+    ax.grid(axis="y", alpha=0.3)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+
+
+def plot_policies(
+    evaluation: Evaluation, closed_loop: Ledger | None, twin: Ledger | None, path: Path
+) -> Path:
+    """Revenue of the four pricing policies in process (left), and of the closed loop through Kafka
+    against its in-process twin (right: recommendation lists act on shoppers there, so its revenue
+    compares with its twin only)."""
+    report = evaluation.report
+    labels = {
+        "static": f"static at the\ncampaign discount\n({report['scenario']['default_discount']:.0%})",
+        "best_static": f"best static\nin hindsight\n({report['best_static_discount']:.0%})",
+        "adaptive": "adaptive",
+        "clairvoyant": "clairvoyant plan\n(knows true\ndemand)",
+    }
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5), width_ratios=(2.2, 1))
+    names = list(evaluation.ledgers)
+    _bars(left, [labels.get(n, n) for n in names], [evaluation.ledgers[n].revenue for n in names],
+          [COLORS.get(n, "#9467bd") for n in names])  # fmt: skip
+    left.set_title(f"Revenue in process, seed {report['scenario']['seed']}: one market, no lists applied")
+    if closed_loop is not None and twin is not None:
+        _bars(right, ["closed loop\n(Kafka)", "in-process\ntwin"], [closed_loop.revenue, twin.revenue],
+              ["#ff7f0e", COLORS["adaptive"]])  # fmt: skip
+        right.set_title("Closed loop vs its twin:\nsame market, same lists shown")
+    else:
+        right.set_axis_off()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
 
 
-def write_plots(evaluation: Evaluation, closed_loop: Ledger | None, out: Path) -> list[Path]:
+def plot_seeds(many: dict[str, Any], path: Path) -> Path:
+    """Adaptive ÷ best static and ÷ clairvoyant plan per seed, with the mean and its 95 % interval, in
+    each market of ``many`` (:func:`models.sim.compare.compare_seeds`)."""
+    blocks = [("market", many), ("second market (saturating)", many["second_market"])]
+    blocks = [(name, block) for name, block in blocks if block is not None]
+    fig, axes = plt.subplots(1, len(blocks), figsize=(6.5 * len(blocks), 4.2), squeeze=False, sharey=True)
+    for ax, (name, block) in zip(axes[0], blocks, strict=True):
+        for k, (key, label, color) in enumerate(
+            (("adaptive_vs_best_static", "÷ best static", COLORS["best_static"]),
+             ("adaptive_vs_clairvoyant", "÷ clairvoyant plan", COLORS["clairvoyant"]))
+        ):  # fmt: skip
+            ratios = [row[key] for row in block["per_seed"]]
+            ax.scatter([k] * len(ratios), ratios, color=color, alpha=0.7, label=label)
+            mean, ci = block[key]["mean"], block[key]["ci95"]
+            ax.hlines(mean, k - 0.25, k + 0.25, color=color, lw=2.5)
+            if ci:
+                ax.vlines(k + 0.3, ci[0], ci[1], color=color, lw=2)
+            ax.annotate(f"{mean:.3f}", (k + 0.33, mean), va="center", fontsize=10)
+        ax.axhline(1.0, color="black", lw=0.8, ls="--")
+        ax.set_xticks([0, 1], ["adaptive ÷\nbest static", "adaptive ÷\nclairvoyant plan"])
+        ax.set_xlim(-0.6, 1.9)
+        ax.set_title(f"{name}, seeds {many['seeds'][0]}–{many['seeds'][-1]}")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("revenue ratio (dots: seeds; bar: mean, line: 95 % CI)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_plots(
+    evaluation: Evaluation,
+    closed_loop: Ledger | None,
+    twin: Ledger | None,
+    many: dict[str, Any] | None,
+    out: Path,
+) -> list[Path]:
     """All plots of the report into ``out``; returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
-    return [
+    paths = [
         plot_forecast(evaluation, out / "forecast.png"),
         plot_stock_discount(evaluation, out / "stock_discount.png"),
-        plot_policies(evaluation, closed_loop, out / "policies.png"),
+        plot_policies(evaluation, closed_loop, twin, out / "policies.png"),
     ]
+    return paths + ([plot_seeds(many, out / "seeds.png")] if many is not None else [])

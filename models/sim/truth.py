@@ -1,10 +1,23 @@
 """Scenario settings and the hidden truth of a simulated flash sale.
 
 The truth (elasticities, popularity, user tastes, traffic curve) is drawn once from the seed. The
-pipeline never sees it; the ledger, the oracle and forecast scoring do.
+pipeline never sees it; the ledger, the clairvoyant plan and forecast scoring do.
+
+Two markets differ in how a cart turns into an order as the discount deepens (``demand_response``):
+
+- ``constant-elasticity`` (the default): the chance scales as ``(1 - discount) ** -elasticity`` up to
+  ``max_buy``, close to the log-linear response the adaptive policy assumes;
+- ``saturating``: an S-shaped response that breaks that assumption. Small discounts move almost nobody,
+  demand rises steeply around a per-SKU threshold (``threshold_range``) over about ``threshold_width``,
+  then saturates at what 50 % off brings in the first market: beyond the threshold a deeper discount
+  only gives money away.
 
 >>> truth = MarketTruth(ScenarioConfig(n_users=50, n_skus=10))
 >>> bool(truth.true_demand(0, 40, 0.5) > truth.true_demand(0, 40, 0.1))  # deeper discount, more demand
+True
+>>> s = MarketTruth(ScenarioConfig(n_users=50, n_skus=10, demand_response="saturating"))
+>>> p = s.buy_probability(np.full(10, 0.6)) / s.buy_probability(np.full(10, 0.5))
+>>> bool(p.max() < 1.1)  # saturated: 60 % off sells hardly more than 50 %
 True
 """
 
@@ -12,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import numpy as np
 
@@ -53,6 +67,9 @@ class ScenarioConfig:
     p_cart: float = 0.5
     p_buy: float = 0.12  # at full price; scaled by (1 - discount) ** -elasticity
     max_buy: float = 0.9
+    demand_response: Literal["constant-elasticity", "saturating"] = "constant-elasticity"
+    threshold_range: tuple[float, float] = (0.2, 0.4)  # saturating: per-SKU discount of half response
+    threshold_width: float = 0.05  # saturating: scale of the S-curve's rise
     p_follow_recommendation: float = 0.5
     recommendation_ttl_minutes: int = 30
     # Closing stock of every SKU at the end of every n-th minute, as inventory systems reconcile. Each
@@ -76,6 +93,8 @@ class ScenarioConfig:
             )
         if self.initial_stock and (len(self.initial_stock) != self.n_skus or min(self.initial_stock) < 0):
             raise ValueError("initial_stock needs one count >= 0 per SKU")
+        if self.demand_response not in ("constant-elasticity", "saturating"):
+            raise ValueError(f"unknown demand_response {self.demand_response!r}")
         if not self.campaign_id:
             object.__setattr__(self, "campaign_id", f"flash-{self.start:%Y%m%d-%H%M}-{self.seed}")
 
@@ -126,6 +145,8 @@ class MarketTruth:
         cat_elasticity = np.array([CATEGORIES[i].elasticity for i in cat_index])
         jitter = rng.normal(0.0, config.elasticity_jitter, n)
         self.elasticity = np.clip(cat_elasticity + jitter, 0.3, 4.0)
+        # The saturating market's thresholds: a generator of their own, so the first market's draws stay.
+        self.threshold = np.random.default_rng([config.seed, 3]).uniform(*config.threshold_range, n)
         # Zipf popularity over a random ranking; a SKU's share is within its category.
         popularity = 1.0 / rng.permutation(np.arange(1, n + 1)) ** config.zipf_exponent
         self.cat_members = [np.flatnonzero(self.sku_category == c) for c in range(len(self.categories))]
@@ -156,8 +177,16 @@ class MarketTruth:
         return self.preference[users, self.sku_category[skus]] / self._preference_max[users]
 
     def buy_probability(self, discount: np.ndarray) -> np.ndarray:
-        """Per SKU, chance that a cart becomes an order at the given discount (hidden elasticity)."""
+        """Per SKU, chance that a cart becomes an order at the given discount (hidden response)."""
         c = self.config
+        if c.demand_response == "saturating":
+            top = np.minimum(c.max_buy, c.p_buy * 0.5**-self.elasticity)
+
+            def rise(d: np.ndarray | float) -> np.ndarray:
+                return 1.0 / (1.0 + np.exp(-(d - self.threshold) / c.threshold_width))
+
+            share = (rise(discount) - rise(0.0)) / (1.0 - rise(0.0))
+            return c.p_buy + (top - c.p_buy) * share
         return np.minimum(c.max_buy, c.p_buy * (1.0 - discount) ** -self.elasticity)
 
     def demand_rate(self, minute: int, discount: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,11 @@ def sku_policy(settings: Settings) -> SkuPolicy:
         discount_cooldown_minutes=settings.discount_cooldown_minutes,
         season_buckets=max(settings.forecast_season_minutes // settings.bucket_minutes, 1),
         holdout_share=settings.holdout_share,
+        min_evidence_buckets=math.ceil(settings.discount_min_evidence_minutes / settings.bucket_minutes),
+        prior_elasticity=settings.discount_prior_elasticity,
+        revenue_guard_z=settings.discount_revenue_guard_z,
+        restock_horizon=settings.restock_horizon,
+        restock_confirm_buckets=math.ceil(settings.restock_confirm_minutes / settings.bucket_minutes),
     )
 
 

@@ -6,9 +6,10 @@ crash never splits them); ``sku-clocks`` one :class:`PartitionClock` per partiti
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from models.policy.campaign_demand import CampaignDemand
 from models.policy.sku_state import SkuState
 from streams.runtime.clock import Inbox, PartitionClock, Pending, SourceMark, SourceTimes
 from streams.runtime.codec import StateCodec, binary, integer, number, optional_number, str_map, text
@@ -42,6 +43,26 @@ def slot_from_plain(body: dict[str, Any]) -> SkuSlot:
     return SkuSlot(inbox, SkuState.from_state(body["state"]), RecentIds(str_map(body["seen"], number)))
 
 
+def slot_from_plain_v2(body: dict[str, Any]) -> SkuSlot:
+    """A slot of version 2 (the holdout's fields, before the campaign-aware demand model): its price
+    response (another model) is dropped and the new model starts afresh; the live discount is taken to
+    be ours."""
+    state = {k: v for k, v in body["state"].items() if k != "price_response"}
+    state |= {
+        "live_discount": state["discount"],
+        "supplier_short_at": None,
+        "demand": asdict(CampaignDemand()),
+    }
+    return slot_from_plain({**body, "state": state})
+
+
+def slot_from_plain_v1(body: dict[str, Any]) -> SkuSlot:
+    """A slot of version 1 (before the holdout experiment): no opening stock, base price or revenue of
+    the open bucket were kept (the next stock level counts as the opening stock); then as version 2."""
+    state = {**body["state"], "opening_stock": None, "base_price": None, "bucket_revenue": 0.0}
+    return slot_from_plain_v2({**body, "state": state})
+
+
 def optional_binary(value: Any) -> bytes | None:
     return None if value is None else binary(value)
 
@@ -71,12 +92,9 @@ def clock_from_plain(body: dict[str, Any]) -> PartitionClock:
     )
 
 
-def slot_from_plain_v1(body: dict[str, Any]) -> SkuSlot:
-    """A slot of version 1 (before the holdout experiment): no opening stock, base price or revenue of
-    the open bucket were kept: the next stock level counts as the opening stock."""
-    state = {**body["state"], "opening_stock": None, "base_price": None, "bucket_revenue": 0.0}
-    return slot_from_plain({**body, "state": state})
-
-
-SKU_SLOTS = StateCodec("sku-slot", 2, slot_to_plain, slot_from_plain, older={1: slot_from_plain_v1})
+# v1: before the holdout; v2: + the holdout's opening stock, base price, bucket revenue; v3: + the
+# campaign-aware demand model (instead of the price response), the live discount, the supplier's shortfall.
+SKU_SLOTS = StateCodec(
+    "sku-slot", 3, slot_to_plain, slot_from_plain, older={1: slot_from_plain_v1, 2: slot_from_plain_v2}
+)
 SKU_CLOCKS = StateCodec("sku-clock", 1, clock_to_plain, clock_from_plain)

@@ -2,9 +2,10 @@
 
 One run = a fresh namespace (topic prefix and Postgres schema ``demo_<utc time>``), one worker process,
 a closed-loop sale of about ``sale_s`` seconds through Kafka, the decisions read back from the topics
-and from Postgres, and the in-process evaluation (adaptive / static / oracle). While it runs,
+and from Postgres, and the in-process evaluation (adaptive against its baselines). While it runs,
 ``flashsale dashboard`` serves the namespace (its URL is printed). It writes ``report.json`` and the
 plots; then the dashboard and the worker are stopped, and so is the local stack if the demo started it.
+What it prints is :func:`streams.tools.demo_report.format_report`.
 """
 
 from __future__ import annotations
@@ -28,19 +29,23 @@ from infra import migrations
 from infra.errors import InfraError
 from infra.net import free_port, port_in_use
 from models.experiment.evaluation import run_experiment
+from models.sim.compare import compare_seeds, second_market_of
 from models.sim.evaluation import Listed, ShadowRecommender, evaluate, policy_metrics, recommendation_report
+from models.sim.ledger import Ledger
 from models.sim.market import ScenarioConfig
+from models.sim.twin import run_twin
 from streams.contracts.topics import DISCOUNTS, RESTOCK
 from streams.runtime.admin import client_config, ensure_topics
 from streams.settings import Settings
 from streams.sink.tables import tables_for
 from streams.skus.processor import sku_policy
-from streams.tools.experiment import experiment_lines, live_experiment
+from streams.tools.experiment import live_experiment
 from streams.tools.process import READY, Child
 from streams.tools.simulate import SimulationRun, simulate
 
 Progress = Callable[[str], None]
 DASHBOARD_PORT = 8050  # the demo's dashboard, when this port is free
+MANY_SEEDS = range(1, 6)  # the report's many-seed block: pricing in these markets, the same code
 
 
 @contextmanager
@@ -131,8 +136,9 @@ def experiment_rows(settings: Settings, ids: set[str]) -> list[str]:
     return stored_ids(settings, {"experiment_results": ids})["experiment_results"]
 
 
-def stream_report(settings: Settings, run: SimulationRun) -> dict[str, Any]:
-    """What went through Kafka and Postgres, compared with the in-process path."""
+def stream_report(settings: Settings, run: SimulationRun, twin: Ledger) -> dict[str, Any]:
+    """What went through Kafka and Postgres, compared with the in-process path and with ``twin``, the
+    closed loop's in-process twin (:func:`models.sim.twin.run_twin`)."""
     on_topics = {
         "restock_events": topic_ids(settings, RESTOCK),
         "discount_adjustments": topic_ids(settings, DISCOUNTS),
@@ -158,6 +164,9 @@ def stream_report(settings: Settings, run: SimulationRun) -> dict[str, Any]:
         "decisions_only_in_process": len(run.in_process - streamed),
         "last_minute_decisions": run.last_minute,  # in process only: the stream waits for later events
         "closed_loop": policy_metrics(run.ledger),
+        "in_process_twin": policy_metrics(twin),
+        "same_run_as_twin": run.ledger.summary() == twin.summary(),
+        "holdout_share": settings.holdout_share,
         **stream_recommendations(settings, run, k),
     }
 
@@ -216,8 +225,9 @@ def run_demo(
 ) -> dict[str, Any]:
     """The whole demo on the stack ``settings`` point at; returns the report (also in ``out/report.json``).
 
-    The worker holds ``holdout_share`` of the campaign SKUs out on the static policy (0: none); the
-    in-process policies (adaptive, static, oracle) are the whole catalogue's, without a holdout.
+    The worker holds ``holdout_share`` of the campaign SKUs out on the static policy (0: none), and so
+    does the closed loop's in-process twin; the in-process pricing rows (static, best static, adaptive,
+    clairvoyant) and the many-seed block are the whole catalogue's, without a holdout.
     """
     from models.sim.plots import write_plots
     from models.sim.recommendation_plots import plot_hit_rates
@@ -229,10 +239,10 @@ def run_demo(
     progress(f"namespace {ns}: creating topics and migrating schema")
     migrations.upgrade(s.database_url.get_secret_value(), ns)
     ensure_topics(s)
+    adaptive = replace(sku_policy(s), holdout_share=0.0)  # in process: the whole catalogue adaptive
     with worker(s, out / "worker.log") as child, dashboard(s, out / "dashboard.log") as url:
         progress(f"dashboard: {url}")
-        progress("evaluating adaptive, static and oracle in process while the worker starts")
-        adaptive = replace(sku_policy(s), holdout_share=0.0)
+        progress("evaluating adaptive and its baselines in process while the worker starts")
         evaluation = evaluate(config, adaptive, lag_minutes=1, k=s.recommendations_k)
         truth = (
             run_experiment(config, sku_policy(s), pre_minutes=s.holdout_pre_minutes)
@@ -243,81 +253,18 @@ def run_demo(
         rate = sum(evaluation.ledgers["adaptive"].events_by_topic.values()) / sale_s
         progress(f"worker ready; the sale runs ~{sale_s:.0f} s at {rate:.0f} events/s, closed loop")
         run = simulate(s, config, rate=rate, closed_loop=True, wait_s=wait_s)
-        progress("reading the decisions back from Kafka and Postgres")
-        report = {**evaluation.report, "stream": stream_report(s, run)}
+        progress("reading the decisions back from Kafka and Postgres; running the closed loop's twin")
+        twin = run_twin(config, sku_policy(s), run.applied_lists)  # the worker's policy: its holdout too
+        report = {**evaluation.report, "stream": stream_report(s, run, twin)}
         if truth is not None:
             report["experiment"] = live_experiment(s, run, truth, partial(experiment_rows, s))
-        (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-        recommendations = plot_hit_rates(
-            report["recommendations"], report["stream"], out / "recommendations.png"
-        )
-        for path in [*write_plots(evaluation, run.ledger, out), recommendations]:
-            progress(f"wrote {path}")
+    progress(f"pricing over seeds {MANY_SEEDS[0]}–{MANY_SEEDS[-1]}, in both markets")
+    report["many_seeds"] = compare_seeds(
+        MANY_SEEDS, adaptive, lambda seed: replace(config, seed=seed),
+        lambda seed: second_market_of(replace(config, seed=seed)), lists=False,
+    )  # fmt: skip
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    recommendations = plot_hit_rates(report["recommendations"], report["stream"], out / "recommendations.png")
+    for path in [*write_plots(evaluation, run.ledger, twin, report["many_seeds"], out), recommendations]:
+        progress(f"wrote {path}")
     return report
-
-
-def format_report(report: dict[str, Any]) -> str:
-    """The report as the table ``flashsale demo`` prints."""
-    head = (
-        f"{'policy':<22}{'revenue':>12}{'units':>8}{'sell-through':>14}{'stockout min':>14}{'leftover':>10}"
-    )
-    loop = "closed loop (Kafka)" if "experiment" not in report else "closed loop, holdout"
-    rows = {**report["policies"], **({loop: report["stream"]["closed_loop"]} if "stream" in report else {})}
-    lines = [head, "-" * len(head)]
-    for name, p in rows.items():
-        lines.append(
-            f"{name:<22}{p['revenue']:>12,.0f}{p['units']:>8.0f}{p['sell_through']:>14.1%}"
-            f"{p['stockout_minutes']:>14.0f}{p['leftover']:>10.0f}"
-        )
-    f, r = report["forecast"], report["recommendations"]
-    lines.append(
-        f"forecast MAE (1 min ahead, units/min): {f['mae']:.3f}"
-        f"  vs seasonal-naive {f['seasonal_naive_mae']:.3f}"
-    )
-    hit = next(k for k in r if k.startswith("hit_rate_at_"))
-    pop, label = f"popularity_{hit}", hit.replace("hit_rate_at_", "hit-rate@")
-    novel, novel_pop = f"novel_{hit}", f"popularity_novel_{hit}"
-    lines.append(
-        f"recommendation {label} (in process, lists not shown; popularity's list at the same moments, "
-        f"bought items left out alike): all orders {r[hit]:.1%} vs popularity {r[pop]:.1%}"
-    )
-    lines.append(
-        f"  novel items (on the list before the buyer first touched them; {r['novel_orders']} of "
-        f"{r['orders']} orders): {r[novel]:.1%}  vs popularity {r[novel_pop]:.1%}"
-    )
-    if "stream" in report:
-        lines += _stream_lines(report["stream"], hit, pop)
-    if "experiment" in report:
-        lines += experiment_lines(report["experiment"])
-    return "\n".join(lines)
-
-
-def _stream_lines(st: dict[str, Any], hit: str, pop: str) -> list[str]:
-    novel, novel_pop, twin = f"novel_{hit}", f"popularity_novel_{hit}", st["twin"]
-    overlap = hit.replace("hit_rate", "twin_overlap")
-    live = ["n/a (no lists on the topic)"]
-    if st[hit] is not None:
-        live = [
-            f"all orders {st[hit]:.1%} vs popularity {st[pop]:.1%}; novel items {st[novel]:.1%} vs "
-            f"popularity {st[novel_pop]:.1%} ({st['novel_orders']} orders)",
-            f"  the in-process twin on the same published events (stand-in vectors for BERT's): novel items "
-            f"{twin[novel]:.1%}; of {st['lists_on_both']} lists made on the same event, "
-            f"{st['same_lists_as_twin']} the same, {st[overlap]:.0%} of the items",
-        ]
-    topics, rows = st["decisions_on_topics"], st["rows_in_postgres"]
-    same = "yes" if st["same_decisions_as_in_process"] else "NO"
-    only = st["decisions_only_in_stream"], st["decisions_only_in_process"]
-    missed, due, late = st["missed_the_wait"], st["due_decisions"], st["applied_late"]
-    return [
-        f"  through Kafka (lists shown: partly their own effect): {live[0]}",
-        *live[1:],
-        f"decisions on topics {sum(topics.values())} (restock {topics['restock_events']}, discount "
-        f"{topics['discount_adjustments']}); rows in Postgres {sum(rows.values())}, "
-        f"{st['missing_in_postgres']} missing, {st['duplicate_rows']} duplicate",
-        f"same decisions as the in-process maths on the published events: {same} "
-        f"({only[0]} only in the stream, {only[1]} only in process; the last minute's "
-        f"{st['last_minute_decisions']} wait for later events)",
-        f"closed loop: {st['wall_s']:.0f} s; {missed} of {due} due decisions missed the wait "
-        f"({late} applied late); {st['recommendation_lists']} recommendation lists applied",
-        f"topics and tables kept: flashsale tail restock --namespace {st['namespace']} --from-beginning",
-    ]

@@ -6,7 +6,8 @@ ended when the run began and applies them to the market at their ``ts``. The wor
 minute *m* only once minute *m+1* is published (its watermark must pass the bucket's end), so after
 each minute the loop waits, at most ``wait_s``, for the decisions of the minute before; an in-process
 shadow of the per-SKU maths (:class:`models.sim.evaluation.AdaptivePolicy`) says which ones are due. When
-they all arrive in time the run equals ``evaluate(config, lag_minutes=1)``'s adaptive run.
+they all arrive in time the run equals its in-process twin (:func:`models.sim.twin.run_twin`: the
+adaptive policy in process, shown the same recommendation lists at the same minutes).
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ class SimulationRun:
     late: int = 0  # applied one or more minutes after they were due
     shown: list[Shown] = field(default_factory=list)
     lists: dict[tuple[str, str], tuple[Listed, ...]] = field(default_factory=dict)  # (user, source event)
+    # The lists applied to the market, per minute of the market when applied (the twin replays them).
+    applied_lists: dict[int, list[tuple[str, tuple[str, ...], datetime]]] = field(default_factory=dict)
     orders: list[Order] = field(default_factory=list)
     # With a holdout: the shadow's experiment estimates on the events published (every closed campaign
     # bucket; the stream closes a bucket only once a later event moves its watermark past it).
@@ -153,7 +156,9 @@ class ClosedLoop:
             elif topic == DISCOUNTS:
                 m.apply_discount(v["sku"], v["new_discount"], ts)
             else:
-                m.apply_recommendations(v["user_id"], [i["sku"] for i in v["items"]], ts)
+                skus = tuple(i["sku"] for i in v["items"])
+                m.apply_recommendations(v["user_id"], list(skus), ts)
+                self.run.applied_lists.setdefault(m.minute, []).append((v["user_id"], skus, ts))
             self.run.applied[topic] += 1
             self.run.late += topic != RECOMMENDATIONS and ts < m.config.minute_start(m.minute - 1)
         self.inbox.clear()

@@ -20,8 +20,8 @@ import pytest
 import sqlalchemy as sa
 
 from infra.net import free_port
-from models.forecast.demand import DemandForecaster
 from models.ids import decision_id, from_epoch
+from models.policy.campaign_demand import CampaignDemand, CampaignOutlook
 from models.policy.restock import restock_decision
 from models.policy.sku_state import SkuState
 from streams.runtime.admin import client_config, ensure_topics, partitions_of
@@ -193,38 +193,54 @@ def replay_decisions(messages: list[Message], settings: Settings) -> dict[str, d
     return out
 
 
-def expected_restocks(sale: ScriptedSale, settings: Settings) -> dict[str, dict[str, Any]]:
-    """Restocks from models/policy/restock.py on a DemandForecaster fed the script's own per-bucket units.
+def expected_restocks(
+    sale: ScriptedSale, settings: Settings, discounts: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Restocks from models/policy/restock.py on a CampaignDemand fed the script's own per-bucket units.
 
-    Independent of SkuState: units per bucket, the stock level seen before each bucket end and the
-    restocks still inside their lead time are counted here from the script itself.
+    Independent of SkuState: units per bucket, the stock level seen before each bucket end, our orders
+    not yet confirmed and whether the supplier took them (the script's stock reports never show an
+    order as inbound: its supplier takes none) are counted here from the script itself; the discount
+    each restock plans with is the last of ``discounts`` (the stream's) taken before it.
     """
     policy, until = sku_policy(settings), final_watermark(sale.messages, settings)
-    bucket_s = 60 * settings.bucket_minutes
-    lead = sale.campaign["restock_lead_minutes"]
-    ends_at = datetime.fromisoformat(sale.campaign["ends_at"]).timestamp()
-    start = sale.start.timestamp()
+    bucket_s, confirm_s = 60 * settings.bucket_minutes, 60 * settings.restock_confirm_minutes
+    lead, c, start = sale.campaign["restock_lead_minutes"], sale.campaign, sale.start.timestamp()
+    window = (
+        datetime.fromisoformat(c["starts_at"]).timestamp(),
+        datetime.fromisoformat(c["ends_at"]).timestamp(),
+    )
     out = {}
     for sku in sale.products:
         orders = [m.data for m in sale.of("orders") if m.data["sku"] == sku]
         levels = [(m.ts, m.data) for m in sale.of("stock") if m.data["sku"] == sku]
-        forecaster, ours = DemandForecaster(season=policy.season_buckets), []
+        ours_moves = sorted(
+            (d["ts"].timestamp(), d["new_discount"]) for d in discounts.values() if d["sku"] == sku
+        )
+        demand, ours, short = CampaignDemand(prior_elasticity=policy.prior_elasticity), [], False
         for b in range(int((until - start) // bucket_s)):
             begin, end = start + b * bucket_s, start + (b + 1) * bucket_s
             units = sum(
                 o["quantity"] for o in orders if begin <= datetime.fromisoformat(o["ts"]).timestamp() < end
             )
-            level = [data for t, data in levels if t < end][-1]
+            seen_at, level = [(t, data) for t, data in levels if t < end][-1]
+            live = window[0] <= begin < window[1]
             if level["on_hand"] != 0:  # a sold-out bucket says nothing about demand
-                forecaster.learn_one(units)
+                demand.learn_one(units, c["discount"] if live else 0.0, live)
             ours = [(t, q) for t, q in ours if t + lead * 60 > end]
-            if ends_at - policy.review_buckets * bucket_s <= end + lead * 60 and end < ends_at:
-                continue  # it would arrive after the sale
-            inbound = max(level["inbound"], sum(q for _, q in ours))
+            short = short or level["inbound"] < sum(q for t, q in ours if t + confirm_s <= seen_at)
+            if short:
+                continue  # the supplier took less than ordered: no more orders in this campaign
+            inbound = level["inbound"] + sum(q for t, q in ours if t + confirm_s > seen_at)
             lead_buckets = max(math.ceil(lead / settings.bucket_minutes), 1)
+            cover = max(policy.review_buckets, math.ceil((window[1] - end) / bucket_s) - lead_buckets)
+            if demand.n_live < policy.min_evidence_buckets or end >= window[1]:
+                cover = policy.review_buckets  # the rest of the campaign only on enough evidence
+            discount = ([c["discount"]] + [d for t, d in ours_moves if t < end])[-1]
+            outlook = CampaignOutlook(demand, window, end, bucket_s, discount)
             decision = restock_decision(
-                level["on_hand"], inbound, forecaster, lead_buckets, settings.service_level,
-                policy.review_buckets, settings.bucket_minutes,
+                level["on_hand"], inbound, outlook, lead_buckets, settings.service_level, cover,
+                settings.bucket_minutes,
             )  # fmt: skip
             if decision is None:
                 continue

@@ -11,6 +11,7 @@ import pytest
 from models.sim.evaluation import AdaptivePolicy
 from models.sim.market import FlashSaleMarket, SimEvent, timestamp_ms
 from models.sim.policies import run_policy
+from models.sim.twin import run_twin
 from streams.settings import Settings
 from streams.skus.processor import sku_policy
 from streams.tools.simulate import scenario, simulate
@@ -60,6 +61,9 @@ def test_closed_loop_applies_the_workers_decisions(settings: Settings, start_wor
     assert run.expected > 0 and run.missing == 0
     assert set(run.decisions) == run.in_process
     assert run.applied["restock"] + run.applied["discount-adjustments"] == len(run.decisions)
+    # Its twin (the in-process adaptive run shown the same lists at the same minutes) is the same run.
+    twin = run_twin(SMALL, sku_policy(settings), run.applied_lists)
+    assert run.ledger.summary() == twin.summary()
     if not run.shown:  # no recommendations changed the market: it is exactly the in-process adaptive run
         in_process = run_policy(SMALL, AdaptivePolicy(sku_policy(settings), lag_minutes=1))
         assert run.ledger.summary() == in_process.summary()

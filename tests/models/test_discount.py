@@ -2,28 +2,27 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from models.policy.discount import DiscountDecision, PriceResponse, discount_decision
+from models.policy.discount import DiscountDecision, discount_decision
 
 NOW = datetime(2024, 11, 11, 10, 0, tzinfo=UTC)
 END = NOW + timedelta(minutes=60)
 
 
 def decide(
-    current: float, stock: float, rate: float, now_ts: datetime = NOW, last_change_ts: datetime | None = None
+    current: float,
+    stock: float,
+    rate: float,
+    now_ts: datetime = NOW,
+    last_change_ts: datetime | None = None,
+    elasticity: float = 3.0,
+    sd: float = 0.0,
+    guard: float | None = 1.0,
 ) -> DiscountDecision | None:
     return discount_decision(
-        current,
-        0.1,
-        0.5,
-        0.05,
-        timedelta(minutes=5),
-        last_change_ts,
-        now_ts,
-        remaining_stock=stock,
-        ends_at=END,
-        expected_units=[rate] * 60,
-        price_response=PriceResponse(),
-    )
+        current, 0.1, 0.5, 0.05, timedelta(minutes=5), last_change_ts, now_ts, remaining_stock=stock,
+        ends_at=END, expected_units=[rate] * 60, elasticity=elasticity, elasticity_sd=sd,
+        revenue_guard_z=guard,
+    )  # fmt: skip
 
 
 def test_left_over_stock_deepens_by_at_most_one_step() -> None:
@@ -53,10 +52,22 @@ def test_cooldown_is_event_time() -> None:
     assert decide(0.2, stock=600, rate=5, now_ts=END) is None
 
 
-def test_price_response_starts_at_the_prior_and_learns() -> None:
-    pr = PriceResponse(prior_elasticity=3.0)
-    assert pr.elasticity == pytest.approx(3.0)
-    for i in range(200):
-        d = 0.1 + 0.1 * (i % 4)
-        pr.learn_one(d, 20.0)  # demand does not react to the discount at all
-    assert pr.elasticity < 1.0 and pr.predict_one(0.2) == pytest.approx(20.0, rel=0.1)
+def test_left_over_stock_is_not_chased_past_where_a_deeper_discount_earns_less() -> None:
+    # Elasticity 1.6: (1 - d) e^(1.6 d) peaks at d = 1 - 1/1.6 = 0.375.
+    capped = decide(0.35, stock=600, rate=5, elasticity=1.6)
+    assert capped is not None and capped.new_discount == pytest.approx(0.37)
+    assert decide(0.375, stock=600, rate=5, elasticity=1.6) is None  # at the ceiling: hold
+    back = decide(0.45, stock=600, rate=5, elasticity=1.6)  # above it: a shallower discount earns more
+    assert back is not None and back.new_discount == pytest.approx(0.40) and "hardly answers" in back.reason
+    # An uncertain elasticity moves the ceiling up (judged optimistically); no guard: no ceiling.
+    unsure = decide(0.45, stock=600, rate=5, elasticity=1.6, sd=1.0)
+    unguarded = decide(0.45, stock=600, rate=5, elasticity=1.6, guard=None)
+    assert unsure is not None and unsure.new_discount == pytest.approx(0.5)
+    assert unguarded is not None and unguarded.new_discount == pytest.approx(0.5)
+
+
+def test_moves_too_small_to_matter_and_a_ceiling_that_wobbles_change_nothing() -> None:
+    assert decide(0.2, stock=316, rate=5) is None  # 95 % less a hair: a 1-point move is not worth it
+    # The ceiling for elasticity 1.6 is 0.375; within 5 points above it the discount stays.
+    assert decide(0.42, stock=600, rate=5, elasticity=1.6) is None
+    assert decide(0.43, stock=600, rate=5, elasticity=1.6) is not None

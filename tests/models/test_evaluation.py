@@ -159,10 +159,13 @@ def test_shadow_recommender_debounces_records_orders_and_judges_popularity_alike
 
 def test_evaluate_reports_every_policy_forecast_and_hit_rate() -> None:
     report = evaluate(TINY).report
-    for policy in ("adaptive", "static", "oracle"):
-        assert {"revenue", "units", "sell_through", "stockout_minutes", "leftover"} <= report["policies"][
-            policy
-        ].keys()
+    assert list(report["policies"]) == ["static", "best_static", "adaptive", "clairvoyant"]
+    for policy in report["policies"].values():
+        assert {"revenue", "units", "sell_through", "stockout_minutes", "leftover"} <= policy.keys()
+    assert report["policy_labels"]["clairvoyant"] == "clairvoyant plan (knows true demand)"
+    revenue = {name: p["revenue"] for name, p in report["policies"].items()}
+    assert revenue["best_static"] >= revenue["static"]  # the campaign's own discount is a candidate
+    assert TINY.min_discount <= report["best_static_discount"] <= TINY.max_discount
     assert {"mae", "seasonal_naive_mae"} <= report["forecast"].keys()
     recs = report["recommendations"]
     assert recs["lists"] > 0 and 0 < recs["novel_orders"] <= recs["orders"]

@@ -15,7 +15,7 @@ from models.plan.learn import fit
 from models.plan.recommend import PlanOptions, best_discounts, choose_windows, fluid_units, plan_sale
 from models.plan.report import plan_report, table_lines
 from models.plan.scenario import PlanScenario, sku_infos, stream_history
-from models.sim.policies import oracle_plan
+from models.sim.baselines import clairvoyant_plan
 from models.sim.truth import MarketTruth, ScenarioConfig
 
 MONDAY = datetime(2026, 11, 2, tzinfo=UTC)
@@ -180,10 +180,10 @@ def test_the_discount_is_the_clairvoyant_rule_on_the_demand_it_is_given() -> Non
         full_price[:, lead:].sum(axis=1, keepdims=True),
     )
     _, discount, reorder = best_discounts(first, rest, model, truth.initial_stock, terms, PlanOptions())
-    oracle = oracle_plan(truth)
-    np.testing.assert_allclose(discount[:, 0], oracle.discount)
-    np.testing.assert_allclose(reorder[:, 0], oracle.restock)
-    assert len(set(oracle.discount)) > 1  # stock and elasticity both mattered
+    clairvoyant = clairvoyant_plan(truth)
+    np.testing.assert_allclose(discount[:, 0], clairvoyant.discount)
+    np.testing.assert_allclose(reorder[:, 0], clairvoyant.restock)
+    assert len(set(clairvoyant.discount)) > 1  # stock and elasticity both mattered
 
 
 def test_each_category_gets_its_own_peak_and_the_shortest_good_duration(model) -> None:  # type: ignore[no-untyped-def]

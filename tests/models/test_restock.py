@@ -1,11 +1,15 @@
+"""Restock sizing: an order covers the demand of its cover window, less what is left when it lands."""
+
+from __future__ import annotations
+
 import pytest
 
-from models.forecast.demand import DemandForecaster
+from models.policy.campaign_demand import CampaignDemand, CampaignOutlook
 from models.policy.restock import restock_decision
 
 
 class Flat:
-    """`rate` units a bucket, safety stock `safety` whatever the horizon."""
+    """`rate` units a bucket; any window's quantile is its mean plus `safety`."""
 
     def __init__(self, rate: float, safety: float) -> None:
         self.rate, self.safety = rate, safety
@@ -13,32 +17,42 @@ class Flat:
     def forecast(self, horizon: int) -> list[float]:
         return [self.rate] * horizon
 
-    def demand_quantile(self, horizon: int, service_level: float) -> float:
+    def window_quantile(self, start: int, horizon: int, service_level: float) -> float:
         return self.rate * horizon + (self.safety if self.rate > 0 else 0.0)
 
 
-def test_orders_only_strictly_below_the_reorder_point() -> None:
-    demand = Flat(2.0, 4.0)  # reorder point over 10 buckets: 24
-    assert restock_decision(20, 4, demand, lead_time_buckets=10) is None
-    d = restock_decision(20, 3.5, demand, lead_time_buckets=10, review_buckets=5)
-    assert d is not None and d.reorder_point == pytest.approx(24.0)
-    assert d.order_up_to == pytest.approx(34.0) and d.quantity == 11  # 34 - 23.5, rounded up
-    assert "23.5" in d.reason and "24.0" in d.reason and "11" in d.reason
+def test_an_order_covers_its_window_less_what_is_left_when_it_lands() -> None:
+    demand = Flat(2.0, 4.0)  # 20 units over a 10-bucket lead time; a 5-bucket window needs 14
+    assert restock_decision(20, 14, demand, lead_time_buckets=10, cover_buckets=5) is None  # 14 left
+    d = restock_decision(20, 3.5, demand, lead_time_buckets=10, cover_buckets=5)
+    assert d is not None and d.expected_left == pytest.approx(3.5) and d.cover_quantile == pytest.approx(14)
+    assert d.quantity == 11 and d.forecast_units == pytest.approx(10.0)  # 14 - 3.5, rounded up
+    assert "3.5" in d.reason and "14.0" in d.reason and "ordering 11" in d.reason
 
 
-def test_inbound_covering_the_gap_and_zero_forecast_mean_no_order() -> None:
-    assert restock_decision(0, 30, Flat(2.0, 4.0), lead_time_buckets=10) is None
+def test_a_shelf_that_sells_out_before_the_order_lands_carries_nothing_over() -> None:
+    short = restock_decision(5, 0, Flat(2.0, 4.0), lead_time_buckets=10, cover_buckets=5)
+    assert short is not None and short.expected_left == 0.0 and short.quantity == 14  # not 14 + 15 lost
+
+
+def test_no_demand_means_no_order_and_quantities_are_whole_units() -> None:
     assert restock_decision(0, 0, Flat(0.0, 0.0), lead_time_buckets=10) is None
-
-
-def test_quantity_is_an_integer_of_at_least_one() -> None:
-    d = restock_decision(23.99, 0, Flat(2.0, 4.0), lead_time_buckets=10, review_buckets=0)
+    d = restock_decision(21.99, 0, Flat(2.0, 0.0), lead_time_buckets=10, cover_buckets=1)
     assert d is not None and d.quantity == 1 and isinstance(d.quantity, int)
+    with pytest.raises(ValueError):
+        restock_decision(0, 0, Flat(1.0, 0.0), lead_time_buckets=0)
 
 
-def test_with_a_forecaster_the_reorder_point_carries_safety_stock() -> None:
-    f = DemandForecaster(season=1, max_horizon=30)
-    for y in [3, 7, 2, 8, 5, 4, 9, 1] * 8:
-        f.learn_one(y)
-    d = restock_decision(0, 0, f, lead_time_buckets=10, service_level=0.95)
-    assert d is not None and d.reorder_point > sum(f.forecast(10)) and d.safety_stock > 0
+def test_an_order_that_lands_after_the_campaign_is_sized_for_the_demand_after_it() -> None:
+    demand = CampaignDemand(level=2.0, elasticity=0.0, outside_rate=0.5)  # e^2 ≈ 7.4 a bucket inside
+    minute = 60
+
+    def order(campaign_ends_in: int) -> int:
+        window = (0.0, float(minute * campaign_ends_in))
+        outlook = CampaignOutlook(demand, window, start=0.0, bucket_s=minute, discount=0.3)
+        d = restock_decision(10, 0, outlook, lead_time_buckets=5, cover_buckets=10)
+        return d.quantity if d else 0
+
+    during = order(campaign_ends_in=60)  # lands inside the campaign: ten campaign buckets to cover
+    after = order(campaign_ends_in=5)  # lands as it ends: ten buckets at the rate outside it
+    assert during > 70 and 0 < after < 15

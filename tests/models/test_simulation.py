@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
@@ -11,9 +12,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from models.sim.baselines import best_static_in_hindsight, run_clairvoyant, static_grid
 from models.sim.catalog import CATEGORIES, CATEGORY_QUERIES, build_catalog
 from models.sim.market import FlashSaleMarket, ScenarioConfig, SimEvent, timestamp_ms
-from models.sim.policies import Decision, Restock, SetDiscount, run_oracle, run_policy, run_static
+from models.sim.policies import Decision, Restock, SetDiscount, run_policy, run_static
+from models.sim.truth import MarketTruth
 
 SMALL = ScenarioConfig(
     seed=11,
@@ -220,10 +223,24 @@ def test_recommendations_that_match_taste_convert_better() -> None:
     assert clicks_with("best") > clicks_with("worst")
 
 
-def test_oracle_beats_static() -> None:
-    static, oracle = run_static(SMALL), run_oracle(SMALL)
-    assert oracle.revenue >= static.revenue > 0
+def test_clairvoyant_plan_beats_static() -> None:
+    static, clairvoyant = run_static(SMALL), run_clairvoyant(SMALL)
+    assert clairvoyant.revenue >= static.revenue > 0
     assert sum(s.restocked_units for s in static.skus) > 0  # the naive reorder did fire
+
+
+def test_best_static_in_hindsight_is_the_best_of_its_grid_in_the_same_market() -> None:
+    grid = static_grid(SMALL)
+    assert grid[0] == SMALL.min_discount and grid[-1] == SMALL.max_discount
+    assert all(round(b - a, 6) == 0.05 for a, b in itertools.pairwise(grid))
+    best = best_static_in_hindsight(SMALL, grid=(0.1, 0.3, 0.5))
+    assert set(best.revenue_by_discount) == {0.1, 0.3, 0.5}
+    assert best.revenue_by_discount[best.discount] == max(best.revenue_by_discount.values())
+    # Each candidate is the static policy in the same market: rerunning one gives the same revenue.
+    assert run_static(SMALL, 0.3).revenue == best.revenue_by_discount[0.3]
+    assert best.ledger.revenue == run_static(SMALL, best.discount).revenue
+    with pytest.raises(ValueError):
+        best_static_in_hindsight(SMALL, grid=())
 
 
 def test_run_policy_feeds_events_and_applies_decisions() -> None:
@@ -255,3 +272,19 @@ def test_config_rejects_bad_scenarios() -> None:
         ScenarioConfig(min_discount=0.5, default_discount=0.3)
     with pytest.raises(ValueError):
         ScenarioConfig(start=datetime(2026, 11, 11, 12, 0, 30, tzinfo=UTC))
+
+
+def test_the_saturating_market_breaks_the_log_linear_response() -> None:
+    first = MarketTruth(SMALL)
+    second = MarketTruth(replace(SMALL, demand_response="saturating"))
+    assert (second.elasticity == first.elasticity).all() and (second.share == first.share).all()
+    d = np.linspace(0.0, 0.6, 61)
+    p = np.stack([second.buy_probability(np.full(SMALL.n_skus, x)) for x in d], axis=1)
+    slope = np.diff(np.log(p), axis=1)  # log-demand per point of discount: not constant in this market
+    for i, h in enumerate(second.threshold):
+        near, far = slope[i, round(h * 100)], slope[i, -1]
+        assert near > 10 * far  # steep at the threshold, flat once saturated
+    q = np.stack([first.buy_probability(np.full(SMALL.n_skus, x)) for x in d], axis=1)
+    assert (np.diff(np.log(q[:, :40]), axis=1) > 0).all()  # the first market keeps responding
+    with pytest.raises(ValueError):
+        replace(SMALL, demand_response="linear")

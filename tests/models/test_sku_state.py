@@ -39,19 +39,22 @@ def test_sold_out_buckets_do_not_teach_zero_demand() -> None:
     assert state.closed_buckets == 5 and state.forecaster.n_seen == 0
 
 
-def test_restock_when_demand_outruns_stock_but_not_for_after_the_sale() -> None:
-    def run(sale_end: float) -> list[str]:
+def test_restock_when_demand_outruns_stock_sized_for_what_is_left_of_the_sale() -> None:
+    def run(sale_end: float) -> list[int]:
         state = SkuState("s1", SkuPolicy(review_buckets=5))
         state.apply({"title": "t", "campaign": campaign(0, sale_end)}, at(0))
         state.apply({"on_hand": 20, "inbound": 0}, at(0))
-        kinds = []
+        ordered = []
         for minute in range(10):
             state.apply(order(5), at(minute + 0.5))
-            kinds += [d.kind for d in state.advance(at(minute + 1))]
-        return kinds
+            ordered += [d.fields["quantity"] for d in state.advance(at(minute + 1)) if d.kind == "restock"]
+        return ordered
 
-    assert "restock" in run(sale_end=120)  # a long sale: stock must come in
-    assert "restock" not in run(sale_end=12)  # it would arrive after the sale ends
+    long_sale = run(sale_end=120)
+    assert long_sale and sum(long_sale) > 5 * 40  # a long sale: stock for most of what is left of it
+    assert run(sale_end=10) == []  # it would land after the sale: nobody to sell it to
+    last_minute = run(sale_end=12)  # it lands for the sale's last minute: sized for that minute
+    assert len(last_minute) == 1 and last_minute[0] < 20
 
 
 def test_decisions_are_deterministic() -> None:
@@ -105,3 +108,64 @@ def test_a_sale_that_reports_stock_after_each_order_is_never_oversold() -> None:
         state.apply({"on_hand": on_hand, "inbound": 0, "ts": "…"}, at(minute))  # stock sorts first
         state.apply(order(1), at(minute))
     assert on_hand == 0 and state.oversold_units == 0
+
+
+def live_sale(policy: SkuPolicy, on_hand: int = 500) -> SkuState:
+    state = SkuState("s1", policy)
+    state.apply({"title": "t", "campaign": campaign(0, 60)}, at(0))
+    state.apply({"on_hand": on_hand, "inbound": 0}, at(0))
+    return state
+
+
+def test_the_first_discount_change_waits_for_evidence_and_says_so() -> None:
+    state = live_sale(SkuPolicy(min_evidence_buckets=4, discount_cooldown_minutes=0))
+    changes = []
+    for minute in range(8):
+        state.apply(order(1), at(minute + 0.5))
+        changes += [(minute, d) for d in state.advance(at(minute + 1)) if d.kind == "discount"]
+    first_minute, first = changes[0]
+    assert first_minute == 3  # the 4th campaign bucket closes at minute 4: the first that may move
+    assert "first change, after 4 campaign minutes of sales (4 units)" in first.fields["reason"]
+    assert all("first change" not in d.fields["reason"] for _, d in changes[1:])
+    eager = live_sale(SkuPolicy(min_evidence_buckets=0))
+    eager.apply(order(1), at(0.5))
+    assert [d.kind for d in eager.advance(at(1))] == ["discount"]  # without the rule: at once
+
+
+def test_the_demand_model_learns_the_discount_the_catalog_published() -> None:
+    state = live_sale(SkuPolicy(min_evidence_buckets=99))
+    seen: list[tuple[float, bool]] = []
+    original = state.demand.learn_one
+
+    def spy(units: float, discount: float, live: bool) -> None:
+        seen.append((discount, live))
+        original(units, discount, live)
+
+    state.demand.learn_one = spy  # type: ignore[method-assign]
+    state.advance(at(2))
+    republished = {**campaign(0, 60), "discount": 0.45}  # the shop applied a discount: same campaign
+    state.apply({"title": "t", "campaign": republished}, at(2))
+    assert state.live_discount == 0.45 and state.discount == 0.2  # ours stays what we decided
+    state.advance(at(3))
+    assert seen == [(0.2, True), (0.2, True), (0.45, True)]
+
+
+def test_a_supplier_that_takes_less_than_ordered_gets_no_more_orders_this_campaign() -> None:
+    def run(accepts: bool) -> tuple[list[int], bool]:
+        state = live_sale(SkuPolicy(restock_confirm_buckets=2, min_evidence_buckets=99), on_hand=10)
+        ordered_at: list[int] = []
+        inbound = 0
+        for minute in range(12):
+            state.apply(order(3), at(minute + 0.5))
+            state.apply({"on_hand": 5, "inbound": inbound}, at(minute + 0.9))  # the shop's stock report
+            new = [d.fields["quantity"] for d in state.advance(at(minute + 1)) if d.kind == "restock"]
+            inbound += sum(new) if accepts else 0
+            ordered_at += [minute] * len(new)
+        return ordered_at, state.supplier_short_at is not None
+
+    ordered_at, short = run(accepts=False)
+    # The first order (end of minute 0) may show as inbound until 2 minutes later; the report of
+    # minute 3 is the first to say it did not, and no order follows it.
+    assert short and ordered_at[0] == 0 and max(ordered_at) <= 2
+    ordered_at, short = run(accepts=True)
+    assert not short and ordered_at

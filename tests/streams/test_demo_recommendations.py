@@ -6,7 +6,8 @@ from __future__ import annotations
 from models.sim.evaluation import ShadowRecommender, evaluate, policy_metrics
 from models.sim.market import FlashSaleMarket, ScenarioConfig
 from streams.settings import Settings
-from streams.tools.demo import format_report, stream_recommendations
+from streams.tools.demo import stream_recommendations
+from streams.tools.demo_report import format_report
 from streams.tools.simulate import SimulationRun
 
 SMALL = ScenarioConfig(
@@ -54,7 +55,8 @@ def test_the_report_prints_the_novel_items_through_kafka() -> None:
         "rows_in_postgres": decisions, "missing_in_postgres": 0, "duplicate_rows": 0,
         "same_decisions_as_in_process": True, "decisions_only_in_stream": 0, "decisions_only_in_process": 0,
         "last_minute_decisions": 0, "missed_the_wait": 0, "due_decisions": 3, "applied_late": 0,
-        "closed_loop": policy_metrics(run.ledger), **stream_recommendations(Settings(), run, 10),
+        "closed_loop": policy_metrics(run.ledger), "in_process_twin": policy_metrics(run.ledger),
+        "same_run_as_twin": True, "holdout_share": 0.0, **stream_recommendations(Settings(), run, 10),
     }  # fmt: skip
     text = format_report({**evaluate(SMALL).report, "stream": stream})
     ours, popular = stream["novel_hit_rate_at_10"], stream["popularity_novel_hit_rate_at_10"]

@@ -177,6 +177,20 @@ def test_a_sku_slot_of_version_1_reads_without_what_the_holdout_added() -> None:
     assert back.state.opening_stock == 12
 
 
+@pytest.mark.parametrize(("version", "holdout"), [(1, (None, None)), (2, (30, 19.5))])
+def test_an_older_sku_slot_restores_with_a_fresh_demand_model_and_decides(
+    version: int, holdout: tuple[int | None, float | None]
+) -> None:
+    slot = SKU_SLOTS.decode((GOLDEN / f"sku-slot.v{version}.bin").read_bytes())
+    state = slot.state
+    assert state.units_sold == 12 and state.campaign is not None and state.campaign.campaign_id == "c1"
+    assert (state.opening_stock, state.base_price) == holdout  # what the holdout added (v2) stays
+    assert state.live_discount == state.discount and state.supplier_short_at is None
+    assert state.demand.n_live == 0 and state.demand.level is None  # the old price response is dropped
+    state.advance(T0 + 3600)  # and it goes on deciding
+    assert SKU_SLOTS.decode(SKU_SLOTS.encode(slot)).state.to_state() == state.to_state()
+
+
 def test_a_user_slot_of_version_1_reads_with_no_interactions_kept() -> None:
     back = USER_SLOTS.decode((GOLDEN / "user-slot.v1.bin").read_bytes())
     assert back.touched == [] and back.bought == [] and back.received == {"clicks/0": 41}

@@ -63,7 +63,8 @@ def demo(out: Path, seed: int, sale_s: float, wait_s: float, stack: bool, holdou
     from contextlib import nullcontext
 
     from models.sim.market import ScenarioConfig
-    from streams.tools.demo import format_report, local_stack, run_demo
+    from streams.tools.demo import local_stack, run_demo
+    from streams.tools.demo_report import format_report
 
     def say(line: str) -> None:
         click.echo(line, err=True)
