@@ -25,7 +25,13 @@ from models.sim.ledger import Ledger
 from models.sim.truth import ScenarioConfig
 
 RATIOS = {"adaptive_vs_best_static": "best_static", "adaptive_vs_clairvoyant": "clairvoyant"}
-HIT_RATES = ("hit_rate_at_10", "novel_hit_rate_at_10", "popularity_hit_rate_at_10")
+# All orders, and novel items (judged at the buyer's first touch), each beside popularity's own.
+HIT_RATES = (
+    "hit_rate_at_10",
+    "novel_hit_rate_at_10",
+    "popularity_hit_rate_at_10",
+    "popularity_novel_hit_rate_at_10",
+)
 
 
 def mean_ci95(values: Sequence[float], digits: int = 4) -> dict[str, Any]:

@@ -91,8 +91,10 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
             lines.append(f"{name}: adaptive ÷ {label} {format_block(block[key])}")
     if result["hit_rate_at_10"] is not None:
         lines.append(
-            f"hit-rate@10 {result['hit_rate_at_10']:.1%}, novel items {result['novel_hit_rate_at_10']:.1%}, "
-            f"popularity {result['popularity_hit_rate_at_10']:.1%} (mean over seeds)"
+            f"hit-rate@10 {result['hit_rate_at_10']:.1%} "
+            f"(popularity {result['popularity_hit_rate_at_10']:.1%}), "
+            f"novel items {result['novel_hit_rate_at_10']:.1%} "
+            f"(popularity {result['popularity_novel_hit_rate_at_10']:.1%}), mean over seeds"
         )
     return lines
 
