@@ -35,7 +35,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,7 @@ def adjusted_uplift(
     cov = inverse @ (design.T @ (design * weight[:, None])) @ inverse
     uplift, se = float(beta[1]), math.sqrt(max(float(cov[1, 1]), 0.0))
     df = float(len(yv) - design.shape[1])
-    half = float(stats.t.ppf(0.5 + level / 2, df)) * se
+    half = t_quantile(0.5 + level / 2, df) * se
     treatment = float(yv[t].mean())
     return Uplift(treatment, treatment - uplift, float(yv[~t].mean()), uplift, se, df, uplift - half,
                   uplift + half, level, k)  # fmt: skip
@@ -142,7 +141,14 @@ def stratified_uplift(
         df_denominator += va * va / (len(a) - 1) + vb * vb / (len(b) - 1)
     se = math.sqrt(variance)
     df = variance * variance / df_denominator if df_denominator > 0 else float(len(yv) - 2)
-    half = float(stats.t.ppf(0.5 + level / 2, df)) * se
+    half = t_quantile(0.5 + level / 2, df) * se
     treatment = float(yv[t].mean())
     return Uplift(treatment, treatment - uplift, float(yv[~t].mean()), float(uplift), se, float(df),
                   float(uplift - half), float(uplift + half), level, 1)  # fmt: skip
+
+
+def t_quantile(p: float, df: float) -> float:
+    """Student's t quantile; SciPy is imported here, not with the module (it adds ~90 MB to a worker)."""
+    from scipy import stats
+
+    return float(stats.t.ppf(p, df))

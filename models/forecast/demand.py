@@ -9,13 +9,12 @@ from __future__ import annotations
 import bisect
 import collections
 import math
+from collections.abc import Callable
 from datetime import datetime
 from statistics import NormalDist
 from typing import Any, NamedTuple
 
-from river import time_series
-
-from models.forecast.series import LogETS, SeasonalNaive
+from models.forecast.series import Forecaster, LogETS, SeasonalNaive
 
 __all__ = ["ClosedBucket", "DemandForecaster", "LogETS", "SeasonalNaive"]
 
@@ -53,7 +52,7 @@ class DemandForecaster:
 
     def __init__(
         self,
-        model: time_series.base.Forecaster | None = None,
+        model: Forecaster | None = None,
         season: int = 60,
         max_horizon: int = 120,
         error_halflife: float = 120.0,
@@ -167,7 +166,10 @@ class DemandForecaster:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> DemandForecaster:
         model_state = state["model"]
-        readers = {"log-ets": LogETS.from_state, "seasonal-naive": SeasonalNaive.from_state}
+        readers: dict[str, Callable[[dict[str, Any]], Forecaster]] = {
+            "log-ets": LogETS.from_state,
+            "seasonal-naive": SeasonalNaive.from_state,
+        }
         if model_state.get("model") not in readers:
             raise ValueError(f"unknown forecaster model {model_state.get('model')!r}")
         f = cls(readers[model_state["model"]](model_state), max_horizon=state["max_horizon"])

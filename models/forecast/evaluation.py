@@ -18,8 +18,9 @@ import numpy as np
 from river import compose, datasets, linear_model, optim, preprocessing, time_series
 
 from models.forecast.demand import DemandForecaster, LogETS, SeasonalNaive
+from models.forecast.series import Forecaster
 
-Factory = Callable[[int], time_series.base.Forecaster]
+Factory = Callable[[int], Forecaster]
 
 
 def flash_sale_traffic(hours: int = 24, seed: int = 0) -> list[float]:
@@ -157,7 +158,7 @@ def state_bytes(model: Any) -> int:
     return len(msgpack.packb(state, default=plain, strict_types=False))
 
 
-def evaluate(series: Sequence[float], model: time_series.base.Forecaster, horizon: int, warmup: int) -> Score:
+def evaluate(series: Sequence[float], model: Forecaster, horizon: int, warmup: int) -> Score:
     """Prequential: at each step forecast ``horizon`` buckets ahead, then learn the actual."""
     abs_err = np.zeros(horizon)
     smape = np.zeros(horizon)

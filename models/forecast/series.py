@@ -1,19 +1,27 @@
 """Online time-series models for per-bucket demand: the seasonal-naive baseline and :class:`LogETS`.
 
-Both are river ``time_series`` forecasters (``learn_one`` / ``forecast(horizon)``); the comparison that
-chose LogETS is in ``docs/forecasting.md``.
+Both follow river's ``time_series`` forecaster interface (``learn_one`` / ``forecast(horizon)``), so
+river's own models plug in beside them; the comparison that chose LogETS is in ``docs/forecasting.md``.
+They do not import river: its ``time_series`` package loads scikit-learn and SciPy (about 120 MB), which
+a per-SKU worker does not need.
 """
 
 from __future__ import annotations
 
 import collections
 import math
-from typing import Any
-
-from river import time_series
+from typing import Any, Protocol
 
 
-class SeasonalNaive(time_series.base.Forecaster):
+class Forecaster(Protocol):
+    """What the per-SKU demand model needs of a forecaster (river's ``time_series.base.Forecaster``)."""
+
+    def learn_one(self, y: float, x: dict | None = None) -> None: ...
+
+    def forecast(self, horizon: int, xs: list[dict] | None = None) -> list[float]: ...
+
+
+class SeasonalNaive:
     """Forecast the value one season ago (``season=1``: the last value). The baseline to beat."""
 
     def __init__(self, season: int = 60) -> None:
@@ -40,7 +48,7 @@ class SeasonalNaive(time_series.base.Forecaster):
         return [h[i % self.season] for i in range(horizon)]
 
 
-class LogETS(time_series.base.Forecaster):
+class LogETS:
     """Additive Holt-Winters with a damped trend on ``log1p(y)``: multiplicative seasonality that copes
     with zero counts, and a trend that cannot run away exponentially over long horizons.
 

@@ -35,7 +35,13 @@ COMPACT_DURING_SALE = {
 }
 TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     CATALOG: {"cleanup.policy": "compact"},
-    SKU_STATUS: {"cleanup.policy": "compact", **COMPACT_DURING_SALE},
+    # sku-status is also the history `flashsale plan` learns from (by hour and weekday): a status stays
+    # uncompacted for 8 days (a week and a day), then only each SKU's latest is kept.
+    SKU_STATUS: {
+        "cleanup.policy": "compact",
+        **COMPACT_DURING_SALE,
+        "min.compaction.lag.ms": str(8 * 86_400_000),
+    },
     SKU_EVENTS: COPY_MESSAGE_BYTES,
     DEAD_LETTERS: {"retention.ms": str(30 * 24 * 3600 * 1000), **COPY_MESSAGE_BYTES},
 }

@@ -35,10 +35,12 @@ def test_each_role_registers_its_agents_and_has_its_own_group(tmp_path: Path) ->
 
 
 def test_the_skus_role_never_imports_torch(tmp_path: Path) -> None:
+    """Nor what it does not need of SciPy, scikit-learn (river's time_series loads both) or pandas."""
+    heavy = ("torch", "transformers", "scipy", "sklearn", "pandas")
     probe = (
         "import sys; from streams.settings import Settings; from streams.worker import pipeline_app; "
         f"pipeline_app(Settings(data_dir={str(tmp_path)!r}, worker_role='skus'), web=False); "
-        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
