@@ -111,9 +111,10 @@ class Forwarder:
     async def mark_progress(self, held: Collection[TP]) -> None:
         """After a batch: mark the ``held`` sources whose event time moved on by ``mark_every_s``.
 
-        Only partitions the batch held: progress left from an earlier tenure is stale.
+        Only partitions the batch held: progress left from an earlier tenure is stale. A copy of the
+        progress is walked: while a mark is sent, the idle timer or a rebalance may add or drop one.
         """
-        for tp, state in self.progress.items():
+        for tp, state in list(self.progress.items()):
             if tp not in held:
                 continue
             if state.marked is None or state.time - state.marked >= self.mark_every_s:

@@ -81,6 +81,20 @@ async def test_the_last_mark_sent_decides_whether_the_timer_marks_idle_again() -
     assert target.last(0) and target.last(1), target.marks  # every partition ends idle
 
 
+async def test_a_partition_the_timer_adds_while_progress_is_marked_is_no_crash() -> None:
+    """The agent marks its progress; meanwhile the idle timer first sees another partition (the
+    forward agent once crashed here with "dictionary changed size during iteration")."""
+    target, clock = Target(), Clock()
+    forwarder = clock.forwarder(target, partitions=2)
+    forwarder.seen(event(3), 100.0)
+    other = TP("orders", 1)
+    timer_app: Any = SimpleNamespace(
+        consumer=SimpleNamespace(assignment=lambda: {other}, highwater=lambda tp: 5, _committed_offset={})
+    )
+    await asyncio.gather(forwarder.mark_progress({ORDERS_0}), forwarder.mark_idle(timer_app, "orders"))
+    assert other in forwarder.progress and target.marks == [(0, False), (1, False)]
+
+
 async def test_progress_left_from_an_earlier_tenure_is_not_marked() -> None:
     target = Target()
     forwarder = Clock().forwarder(target, partitions=2)
