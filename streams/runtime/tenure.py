@@ -45,14 +45,6 @@ class Ownership:
         held = frozenset() if self.app.rebalancing else frozenset(self.app.consumer.assignment())
         return Tenure(self, self.app.rebalancing_count, held, {tp: self.losses[tp] for tp in held})
 
-    async def begin_settled(self) -> Tenure:
-        """As :meth:`begin`, once a rebalance under way has finished: for an agent that withholds the
-        acknowledgements of what it drops, a batch fetched just before a takeover is applied, not
-        withheld until the commit-stall watch reads it again."""
-        while self.app.rebalancing:
-            await asyncio.sleep(0.1)
-        return self.begin()
-
 
 @dataclass
 class Tenure:

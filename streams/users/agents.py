@@ -74,7 +74,7 @@ def register(flashsale: Flashsale, scorer: BertScorer | None = None) -> CatalogV
             await catalog_ready.wait()  # vectors of the items users touch must be known first
             async for batch in batches(stream, settings.stream_batch_size, settings.bert_max_wait_ms / 1000):
                 metrics.BATCH_SIZE.labels(agent=name).observe(len(batch))
-                tenure = await ownership.begin_settled()
+                tenure = ownership.begin()
                 held = [event for event in batch if tenure.holds(event.message.tp)]  # the rest: new owner's
                 good = await decode_batch(held, dead_letters, settings.topic_prefix, event_time_policy)
                 kept = await processor.process(name, good, dead_letters, tenure)

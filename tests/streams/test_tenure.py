@@ -62,17 +62,6 @@ async def test_nothing_is_held_while_a_rebalance_is_under_way() -> None:
     assert not ownership.begin().holds(P0)
 
 
-async def test_a_settled_begin_waits_for_the_rebalance_and_holds_what_it_assigned() -> None:
-    app, ownership = await owned(P0)
-    await rebalance(app, ownership, assigned={P0, P1})  # a takeover: P1 is new
-    tenure = asyncio.ensure_future(ownership.begin_settled())
-    await asyncio.sleep(0.15)
-    assert not tenure.done()
-    app.rebalancing = False  # recovery done
-    held = await asyncio.wait_for(tenure, 1)
-    assert held.holds(P0) and held.holds(P1) and held.steady
-
-
 async def test_a_rebalance_mid_batch_ends_the_steady_state_and_a_lost_partition_is_let_go() -> None:
     app, ownership = await owned(P0, P1)
     tenure = ownership.begin()
