@@ -51,8 +51,9 @@ class Settings(BaseSettings):
         "tail), or memory (rebuilt from the whole changelog)",
     )  # fmt: skip
     standby_replicas: int = Field(
-        1, ge=0, description="standby copies of each table partition kept by other workers of the group: a "
-        "takeover reads only what its standby had not applied yet",
+        0, ge=0, description="standby copies of each table partition kept by other workers of the group: a "
+        "takeover reads only what its standby had not applied yet (off by default: a takeover from a "
+        "standby can miss a user's latest state, see docs/benchmarks.md)",
     )  # fmt: skip
     processing_guarantee: Literal["at-least-once"] = Field(
         "at-least-once", description="Kafka delivery; results are effectively-once by design"

@@ -1,6 +1,7 @@
 """``flashsale bench scale``: a sale with many users and SKUs, through the real stack, on split roles.
 
-Every worker is a real ``flashsale worker`` process with RocksDB state and standby replicas, ``skus`` and
+Every worker is a real ``flashsale worker`` process with RocksDB state (and the standby replicas the
+settings ask for), ``skus`` and
 ``users`` each in a consumer group of their own. One sale per catalog size:
 
 1. **Build.** ``skus`` listings (half in a campaign) with their stock, then one click per user for
