@@ -185,7 +185,12 @@ def test_pipeline_bench_end_to_end(settings: Settings, tiny_model: Path) -> None
 def test_scale_bench_end_to_end(settings: Settings, tiny_model: Path) -> None:
     s = settings.model_copy(update={"model_path": tiny_model, "device": "cpu", "bert_threads": 1})
     cfg = ScaleBench(users=3000, skus=40, workers=(1, 2), window=3000, probe=300, small_skus=10, step_ms=40)
-    result = run_scale_bench(s, cfg, lambda _: None)
+    saved: list[dict] = []
+    result = run_scale_bench(
+        s, cfg, lambda _: None, lambda so_far: saved.append(json.loads(json.dumps(so_far)))
+    )
+    assert saved[0]["windows"] == {} and saved[0]["changelog_records_per_user"] >= 1  # after the build
+    assert saved[-1]["full_restore_records"] == result["full_restore_records"]  # a cut-short run kept it
     assert result["events_per_s"].keys() == result["events_per_cpu_s"].keys() == {"1", "2"}
     assert all(v > 0 for v in [*result["events_per_s"].values(), *result["events_per_cpu_s"].values()])
     assert result["scaleout_efficiency"]["1"] == 1.0 and result["scaleout_efficiency"]["2"] > 0

@@ -90,7 +90,12 @@ def bench_scale(
     from streams.tools.bench.scale import ScaleBench, format_result, run_scale_bench
 
     cfg = ScaleBench(users, skus, workers, window, probe, small_skus, all_role)
-    result = run_scale_bench(get_settings(), cfg, lambda line: click.echo(line, err=True))
+
+    def save(partial: dict[str, object]) -> None:  # a run cut short still leaves its figures
+        if json_path:
+            write_json(json_path, {"partial": "the large catalog so far", "users": users, **partial})
+
+    result = run_scale_bench(get_settings(), cfg, lambda line: click.echo(line, err=True), save)
     click.echo(format_result(result))
     if json_path:
         write_json(json_path, result)

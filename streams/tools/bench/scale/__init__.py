@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,21 +26,28 @@ from streams.tools.bench.stack import Say, bench_stack, drop_namespace, new_name
 
 __all__ = ["ScaleBench", "format_result", "run_scale_bench"]
 
+Save = Callable[[dict[str, Any]], None]
 
-def large_sale(sale: Sale) -> dict[str, Any]:
-    """Build, the window of each worker count (recovery after the first), takeover, decisions."""
+
+def large_sale(sale: Sale, save: Save) -> dict[str, Any]:
+    """Build, the window of each worker count (recovery after the first), takeover, decisions; ``save``
+    gets what is measured so far after each phase, so a run cut short still leaves its figures."""
     out: dict[str, Any] = {**build(sale), "windows": {}}
+    save(out)
     for n in sale.cfg.workers:
         out["windows"][str(n)] = window(sale, n)
         if n == sale.cfg.workers[0]:
             out |= recovery(sale)
+        save(out)
     if len(sale.fleet.live("users")) > 1:
         out |= takeover(sale)
     out["decisions"] = wait_identical(
         sale.ns, reference(sale.decision_input, sale.ns), sale.fleet.check_alive
     )
     sale.say(f"decisions against one uninterrupted pass: {out['decisions']}")
+    save(out)
     out |= full_restore(sale)
+    save(out)
     if sale.cfg.all_role:
         out |= all_role(sale)
     return out
@@ -51,12 +59,13 @@ def small_sale(sale: Sale) -> dict[str, Any]:
 
 
 def run_sale(
-    stack: Settings, cfg: ScaleBench, skus: int, logs: Path, say: Say, large: bool
+    stack: Settings, cfg: ScaleBench, skus: int, logs: Path, say: Say, save: Save | None = None
 ) -> dict[str, Any]:
+    """The large sale when ``save`` is given (it gets the figures so far), else the small one."""
     ns = new_namespace(stack, "bench")
     sale = Sale(ns, Fleet(ns, "bench-scale", logs), cfg, skus, say)
     try:
-        out = large_sale(sale) if large else small_sale(sale)
+        out = large_sale(sale, save) if save else small_sale(sale)
     finally:
         sale.fleet.stop()
         drop_namespace(ns)
@@ -65,15 +74,18 @@ def run_sale(
     return {**out, "rss_mb_by_role": rss, "events_published": sale.published}
 
 
-def run_scale_bench(settings: Settings, cfg: ScaleBench, say: Say) -> dict[str, Any]:
-    """The bench on the stack ``settings`` point at (or a temporary one); returns the JSON."""
+def run_scale_bench(
+    settings: Settings, cfg: ScaleBench, say: Say, save: Save = lambda _: None
+) -> dict[str, Any]:
+    """The bench on the stack ``settings`` point at (or a temporary one); returns the JSON. ``save``
+    gets the large sale's figures so far after each of its phases."""
     logs = Path(tempfile.mkdtemp(prefix="flashsale-bench-scale-"))
     say(f"worker logs and state in {logs}")
     with bench_stack(settings, say) as stack:
         say(f"large catalog: {cfg.users:,} users, {cfg.skus:,} SKUs")
-        large = run_sale(stack, cfg, cfg.skus, logs / "large", say, large=True)
+        large = run_sale(stack, cfg, cfg.skus, logs / "large", say, save)
         say(f"small catalog: {cfg.users:,} users, {cfg.small_skus:,} SKUs")
-        small = run_sale(stack, cfg, cfg.small_skus, logs / "small", say, large=False)
+        small = run_sale(stack, cfg, cfg.small_skus, logs / "small", say)
     out = result(cfg, large, small, logs)
     out |= {"standby_replicas": settings.standby_replicas, "topic_partitions": settings.topic_partitions}
     return {**out, "capacity": capacity(out)}
