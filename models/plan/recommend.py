@@ -10,7 +10,8 @@ time, at most ``restock_capacity`` × the stock now) that covers the expected un
 Poisson standard deviations. A category's window is the start with the highest expected revenue of its
 SKUs (where stock sells out in several, the one where most units are wanted); of the durations
 offered, the shortest within ``duration_tolerance`` of the best. Intervals come
-from draws: the model's parameter uncertainty (category and SKU) and over-dispersed Poisson units.
+from draws (:mod:`models.plan.draws`): the model's parameter uncertainty (category and SKU) and
+over-dispersed Poisson units.
 
 >>> sold = fluid_units(np.array([[4.0]]), np.array([[6.0]]), np.array([5.0]), np.array([[3.0]]))
 >>> sold.tolist()  # 4 of 5 before the reorder lands; then 6 wanted, 1 + 3 left
@@ -26,6 +27,7 @@ import numpy as np
 
 from models.ids import from_epoch
 from models.plan.demand import DemandModel
+from models.plan.draws import lognormal, negative_binomial, parameter_uncertainty
 from models.plan.history import Terms
 
 DAY_MINUTES = 1440
@@ -217,35 +219,6 @@ def choose_windows(
     return out
 
 
-def _negative_binomial(rng: np.random.Generator, mean: np.ndarray, dispersion: float) -> np.ndarray:
-    """Counts with the given means and variance ``dispersion`` × mean (Poisson when it is 1)."""
-    if dispersion <= 1.0 + 1e-9:
-        return rng.poisson(mean).astype(float)
-    shape = np.maximum(mean / (dispersion - 1.0), 1e-12)
-    return rng.poisson(rng.gamma(shape, 1.0, mean.shape) * mean / shape).astype(float)
-
-
-def _lognormal(rng: np.random.Generator, sd: np.ndarray, draws: int) -> np.ndarray:
-    """Mean-one multiplicative noise, ``draws`` × len(sd)."""
-    return np.exp(rng.normal(-0.5 * sd**2, sd, (draws, sd.size)))
-
-
-def _uncertainty(
-    model: DemandModel, c: int, choice: _Choice, members: np.ndarray
-) -> tuple[float, np.ndarray]:
-    """Log-scale sd shared by the category (its hour curve over the window, the sale's lift) and per SKU
-    (its level, its elasticity at the chosen discount)."""
-    hours = np.arange(choice.start // 60, (choice.start + choice.minutes - 1) // 60 + 1) % 24
-    seen = float(model.category_hour_units[c, hours].sum())
-    shared = model.dispersion / max(seen, 1.0)
-    if len(model.lift):
-        used = min(len(model.lift), -(-choice.minutes // model.options.slot_minutes))
-        shared += model.dispersion / max(float(model.lift_units[:used].sum()), 1.0)
-    x = -np.log1p(-choice.discount)
-    own = np.sqrt(model.level_se[members] ** 2 + (x * model.elasticity_se[members]) ** 2)
-    return float(np.sqrt(shared)), own
-
-
 def _draw_sales(
     model: DemandModel,
     c: int,
@@ -254,13 +227,13 @@ def _draw_sales(
     options: PlanOptions,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Draws × SKUs of the category: units sold and revenue under the plan."""
+    """Draws × SKUs of the category: units sold and revenue under the plan (:mod:`models.plan.draws`)."""
     members = np.flatnonzero(model.sku_category == c)
-    shared, own = _uncertainty(model, c, choice, members)
-    scale = _lognormal(rng, np.array([shared]), options.draws) * _lognormal(rng, own, options.draws)
+    shared, own = parameter_uncertainty(model, c, members, choice.start, choice.minutes, choice.discount)
+    scale = lognormal(rng, np.array([shared]), options.draws) * lognormal(rng, own, options.draws)
     factor = (1.0 - choice.discount) ** -model.elasticity[members]
-    first = _negative_binomial(rng, scale * choice.first * factor, model.dispersion)
-    rest = _negative_binomial(rng, scale * choice.rest * factor, model.dispersion)
+    first = negative_binomial(rng, scale * choice.first * factor, model.dispersion)
+    rest = negative_binomial(rng, scale * choice.rest * factor, model.dispersion)
     sold = fluid_units(first.T, rest.T, stock[members].astype(float), choice.reorder[:, None]).T
     price = np.array([model.skus[i].base_price for i in members]) * (1.0 - choice.discount)
     return sold, sold * price

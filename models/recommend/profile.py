@@ -2,7 +2,8 @@
 
 The stream keeps one :class:`UserProfile` per user inside its table slot
 (:class:`streams.users.state.UserSlot`) and the in-process twin
-(:class:`models.sim.evaluation.ShadowRecommender`) keeps the same objects, so both learn the same way.
+(:class:`models.sim.recommendation_evaluation.ShadowRecommender`) keeps the same objects, so both learn
+the same way.
 
 *Taste* counts, per catalogue category, the SKUs a user came to: an interaction with an SKU that is
 not among their latest interactions counts once for its category (a view, click, cart and order of

@@ -12,8 +12,11 @@ is sorted (:meth:`EventFactory.number`), so the same run always yields the same 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
+
+from models.ids import to_epoch
 
 _ID_KIND = {"clicks": "clk", "orders": "ord", "stock": "stk"}
 
@@ -35,6 +38,11 @@ def timestamp_ms(event: SimEvent) -> int:
     """Kafka timestamp (event time, epoch milliseconds) of an event."""
     ts = event.value.get("ts") or event.value["updated_at"]
     return int(datetime.fromisoformat(ts).timestamp() * 1000)
+
+
+def event_time(value: Mapping[str, Any]) -> float:
+    """Event time (epoch seconds) of a contract event value."""
+    return to_epoch(datetime.fromisoformat(value.get("ts") or value["updated_at"]))
 
 
 class EventFactory:

@@ -30,9 +30,10 @@ from infra.errors import InfraError
 from infra.net import free_port, port_in_use
 from models.experiment.evaluation import run_experiment
 from models.sim.compare import compare_seeds, second_market_of
-from models.sim.evaluation import Listed, ShadowRecommender, evaluate, policy_metrics, recommendation_report
+from models.sim.evaluation import evaluate, policy_metrics
 from models.sim.ledger import Ledger
 from models.sim.market import ScenarioConfig
+from models.sim.recommendation_evaluation import Listed, ShadowRecommender, recommendation_report
 from models.sim.twin import run_twin
 from streams.contracts.topics import DISCOUNTS, RESTOCK
 from streams.runtime.admin import client_config, ensure_topics

@@ -26,9 +26,11 @@ from tqdm import tqdm
 from models.experiment.evaluation import ExperimentRecorder
 from models.experiment.tally import Estimate
 from models.ids import to_epoch
-from models.sim.evaluation import AdaptivePolicy, Listed, Order, Shown, event_time
+from models.sim.evaluation import AdaptivePolicy
+from models.sim.events import event_time
 from models.sim.ledger import Ledger
 from models.sim.market import FlashSaleMarket, ScenarioConfig, SimEvent, timestamp_ms
+from models.sim.recommendation_evaluation import Listed, Order, Shown
 from streams.contracts.topics import DISCOUNTS, RECOMMENDATIONS, RESTOCK
 from streams.runtime.admin import client_config, ensure_topics
 from streams.settings import Settings

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -41,9 +40,9 @@ from streams.runtime.tablestate import StateTable, load, put
 from streams.runtime.tenure import Tenure
 from streams.settings import Settings
 from streams.users.catalog_view import CatalogView
+from streams.users.rankers import MinuteRankers
 from streams.users.state import UserSlot
 
-RANKERS_KEPT = 8  # minutes of candidates kept (each a copy of their vectors: 8 MB at 5,000 SKUs)
 DeadLetterSender = Callable[[faust.TopicT, EventT, BaseException, Outbox], Awaitable[None]]
 LearnableQueries = dict[str, tuple[np.ndarray, float]]  # query → (vector, norm), zero vectors left out
 
@@ -101,9 +100,7 @@ class UserProcessor:
         self.send_dead_letter = send_dead_letter
         self.recommendations_out = metrics.EVENTS_OUT.labels(topic=recommendations)
         self.dedup_window_s = 60 * settings.dedup_window_minutes
-        # (minute, catalog version) → its candidates, the latest used last: partitions read at different
-        # points of a backlog need several minutes' at once.
-        self._rankers: OrderedDict[tuple[int, int], Ranker] = OrderedDict()
+        self.minute_rankers = MinuteRankers(view)  # per minute of event time, taken at its first list
         # Both user agents write the same slots: one batch at a time (BERT runs alongside), or the later
         # write would undo the other's (a click lost from a vector, an id forgotten).
         self.slots_lock = asyncio.Lock()
@@ -229,14 +226,14 @@ class UserProcessor:
 
     async def _recommend(self, batch: UserBatch) -> None:
         """The batch's due recommendations, in event order (the in-process twin,
-        models.sim.evaluation.ShadowRecommender, ranks alike). Candidates change with campaigns and
-        stock: per minute of event time is fresh enough, and each minute's are scored against all of
-        that minute's users in one matrix product."""
+        models.sim.recommendation_evaluation.ShadowRecommender, ranks alike). Candidates change with
+        campaigns and stock: per minute of event time is fresh enough (:mod:`streams.users.rankers`),
+        and each minute's are scored against all of that minute's users in one matrix product."""
         rankers: dict[int, tuple[Ranker, dict[int, np.ndarray]]] = {}
         for minute, group in itertools.groupby(enumerate(batch.wanted), key=lambda w: int(w[1].ts // 60)):
             due = list(group)
             if minute not in rankers:
-                rankers[minute] = (self._ranker(due[0][1].ts), {})
+                rankers[minute] = (self.minute_rankers.at(due[0][1].ts), {})
             rankers[minute][1].update(self._similarities(rankers[minute][0], due))
         k, share = self.settings.recommendations_k, self.settings.recommendation_recent_share
         for n, wanted in enumerate(batch.wanted):
@@ -254,20 +251,6 @@ class UserProcessor:
             key = wanted.user_id.encode()
             await batch.outbox.send_bytes(self.recommendations, key=key, value=value, timestamp=wanted.ts)
             self.recommendations_out.inc()
-
-    def _ranker(self, ts: float) -> Ranker:
-        """The candidates of ``ts``'s minute of event time, taken at its first list (as the twin takes
-        them), for every batch of that minute: a batch is often a few dozen events, a catalog 10⁴ SKUs."""
-        key = (int(ts // 60), self.view.version)
-        if key not in self._rankers:
-            found = self.view.candidates(ts)
-            self._rankers[key] = Ranker(
-                found.matrix, found.skus, found.units, found.categories, recent_orders=found.recent_sold
-            )
-            while len(self._rankers) > RANKERS_KEPT:
-                self._rankers.popitem(last=False)
-        self._rankers.move_to_end(key)
-        return self._rankers[key]
 
     @staticmethod
     def _similarities(ranker: Ranker, group: list[tuple[int, Wanted]]) -> dict[int, np.ndarray]:

@@ -9,20 +9,16 @@ import numpy as np
 import pytest
 
 from models.policy.sku_state import Decision
-from models.sim.evaluation import (
-    AdaptivePolicy,
-    ShadowRecommender,
-    discoveries,
-    evaluate,
-    forecast_mae,
-    hit_rate_at_k,
-    policy_metrics,
-    popularity_hit_rate,
-    to_sim,
-)
+from models.sim.evaluation import AdaptivePolicy, evaluate, forecast_mae, policy_metrics, to_sim
 from models.sim.ledger import Ledger, SkuOutcome
 from models.sim.market import FlashSaleMarket, ScenarioConfig, SimEvent
 from models.sim.policies import Restock, SetDiscount, run_policy
+from models.sim.recommendation_evaluation import (
+    ShadowRecommender,
+    discoveries,
+    hit_rate_at_k,
+    popularity_hit_rate,
+)
 
 TINY = ScenarioConfig(
     seed=3, n_users=150, n_skus=6, duration_minutes=30, campaign_offset_minutes=5, campaign_minutes=20,

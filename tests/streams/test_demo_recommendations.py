@@ -3,8 +3,9 @@ closed loop's own orders beside the in-process twin on the same events and besid
 
 from __future__ import annotations
 
-from models.sim.evaluation import ShadowRecommender, evaluate, policy_metrics
+from models.sim.evaluation import evaluate, policy_metrics
 from models.sim.market import FlashSaleMarket, ScenarioConfig
+from models.sim.recommendation_evaluation import ShadowRecommender
 from streams.settings import Settings
 from streams.tools.demo import stream_recommendations
 from streams.tools.demo_report import format_report

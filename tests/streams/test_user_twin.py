@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 from faust.types import TP
 
-from models.sim.evaluation import AdaptivePolicy, ShadowRecommender, standin_vector
+from models.sim.evaluation import AdaptivePolicy
 from models.sim.market import FlashSaleMarket, ScenarioConfig, SimEvent
+from models.sim.recommendation_evaluation import ShadowRecommender, standin_vector
 from streams.app import create_app
 from streams.contracts.decoding import decode
 from streams.contracts.records import CatalogItem, Click, Order

@@ -15,8 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from models.policy.sku_state import SkuState
-from models.sim.evaluation import KIND_RANK, event_time
-from models.sim.events import SimEvent
+from models.sim.evaluation import KIND_RANK
+from models.sim.events import SimEvent, event_time
 from streams.settings import Settings
 from streams.sink.tables import tables_for
 from streams.skus.processor import sku_policy
