@@ -51,9 +51,8 @@ class Settings(BaseSettings):
         "tail), or memory (rebuilt from the whole changelog)",
     )  # fmt: skip
     standby_replicas: int = Field(
-        0, ge=0, description="standby copies of each table partition kept by other workers of the group: a "
-        "takeover reads only what its standby had not applied yet (off by default: a takeover from a "
-        "standby can miss a user's latest state, see docs/benchmarks.md)",
+        1, ge=0, description="standby copies of each table partition kept by other workers of the group: a "
+        "takeover reads only what its standby had not applied yet (0: a takeover replays the changelog)",
     )  # fmt: skip
     processing_guarantee: Literal["at-least-once"] = Field(
         "at-least-once", description="Kafka delivery; results are effectively-once by design"
@@ -61,6 +60,12 @@ class Settings(BaseSettings):
     broker_session_timeout_s: float = Field(6.0, gt=0, description="short: faster group joins")
     commit_stall_s: float = Field(
         60.0, gt=0, description="re-read a partition whose commit stays this long behind what was read"
+    )
+    ack_hole_s: float = Field(
+        5.0,
+        gt=0,
+        description="re-read a partition whose next record to commit stays unacknowledged this "
+        "long while later ones are acknowledged (a record withheld or lost around a rebalance)",
     )
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"

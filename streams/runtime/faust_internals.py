@@ -71,6 +71,12 @@ def committed_offsets(app: faust.App) -> Mapping[TP, int | None]:
     return app.consumer._committed_offset  # type: ignore[attr-defined]
 
 
+def lowest_acked(app: faust.App, tp: TP) -> int | None:
+    """The lowest offset of ``tp`` acknowledged and not yet committed, in Faust's books (None: none)."""
+    acked = app.consumer._acked.get(tp)  # type: ignore[attr-defined]
+    return min(acked) if acked else None
+
+
 def recount_acks(consumer: Consumer, tp: TP, committed: int) -> None:
     """Make Faust's consumer count the acknowledgements of ``tp`` afresh from ``committed``.
 

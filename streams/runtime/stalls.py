@@ -10,6 +10,10 @@ has not reached, within ``commit_stall_s``, the offset it had read up to when th
 seeks the partition back to its committed offset, counts its acknowledgements afresh from there
 and resumes fetching it: the records come again, and the agents skip what they already applied
 (offsets kept per source and per SKU inbox), so the only cost is reading them twice.
+
+A record lost or withheld around a rebalance shows sooner, as a hole in the partition's
+acknowledgements (later records acknowledged, it not): such a partition is read again from its commit
+after ``ack_hole_s`` (seconds) instead of a whole ``commit_stall_s``.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import faust
 from aiokafka.admin import AIOKafkaAdminClient
 from faust.types import TP
 
@@ -28,7 +34,9 @@ from streams import metrics
 from streams.app import Flashsale, group_id
 from streams.contracts.topics import GROUP_TOPICS
 from streams.runtime.admin import aiokafka_config
-from streams.runtime.faust_internals import recount_acks
+from streams.runtime.faust_internals import committed_offsets as believed_committed
+from streams.runtime.faust_internals import lowest_acked, recount_acks
+from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +78,39 @@ class StallTracker:
         self.waits.clear()
 
 
+@dataclass
+class HoleTracker:
+    """Which partitions have a hole in their acknowledgements: the offset Faust would commit next is not
+    acknowledged while later ones are. A partition's records are acknowledged in offset order, so a hole
+    that lasts ``patience_s`` does not close by itself: the record was withheld from a batch that began
+    during a rebalance, or lost by Faust around one, and no commit of the partition can pass it.
+
+    >>> t = HoleTracker(patience_s=5)
+    >>> t.stuck(TP("orders", 0), committed=100, lowest_acked=100, now=0)  # acknowledged in order
+    False
+    >>> t.stuck(TP("orders", 0), 100, lowest_acked=103, now=1), t.stuck(TP("orders", 0), 100, 140, now=5)
+    (False, False)
+    >>> t.stuck(TP("orders", 0), 100, 180, now=6)  # 100…102 still missing 5 s on: read again
+    True
+    """
+
+    patience_s: float
+    since: dict[TP, tuple[int, float]] = field(default_factory=dict)  # tp → (commit it stands at, since)
+
+    def stuck(self, tp: TP, committed: int | None, lowest_acked: int | None, now: float) -> bool:
+        if committed is None or lowest_acked is None or lowest_acked <= committed:
+            self.since.pop(tp, None)
+            return False
+        seen = self.since.get(tp)
+        if seen is None or seen[0] != committed:
+            self.since[tp] = (committed, now)
+            return False
+        if now - seen[1] < self.patience_s:
+            return False
+        del self.since[tp]  # patience again before the next read
+        return True
+
+
 async def read_again(consumer: Any, tp: TP, committed: int) -> None:
     """Seek ``tp`` back to its ``committed`` offset, count its acknowledgements afresh from there and
     resume fetching it (fetching may have stopped altogether). Counted: ``flashsale_commit_stalls_total``."""
@@ -79,22 +120,105 @@ async def read_again(consumer: Any, tp: TP, committed: int) -> None:
     metrics.COMMIT_STALLS.labels(topic=tp.topic).inc()
 
 
-def watch(flashsale: Flashsale) -> None:
-    """Every ``commit_stall_s / 4`` seconds, read again the partitions this worker holds whose commit
-    stalled (see the module docstring). Committed offsets come from the broker: what lag is measured on."""
-    app, settings = flashsale.app, flashsale.settings
-    watched = {settings.topic(t) for t in GROUP_TOPICS}
-    tracker = StallTracker(settings.commit_stall_s)
-    group = group_id(settings)
-    clients: list[AIOKafkaAdminClient] = []  # one admin client, made on first use, dropped on failure
+class GroupOffsets:
+    """The group's committed offsets as the broker holds them (what lag is measured on), through one
+    admin client made on first use and dropped after a failure."""
 
-    async def committed_offsets() -> dict[TP, int]:
-        if not clients:
-            client = AIOKafkaAdminClient(**aiokafka_config(settings), request_timeout_ms=10_000)
-            await client.start()
-            clients.append(client)
-        offsets = await clients[0].list_consumer_group_offsets(group)
-        return {TP(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()}
+    def __init__(self, settings: Settings) -> None:
+        self.settings, self.group = settings, group_id(settings)
+        self.client: AIOKafkaAdminClient | None = None
+
+    async def read(self) -> dict[TP, int]:
+        async def ask() -> dict[TP, int]:
+            if self.client is None:
+                client = AIOKafkaAdminClient(**aiokafka_config(self.settings), request_timeout_ms=10_000)
+                await client.start()
+                self.client = client
+            offsets = await self.client.list_consumer_group_offsets(self.group)
+            return {TP(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()}
+
+        try:
+            return await asyncio.wait_for(ask(), timeout=self.settings.commit_stall_s / 8)
+        except Exception:
+            client, self.client = self.client, None  # a fresh client next time
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(client.close(), timeout=5)
+            raise
+
+
+def watch(flashsale: Flashsale) -> None:
+    """Register both repairs on the worker: ack holes (every ``ack_hole_s / 5`` seconds) and commit stalls
+    (every ``commit_stall_s / 4``), each reading a partition again from the broker's commit."""
+    app, settings = flashsale.app, flashsale.settings
+    offsets, watched = GroupOffsets(settings), {settings.topic(t) for t in GROUP_TOPICS}
+    app.on_rebalance_complete.connect(rewind_never_committed(app, offsets, watched))
+    app.timer(interval=max(settings.ack_hole_s / 5, 0.1))(hole_repair(app, settings, offsets, watched))
+    app.timer(interval=settings.commit_stall_s / 4)(stall_repair(app, settings, offsets, watched))
+
+
+def rewind_never_committed(
+    app: faust.App, offsets: GroupOffsets, watched: set[str]
+) -> Callable[..., Awaitable[None]]:
+    """A handler of ``on_rebalance_complete``: seek the partitions this worker holds that the group never
+    committed back to their start, before records flow again.
+
+    At the end of a rebalance Faust seeks every partition back to its committed offset, but skips one
+    at offset 0 or never committed, which then goes on from where this worker had fetched it. Records
+    fetched before the rebalance are not applied after it (:meth:`~streams.runtime.tenure.Tenure.current`),
+    so without the rewind they would be read again only by the commit-stall watch, after records behind
+    them were applied: a user's offset per source would have moved past them."""
+
+    async def rewind(_sender: Any = None, **_: Any) -> None:
+        try:
+            assigned = [tp for tp in app.consumer.assignment() if tp.topic in watched]
+            if not assigned:
+                return
+            committed = await offsets.read()
+            for tp in assigned:
+                if committed.get(tp, -1) <= 0:
+                    await app.consumer.seek(tp, 0)
+        except Exception as exc:  # a broker outage: the stall watch reads them again, later
+            log.warning("could not rewind the never-committed partitions after a rebalance (%r)", exc)
+
+    return rewind
+
+
+def hole_repair(
+    app: faust.App, settings: Settings, offsets: GroupOffsets, watched: set[str]
+) -> Callable[[], Awaitable[None]]:
+    """A timer: read again the partitions whose acknowledgements have had a hole for ``ack_hole_s``."""
+    holes = HoleTracker(settings.ack_hole_s)
+
+    async def fill_ack_holes() -> None:
+        if app.rebalancing:
+            holes.since.clear()
+            return
+        believed, now = believed_committed(app), time.monotonic()
+        stuck = [tp for tp in app.consumer.assignment() if tp.topic in watched
+                 and holes.stuck(tp, believed.get(tp), lowest_acked(app, tp), now)]  # fmt: skip
+        if not stuck:
+            return
+        try:
+            committed = await offsets.read()
+        except Exception as exc:  # a broker outage: the hole is still there next round
+            log.warning("ack-hole repair skipped a round (%r)", exc)
+            return
+        for tp in stuck:
+            if tp in app.consumer.assignment() and not app.rebalancing:
+                offset = max(committed.get(tp, 0), 0)
+                log.warning("%s[%s]: offsets from %s never acknowledged, later ones were; reading again "
+                            "from the commit", tp.topic, tp.partition, offset)  # fmt: skip
+                await read_again(app.consumer, tp, offset)
+
+    return fill_ack_holes
+
+
+def stall_repair(
+    app: faust.App, settings: Settings, offsets: GroupOffsets, watched: set[str]
+) -> Callable[[], Awaitable[None]]:
+    """A timer: read again the partitions whose commit stalled (see the module docstring)."""
+    tracker = StallTracker(settings.commit_stall_s)
 
     async def position(tp: TP) -> int:
         """The consumer's read position of ``tp``; 0 if it cannot say soon (a fetcher still resetting)."""
@@ -102,13 +226,12 @@ def watch(flashsale: Flashsale) -> None:
             return await asyncio.wait_for(app.consumer.position(tp), timeout=5) or 0
         return 0
 
-    @app.timer(interval=settings.commit_stall_s / 4)
     async def unstick_commits() -> None:
         if app.rebalancing:
             tracker.forget()  # offsets move under a rebalance: look again once it is over
             return
         try:
-            committed = await asyncio.wait_for(committed_offsets(), timeout=settings.commit_stall_s / 8)
+            committed = await offsets.read()
             for tp in app.consumer.assignment():
                 if tp.topic not in watched or app.rebalancing:
                     continue
@@ -121,6 +244,5 @@ def watch(flashsale: Flashsale) -> None:
                     await read_again(app.consumer, tp, offset)
         except Exception as exc:  # a broker outage or a rebalance under way: look again next time
             log.warning("commit-stall watch skipped a round (%r)", exc)
-            if clients:  # a fresh client next round
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(clients.pop().close(), timeout=5)
+
+    return unstick_commits

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
-from faust.types import TP
+from faust.types import TP, EventT
 
 
 class Ownership:
@@ -43,7 +43,8 @@ class Ownership:
     def begin(self) -> Tenure:
         """The partitions held now (none while a rebalance is under way)."""
         held = frozenset() if self.app.rebalancing else frozenset(self.app.consumer.assignment())
-        return Tenure(self, self.app.rebalancing_count, held, {tp: self.losses[tp] for tp in held})
+        losses = {tp: self.losses[tp] for tp in held}
+        return Tenure(self, self.app.rebalancing_count, held, losses, self.app.consumer_generation_id)
 
 
 @dataclass
@@ -54,6 +55,15 @@ class Tenure:
     generation: int
     held: frozenset[TP]
     losses: dict[TP, int]
+    fetched_in: int  # the consumer's group generation when the batch began
+
+    def current(self, event: EventT) -> bool:
+        """Whether the batch may apply ``event``: its partition is held, and it was fetched in this
+        group generation. A rebalance seeks every partition back to its commit, so a record fetched
+        before it comes again. Applied now, it could be applied ahead of records the rebalance made
+        this worker drop, and move a user's offset per source past them: read again, they would be
+        taken for redeliveries of what was applied and lost."""
+        return self.holds(event.message.tp) and event.message.generation_id == self.fetched_in
 
     def holds(self, tp: TP) -> bool:
         """Whether ``tp`` was held when the batch began and has not been lost since."""

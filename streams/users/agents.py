@@ -75,10 +75,12 @@ def register(flashsale: Flashsale, scorer: BertScorer | None = None) -> CatalogV
             async for batch in batches(stream, settings.stream_batch_size, settings.bert_max_wait_ms / 1000):
                 metrics.BATCH_SIZE.labels(agent=name).observe(len(batch))
                 tenure = ownership.begin()
-                held = [event for event in batch if tenure.holds(event.message.tp)]  # the rest: new owner's
-                good = await decode_batch(held, dead_letters, settings.topic_prefix, event_time_policy)
+                # The rest: a new owner's, or fetched before a rebalance (they come again, in order).
+                taken = [event for event in batch if tenure.current(event)]
+                good = await decode_batch(taken, dead_letters, settings.topic_prefix, event_time_policy)
                 kept = await processor.process(name, good, dead_letters, tenure)
-                withhold_acks(event for event in batch if event.message.tp not in kept)
+                applied = {id(event) for event in taken if event.message.tp in kept}
+                withhold_acks(event for event in batch if id(event) not in applied)
 
         app.agent(topic, name=name)(agent)
 

@@ -9,8 +9,8 @@ import faust
 from faust.types import TP, Message
 from prometheus_client import REGISTRY
 
-from streams.runtime.faust_internals import recount_acks
-from streams.runtime.stalls import StallTracker, read_again
+from streams.runtime.faust_internals import lowest_acked, recount_acks
+from streams.runtime.stalls import HoleTracker, StallTracker, read_again
 
 TP0 = TP("orders", 0)
 
@@ -107,3 +107,29 @@ async def test_reading_a_stalled_partition_again_seeks_resumes_and_is_counted() 
     assert consumer.calls == [("seek", (TP0, 100)), ("resume", {TP0})]
     assert consumer._committed_offset[TP0] == 100 and TP0 not in consumer._acked
     assert REGISTRY.get_sample_value("flashsale_commit_stalls_total", stalls) == before + 1
+
+
+def test_a_hole_in_the_acknowledgements_blocks_faust_and_is_read_again_after_its_patience() -> None:
+    """Offsets 100…102 withheld (a batch that began during a rebalance), 103…139 acknowledged: Faust
+    never commits past the hole; the tracker says so once it has lasted ``patience_s``, not before."""
+    app = faust.App("hole-test", broker="kafka://127.0.0.1:1")
+    consumer: Any = app.consumer
+    tp = TP("orders", 0)
+    app.topics.acking_topics.add(tp.topic)
+    consumer._committed_offset[tp] = 100
+    _ack(consumer, tp, range(103, 140))
+    assert consumer._new_offset(tp) is None and lowest_acked(app, tp) == 103
+    holes = HoleTracker(patience_s=5)
+    seen = [t for t in range(0, 12) if holes.stuck(tp, 100, lowest_acked(app, tp), float(t))]
+    assert seen == [5, 11]  # once per patience while it lasts
+    _ack(consumer, tp, range(100, 103))  # read again: the hole closes and the commit can pass
+    assert not holes.stuck(tp, 100, lowest_acked(app, tp), 20.0) and consumer._new_offset(tp) == 140
+
+
+def test_acknowledgements_in_order_or_a_moving_commit_are_no_hole() -> None:
+    holes = HoleTracker(patience_s=5)
+    tp = TP("orders", 1)
+    assert not any(holes.stuck(tp, 100 * t, 100 * t, float(t)) for t in range(20))  # in order
+    assert not any(holes.stuck(tp, 100 * t, 100 * t + 7, float(t)) for t in range(20))  # commit moves
+    assert not any(holes.stuck(tp, None, 7, float(t)) for t in range(20))  # nothing committed yet
+    assert not any(holes.stuck(tp, 50, None, float(t)) for t in range(20))  # nothing acknowledged

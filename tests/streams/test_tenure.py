@@ -32,13 +32,18 @@ def worker(*assigned: TP) -> Any:
     consumer = SimpleNamespace(assigned=set(assigned))
     consumer.assignment = lambda: consumer.assigned
     return SimpleNamespace(
-        rebalancing=False, rebalancing_count=1, consumer=consumer, on_partitions_assigned=AssignedSignal()
+        rebalancing=False,
+        rebalancing_count=1,
+        consumer=consumer,
+        on_partitions_assigned=AssignedSignal(),
+        consumer_generation_id=1,
     )
 
 
 async def rebalance(app: Any, ownership: Ownership, assigned: set[TP]) -> None:
     """An eager rebalance: everything revoked, then ``assigned`` (recovery still to come)."""
     app.rebalancing, app.rebalancing_count = True, app.rebalancing_count + 1
+    app.consumer_generation_id += 1
     app.consumer.assigned = assigned
     await app.on_partitions_assigned.send(app, assigned)
 
@@ -99,3 +104,23 @@ async def test_the_partitions_an_assignment_leaves_out_are_reported_lost() -> No
     ownership.on_lost.append(reported.append)
     await rebalance(app, ownership, assigned={P1})
     assert reported == [{P0}]
+
+
+def fetched(tp: TP, generation: int) -> Any:
+    """An event as a batch sees it: its message's partition and the group generation it was fetched in."""
+    return SimpleNamespace(message=SimpleNamespace(tp=tp, generation_id=generation))
+
+
+async def test_a_record_fetched_before_a_rebalance_is_not_applied_after_it() -> None:
+    """The rebalance seeks every partition back to its commit: the record comes again, in order with
+    the records the rebalance made this worker drop. Applied now, it would move the user's offset past
+    them, and read again they would pass for redeliveries."""
+    app, ownership = await owned(P0)
+    before = fetched(P0, app.consumer_generation_id)
+    assert ownership.begin().current(before)
+    await rebalance(app, ownership, assigned={P0})  # P0 stays here
+    app.rebalancing = False
+    tenure = ownership.begin()
+    assert tenure.holds(P0) and not tenure.current(before)
+    assert tenure.current(fetched(P0, app.consumer_generation_id))
+    assert not tenure.current(fetched(P1, app.consumer_generation_id))  # not held
