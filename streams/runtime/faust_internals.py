@@ -72,9 +72,15 @@ def committed_offsets(app: faust.App) -> Mapping[TP, int | None]:
 
 
 def lowest_acked(app: faust.App, tp: TP) -> int | None:
-    """The lowest offset of ``tp`` acknowledged and not yet committed, in Faust's books (None: none)."""
-    acked = app.consumer._acked.get(tp)  # type: ignore[attr-defined]
-    return min(acked) if acked else None
+    """The lowest offset of ``tp`` Faust counts as done and not yet committed: acknowledged, or in a gap
+    of offsets it knows will not come (compacted away, control records). None: nothing counted."""
+    consumer = app.consumer
+    acked = consumer._acked.get(tp)  # type: ignore[attr-defined]
+    gaps = consumer._gap.get(tp)  # type: ignore[attr-defined]
+    lows = [min(acked)] if acked else []
+    if acked and gaps:
+        lows.append(min(interval.begin for interval in gaps))
+    return min(lows) if lows else None
 
 
 def recount_acks(consumer: Consumer, tp: TP, committed: int) -> None:

@@ -80,13 +80,15 @@ class StallTracker:
 
 @dataclass
 class HoleTracker:
-    """Which partitions have a hole in their acknowledgements: the offset Faust would commit next is not
-    acknowledged while later ones are. A partition's records are acknowledged in offset order, so a hole
-    that lasts ``patience_s`` does not close by itself: the record was withheld from a batch that began
-    during a rebalance, or lost by Faust around one, and no commit of the partition can pass it.
+    """Which partitions have a hole in their acknowledgements that Faust will not commit past: later
+    offsets are acknowledged, the ones from the commit on are not. (Faust commits past one missing
+    offset, and counts known gaps as done: :func:`~streams.runtime.faust_internals.lowest_acked`.) A
+    partition's records are acknowledged in offset order, so a hole that lasts ``patience_s`` does not
+    close by itself: the record was withheld from a batch that began during a rebalance, or lost by
+    Faust around one, and no commit of the partition can pass it.
 
     >>> t = HoleTracker(patience_s=5)
-    >>> t.stuck(TP("orders", 0), committed=100, lowest_acked=100, now=0)  # acknowledged in order
+    >>> t.stuck(TP("orders", 0), committed=100, lowest_acked=101, now=0)  # Faust commits past one
     False
     >>> t.stuck(TP("orders", 0), 100, lowest_acked=103, now=1), t.stuck(TP("orders", 0), 100, 140, now=5)
     (False, False)
@@ -98,7 +100,7 @@ class HoleTracker:
     since: dict[TP, tuple[int, float]] = field(default_factory=dict)  # tp → (commit it stands at, since)
 
     def stuck(self, tp: TP, committed: int | None, lowest_acked: int | None, now: float) -> bool:
-        if committed is None or lowest_acked is None or lowest_acked <= committed:
+        if committed is None or lowest_acked is None or lowest_acked - committed <= 1:
             self.since.pop(tp, None)
             return False
         seen = self.since.get(tp)

@@ -126,6 +126,21 @@ def test_a_hole_in_the_acknowledgements_blocks_faust_and_is_read_again_after_its
     assert not holes.stuck(tp, 100, lowest_acked(app, tp), 20.0) and consumer._new_offset(tp) == 140
 
 
+def test_offsets_faust_knows_will_not_come_are_no_hole() -> None:
+    """A compacted topic: offsets 100…102 were compacted away, so Faust put them in a gap when it fetched
+    103; it commits past them, and so the tracker never calls them a hole."""
+    app = faust.App("gap-test", broker="kafka://127.0.0.1:1")
+    consumer: Any = app.consumer
+    tp = TP("catalog", 0)
+    app.topics.acking_topics.add(tp.topic)
+    consumer._committed_offset[tp] = 99
+    consumer._gap[tp].addi(100, 103)
+    _ack(consumer, tp, range(103, 140))
+    assert lowest_acked(app, tp) == 100 and consumer._new_offset(tp) == 140
+    holes = HoleTracker(patience_s=5)
+    assert not any(holes.stuck(tp, 99, lowest_acked(app, tp), float(t)) for t in range(20))
+
+
 def test_acknowledgements_in_order_or_a_moving_commit_are_no_hole() -> None:
     holes = HoleTracker(patience_s=5)
     tp = TP("orders", 1)
