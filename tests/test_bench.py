@@ -191,6 +191,7 @@ def test_scale_bench_end_to_end(settings: Settings, tiny_model: Path) -> None:
     )
     assert saved[0]["windows"] == {} and saved[0]["changelog_records_per_user"] >= 1  # after the build
     assert saved[-1]["full_restore_records"] == result["full_restore_records"]  # a cut-short run kept it
+    assert saved[-1]["rss_mb_by_role"]["users"] > 0  # and the peak RSS per role so far
     assert result["events_per_s"].keys() == result["events_per_cpu_s"].keys() == {"1", "2"}
     assert all(v > 0 for v in [*result["events_per_s"].values(), *result["events_per_cpu_s"].values()])
     assert result["scaleout_efficiency"]["1"] == 1.0 and result["scaleout_efficiency"]["2"] > 0

@@ -154,36 +154,8 @@ def watch(flashsale: Flashsale) -> None:
     (every ``commit_stall_s / 4``), each reading a partition again from the broker's commit."""
     app, settings = flashsale.app, flashsale.settings
     offsets, watched = GroupOffsets(settings), {settings.topic(t) for t in GROUP_TOPICS}
-    app.on_rebalance_complete.connect(rewind_never_committed(app, offsets, watched))
     app.timer(interval=max(settings.ack_hole_s / 5, 0.1))(hole_repair(app, settings, offsets, watched))
     app.timer(interval=settings.commit_stall_s / 4)(stall_repair(app, settings, offsets, watched))
-
-
-def rewind_never_committed(
-    app: faust.App, offsets: GroupOffsets, watched: set[str]
-) -> Callable[..., Awaitable[None]]:
-    """A handler of ``on_rebalance_complete``: seek the partitions this worker holds that the group never
-    committed back to their start, before records flow again.
-
-    At the end of a rebalance Faust seeks every partition back to its committed offset, but skips one
-    at offset 0 or never committed, which then goes on from where this worker had fetched it. Records
-    fetched before the rebalance are not applied after it (:meth:`~streams.runtime.tenure.Tenure.current`),
-    so without the rewind they would be read again only by the commit-stall watch, after records behind
-    them were applied: a user's offset per source would have moved past them."""
-
-    async def rewind(_sender: Any = None, **_: Any) -> None:
-        try:
-            assigned = [tp for tp in app.consumer.assignment() if tp.topic in watched]
-            if not assigned:
-                return
-            committed = await offsets.read()
-            for tp in assigned:
-                if committed.get(tp, -1) <= 0:
-                    await app.consumer.seek(tp, 0)
-        except Exception as exc:  # a broker outage: the stall watch reads them again, later
-            log.warning("could not rewind the never-committed partitions after a rebalance (%r)", exc)
-
-    return rewind
 
 
 def hole_repair(

@@ -18,6 +18,8 @@ from typing import Any
 import faust
 from faust.types import TP, EventT
 
+from streams.runtime.faust_internals import committed_offsets
+
 
 class Ownership:
     """Counts the partitions this worker lost, so that a batch can tell what it held throughout.
@@ -44,7 +46,11 @@ class Ownership:
         """The partitions held now (none while a rebalance is under way)."""
         held = frozenset() if self.app.rebalancing else frozenset(self.app.consumer.assignment())
         losses = {tp: self.losses[tp] for tp in held}
-        return Tenure(self, self.app.rebalancing_count, held, losses, self.app.consumer_generation_id)
+        committed = committed_offsets(self.app)
+        rewound = frozenset(tp for tp in held if committed.get(tp))  # Faust seeks these back: see current
+        return Tenure(
+            self, self.app.rebalancing_count, held, losses, self.app.consumer_generation_id, rewound
+        )
 
 
 @dataclass
@@ -56,14 +62,16 @@ class Tenure:
     held: frozenset[TP]
     losses: dict[TP, int]
     fetched_in: int  # the consumer's group generation when the batch began
+    rewound: frozenset[TP]  # held partitions with a commit: the last rebalance sought them back to it
 
     def current(self, event: EventT) -> bool:
-        """Whether the batch may apply ``event``: its partition is held, and it was fetched in this
-        group generation. A rebalance seeks every partition back to its commit, so a record fetched
-        before it comes again. Applied now, it could be applied ahead of records the rebalance made
-        this worker drop, and move a user's offset per source past them: read again, they would be
-        taken for redeliveries of what was applied and lost."""
-        return self.holds(event.message.tp) and event.message.generation_id == self.fetched_in
+        """Whether the batch may apply ``event``: its partition is held and, if the last rebalance sought
+        it back to its commit, it was fetched since. Such a record comes again; applied now, it could be
+        applied ahead of records the rebalance made this worker drop and move a user's offset per source
+        past them: read again, they would be taken for redeliveries and lost. (Faust seeks back only
+        partitions with a commit above 0: in the others a record fetched before is the next in order.)"""
+        tp = event.message.tp
+        return self.holds(tp) and (event.message.generation_id == self.fetched_in or tp not in self.rewound)
 
     def holds(self, tp: TP) -> bool:
         """Whether ``tp`` was held when the batch began and has not been lost since."""

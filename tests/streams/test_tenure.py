@@ -29,7 +29,7 @@ class AssignedSignal:
 
 def worker(*assigned: TP) -> Any:
     """Just what Ownership reads of a Faust app, with ``assigned`` as its first assignment."""
-    consumer = SimpleNamespace(assigned=set(assigned))
+    consumer = SimpleNamespace(assigned=set(assigned), _committed_offset={})  # what Faust believes committed
     consumer.assignment = lambda: consumer.assigned
     return SimpleNamespace(
         rebalancing=False,
@@ -119,8 +119,20 @@ async def test_a_record_fetched_before_a_rebalance_is_not_applied_after_it() -> 
     before = fetched(P0, app.consumer_generation_id)
     assert ownership.begin().current(before)
     await rebalance(app, ownership, assigned={P0})  # P0 stays here
+    app.consumer._committed_offset[P0] = 40  # the rebalance ended with P0 sought back to its commit
     app.rebalancing = False
     tenure = ownership.begin()
     assert tenure.holds(P0) and not tenure.current(before)
     assert tenure.current(fetched(P0, app.consumer_generation_id))
     assert not tenure.current(fetched(P1, app.consumer_generation_id))  # not held
+
+
+async def test_a_record_fetched_before_a_rebalance_is_next_in_a_partition_never_committed() -> None:
+    """Faust seeks back only partitions with a commit: in one without, nothing comes again, so a
+    record fetched before the rebalance is the next one to apply."""
+    app, ownership = await owned(P0)
+    before = fetched(P0, app.consumer_generation_id)
+    await rebalance(app, ownership, assigned={P0})
+    app.consumer._committed_offset[P0] = None  # what Faust sets for a partition never committed
+    app.rebalancing = False
+    assert ownership.begin().current(before)

@@ -33,21 +33,25 @@ def large_sale(sale: Sale, save: Save) -> dict[str, Any]:
     """Build, the window of each worker count (recovery after the first), takeover, decisions; ``save``
     gets what is measured so far after each phase, so a run cut short still leaves its figures."""
     out: dict[str, Any] = {**build(sale), "windows": {}}
-    save(out)
+
+    def save_so_far() -> None:
+        save({**out, "rss_mb_by_role": {r: round(mb, 1) for r, mb in sale.fleet.peak_rss_mb.items()}})
+
+    save_so_far()
     for n in sale.cfg.workers:
         out["windows"][str(n)] = window(sale, n)
         if n == sale.cfg.workers[0]:
             out |= recovery(sale)
-        save(out)
+        save_so_far()
     if len(sale.fleet.live("users")) > 1:
         out |= takeover(sale)
     out["decisions"] = wait_identical(
         sale.ns, reference(sale.decision_input, sale.ns), sale.fleet.check_alive
     )
     sale.say(f"decisions against one uninterrupted pass: {out['decisions']}")
-    save(out)
+    save_so_far()
     out |= full_restore(sale)
-    save(out)
+    save_so_far()
     if sale.cfg.all_role:
         out |= all_role(sale)
     return out
