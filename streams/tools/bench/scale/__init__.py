@@ -153,7 +153,8 @@ def format_result(result: dict[str, Any]) -> str:
                      f"efficiency {result['scaleout_efficiency'][n]:.2f}"))  # fmt: skip
     rss = result["rss_mb_by_role"]
     rows += [
-        ("peak RSS per role", ", ".join(f"{role} {mb:,.0f} MB" for role, mb in sorted(rss.items()))),
+        ("peak RSS per role", ", ".join(f"{role} {mb:,.0f} MB" if mb is not None else f"{role} not run"
+                                        for role, mb in sorted(rss.items()))),  # all: --no-all-role
         ("changelog per user", f"{result['changelog_records_per_user']:.2f} records, "
                                f"{result['changelog_bytes_per_user']:,.0f} B"),
         ("changelog per SKU", f"{result['changelog_records_per_sku']:.2f} records, "
