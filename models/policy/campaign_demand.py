@@ -24,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -106,8 +107,11 @@ class CampaignDemand:
         True
         """
         path = self.path(live, discount)
-        inside = sum(u for u, flag in zip(path, live, strict=True) if flag)
-        outside = sum(path) - inside
+        return self.total_quantile(sum(path), sum(itertools.compress(path, live)), service_level)
+
+    def total_quantile(self, total: float, inside: float, service_level: float) -> float:
+        """:meth:`quantile` of a path whose units add up to ``total``, ``inside`` of them in the window."""
+        outside = total - inside
         level_var = min(self.p_ll, self.max_level_var)
         var = self.dispersion * (inside + outside) + inside**2 * level_var + (self.outside_cv * outside) ** 2
         return max(inside + outside + NormalDist().inv_cdf(service_level) * math.sqrt(var), 0.0)
@@ -133,13 +137,37 @@ class CampaignOutlook:
 
     def live(self, first: int, horizon: int) -> list[bool]:
         """Which of the ``horizon`` buckets from the ``first``-th on lie in the campaign window."""
-        if self.window is None:
-            return [False] * horizon
-        begins, ends = self.window
-        return [begins <= self.start + (first + k) * self.bucket_s < ends for k in range(horizon)]
+        before, inside = self._runs(first, horizon)
+        return [False] * before + [True] * inside + [False] * (horizon - before - inside)
 
     def forecast(self, horizon: int) -> list[float]:
-        return self.demand.path(self.live(0, horizon), self.discount)
+        return self._path(*self._runs(0, horizon), horizon)
 
     def window_quantile(self, start: int, horizon: int, service_level: float) -> float:
-        return self.demand.quantile(self.live(start, horizon), self.discount, service_level)
+        before, inside = self._runs(start, horizon)
+        path = self._path(before, inside, horizon)
+        return self.demand.total_quantile(sum(path), sum(path[before : before + inside]), service_level)
+
+    def _path(self, before: int, inside: int, horizon: int) -> list[float]:
+        """:meth:`CampaignDemand.path` over :meth:`live`'s flags, built from their runs."""
+        outside, rate = self.demand.outside_rate, self.demand.rate(self.discount, True)
+        return [outside] * before + [rate] * inside + [outside] * (horizon - before - inside)
+
+    def _runs(self, first: int, horizon: int) -> tuple[int, int]:
+        """(buckets before the window, buckets in it) of the ``horizon`` from the ``first``-th on: the
+        window is one run of buckets, so a horizon of hundreds costs no loop."""
+        if self.window is None:
+            return horizon, 0
+        begins, ends = (min(max(self._first_at(t, first), 0), horizon) for t in self.window)
+        return begins, max(ends - begins, 0)
+
+    def _first_at(self, t: float, first: int) -> int:
+        """The least ``k`` whose bucket starts at or after ``t``, counted from the ``first``-th: the
+        estimate by division, then checked with the very sum :meth:`live` compares (buckets start at
+        ``start + (first + k) × bucket_s``), so the flags are exactly what a bucket-by-bucket test gives."""
+        k = math.ceil((t - self.start) / self.bucket_s) - first
+        while self.start + (first + k - 1) * self.bucket_s >= t:
+            k -= 1
+        while self.start + (first + k) * self.bucket_s < t:
+            k += 1
+        return k

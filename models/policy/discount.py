@@ -26,6 +26,8 @@ stopped answering the discount holds it back, or, above the ceiling, brings it d
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,17 +50,20 @@ class DiscountDecision:
 def _projection(
     expected_units: Sequence[float], remaining_s: float, bucket_s: int, stock: float
 ) -> tuple[float, float | None]:
-    """(units until the end, seconds until sell-out or None) from a per-bucket forecast."""
+    """(units until the end, seconds until sell-out or None) from a per-bucket forecast (units never
+    negative) and the stock (positive): the last bucket counts for the share of it left."""
     n_full, frac = divmod(remaining_s / bucket_s, 1.0)
-    path = list(expected_units)[: int(n_full) + 1] or [0.0]
-    path += [path[-1]] * (int(n_full) + 1 - len(path))  # a short forecast: hold the last rate
-    total, sellout = 0.0, None
-    for i, u in enumerate(path):
-        share = frac if i == int(n_full) else 1.0
-        if sellout is None and u > 0 and total + u * share >= stock:
-            sellout = (i + (stock - total) / u) * bucket_s
-        total += u * share
-    return total, sellout
+    n = int(n_full)
+    path = list(expected_units)[: n + 1] or [0.0]
+    path += [path[-1]] * (n + 1 - len(path))  # a short forecast: hold the last rate
+    if min(path) < 0 or stock <= 0:
+        raise ValueError("expected units must not be negative, and the stock must be positive")
+    # Units sold before each bucket (totals[i]) and after the last; nondecreasing, so the bucket that
+    # sells out is found by bisection (a bucket of no demand never takes the total past the stock).
+    totals = list(itertools.accumulate([*path[:n], path[n] * frac], initial=0.0))
+    i = bisect.bisect_left(totals, stock, lo=1) - 1
+    sellout = (i + (stock - totals[i]) / path[i]) * bucket_s if i <= n else None
+    return totals[-1], sellout
 
 
 def discount_decision(

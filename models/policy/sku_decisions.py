@@ -112,7 +112,7 @@ class DecisionRules:
             self.discount, campaign.min_discount, campaign.max_discount, self.policy.max_discount_step,
             timedelta(minutes=self.policy.discount_cooldown_minutes), last, from_epoch(end),
             self._stock_for_sale(end, campaign), from_epoch(campaign.ends_at),
-            self.demand.path([True] * remaining, self.discount), self.demand.elasticity,
+            [self.demand.rate(self.discount, True)] * remaining, self.demand.elasticity,
             math.sqrt(max(self.demand.p_ee, 0.0)), bucket_seconds=self.bucket_s,
             target_sell_through=self.policy.target_sell_through, revenue_guard_z=self.policy.revenue_guard_z,
         )  # fmt: skip

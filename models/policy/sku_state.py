@@ -18,6 +18,7 @@ clock: the same events give the same decisions, with ids derived from (kind, sku
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar
@@ -185,6 +186,11 @@ class SkuState(DecisionRules):
         if not same:  # a new campaign starts from its own discount; a re-published one keeps ours
             self.discount, self.last_discount_change = campaign["discount"], None
             self.supplier_short_at = None
+
+    @property
+    def closes_at(self) -> float:
+        """The watermark that closes the open bucket (inf before the first event)."""
+        return math.inf if self.bucket_start is None else self.bucket_start + self.bucket_s
 
     def advance(self, until: float) -> list[Decision]:
         """Close every bucket that ends at or before ``until``; return the decisions taken."""

@@ -61,12 +61,19 @@ def sales_reason(recent_units: int, units: int, window_minutes: int) -> tuple[st
     return "popular", "on sale now"
 
 
-def closest_signal(item: np.ndarray, signals: Sequence[Signal]) -> tuple[str, str]:
-    """(kind, text) of the user's signal whose vector is closest to ``item``."""
+def closest_signals(items: np.ndarray, signals: Sequence[Signal]) -> list[tuple[str, str]]:
+    """(kind, text) of the user's signal whose vector is closest to each row of ``items``, in one
+    product (the first of equally close ones).
+
+    >>> viewed = Signal("viewed", "Sony WH-1000XM5", np.array([1.0, 0.0]))
+    >>> searched = Signal("searched", "garden hose", np.array([0.0, 1.0]))
+    >>> [kind for kind, _ in closest_signals(np.array([[0.9, 0.1], [0.2, 0.8]]), [viewed, searched])]
+    ['viewed', 'searched']
+    """
     if not signals:
-        return "similar", "similar to what you looked at earlier"
-    best = signals[int(np.argmax(np.stack([s.vector for s in signals]) @ item))]
-    return best.kind, signal_text(best)
+        return [("similar", "similar to what you looked at earlier")] * len(items)
+    nearest = (np.stack([s.vector for s in signals]) @ np.asarray(items).T).argmax(axis=0)
+    return [(signals[j].kind, signal_text(signals[j])) for j in nearest.tolist()]
 
 
 def category_signal(category: str, signals: Sequence[Signal]) -> Signal | None:

@@ -58,8 +58,10 @@ def decision_row(event: EventT, record: Event) -> dict[str, Any]:
 
 def write_rows(engine: sa.Engine, table: sa.Table, rows: Sequence[dict[str, Any]]) -> int:
     """Insert ``rows`` idempotently in one transaction; returns how many were new."""
+    if not rows:
+        return 0
     with engine.begin() as conn:
-        return len(conn.execute(insert_ignore(table, rows)).all())
+        return len(conn.execute(insert_ignore(table), list(rows)).all())
 
 
 async def write_until_done(engine: sa.Engine, table: sa.Table, rows: Sequence[dict[str, Any]]) -> int:

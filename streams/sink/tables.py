@@ -9,14 +9,13 @@ created by ``infra.migrations.upgrade(url, schema)``. Bind explicitly rather tha
 >>> tables = tables_for("replay1")
 >>> tables.restock_events.fullname
 'replay1.restock_events'
->>> stmt = insert_ignore(tables.discount_adjustments, [{"event_id": "e1", "sku": "s1"}])
+>>> stmt = insert_ignore(tables.discount_adjustments)
 >>> "ON CONFLICT (event_id) DO NOTHING" in str(stmt.compile(dialect=postgresql.dialect()))
 True
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -139,13 +138,14 @@ def tables_for(schema: str) -> DecisionTables:
     )
 
 
-def insert_ignore(table: Table, rows: Sequence[Mapping[str, Any]]) -> ReturningInsert[str]:
-    """A bound-parameter ``INSERT … ON CONFLICT (event_id) DO NOTHING RETURNING event_id`` of ``rows``.
+@lru_cache(maxsize=64)
+def insert_ignore(table: Table) -> ReturningInsert[str]:
+    """``INSERT … ON CONFLICT (event_id) DO NOTHING RETURNING event_id`` into ``table``, to execute
+    with the rows as parameters (``conn.execute(insert_ignore(table), rows)``).
 
     Re-inserting a decision is a no-op, so at-least-once delivery stores each decision once; the result
-    rows are the ``event_id``s actually inserted (duplicates are absent). ``rows`` must not be empty.
+    rows are the ``event_id``s actually inserted (duplicates are absent). One statement per table,
+    compiled once: SQLAlchemy sends the rows as multi-row ``VALUES`` pages (its "insertmanyvalues").
     """
-    if not rows:
-        raise ValueError("insert_ignore needs at least one row")
-    stmt = postgresql.insert(table).values([dict(row) for row in rows])
+    stmt = postgresql.insert(table)
     return stmt.on_conflict_do_nothing(index_elements=[table.c.event_id]).returning(table.c.event_id)

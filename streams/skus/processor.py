@@ -35,10 +35,14 @@ from streams.runtime.outbox import Outbox
 from streams.runtime.tablestate import StateTable, load, put
 from streams.runtime.tenure import Tenure
 from streams.settings import Settings
+from streams.skus.due import DueTimes
 from streams.skus.state import SkuSlot
 
 log = logging.getLogger(__name__)
 Slots = dict[str, SkuSlot]  # sku → slot, of one partition
+# Changed slots a batch holds at most before storing them: when a watermark closes the buckets of
+# every SKU, 10⁴ decoded slots (~10 kB each) and their outputs would otherwise be held at once.
+SLOTS_HELD = 500
 
 
 def sku_policy(settings: Settings) -> SkuPolicy:
@@ -111,10 +115,13 @@ class SkuProcessor:
         self.dedup_window_s = 60 * settings.dedup_window_minutes
         # The holdout experiment's closed buckets and marks (streams/experiment), when one runs.
         self.experiment = OutcomeSender(settings, topics) if settings.holdout_share > 0 else None
+        self.due = DueTimes()  # which SKUs a moving watermark has work for
+        self.status_topic = topics.sku_status.get_topic_name()
 
     async def process(self, events: Sequence[Any], tenure: Tenure) -> None:
         """One batch: take each record in order, close what the new watermarks close, then store."""
         outbox = self.new_outbox()  # settled after each phase
+        self.due.begin(tenure.generation)
         clocks: dict[int, PartitionClock] = {}
         batch: dict[int, Slots] = {}  # partition → sku → slot, written once per batch
         for event in events:
@@ -134,6 +141,8 @@ class SkuProcessor:
                 slots = batch.setdefault(partition, {})
                 await self.advance(partition, slots, clock, watermark, outbox, tenure)
         await self.store(batch, clocks, outbox, tenure)
+        if not tenure.steady:
+            self.due.forget()  # what this batch read may not be what the tables hold now
 
     def clock(self, partition: int) -> PartitionClock:
         stored = load(self.clocks, f"p{partition}", partition)
@@ -180,6 +189,7 @@ class SkuProcessor:
         clock.received.saw(event.source, event.event_time)
         current.inbox.accept(event.source, event.offset, event.event_time, event.kind, message.value or b"",
                              event.key)  # fmt: skip
+        self.due.received(message.partition, event.sku, event.event_time)
         current.seen.note(event.ids, event.event_time)
 
     async def refused(
@@ -219,8 +229,10 @@ class SkuProcessor:
         outbox: Outbox,
         tenure: Tenure,
     ) -> None:
-        """Apply each SKU's due events in order and close its buckets behind ``watermark``."""
-        for sku in sorted(clock.skus):
+        """Apply each SKU's due events in order and close its buckets behind ``watermark`` (SKUs with
+        nothing behind it are not read: see :mod:`streams.skus.due`)."""
+        done: Slots = {}  # changed by this advance and not yet stored
+        for sku in self.due.due(partition, clock.skus, watermark):
             if not tenure.steady:
                 return  # a rebalance began: what the tables hold may no longer be this batch's
             current = self.slot(sku, partition, batch)
@@ -235,10 +247,17 @@ class SkuProcessor:
             if current.state.closed_buckets != closed_before:  # every worker's recommendations see it
                 lateness = self.settings.allowed_lateness_s
                 current.seen.forget_before(watermark - lateness - self.dedup_window_s)
-                status = json.dumps(current.state.status()).encode()
-                await outbox.send(self.topics.sku_status, key=sku.encode(), value=status, timestamp=watermark)
+                status = json.dumps(current.state.status()).encode()  # one a minute for each SKU: batched
+                key = sku.encode()
+                await outbox.send_bytes(self.status_topic, key=key, value=status, timestamp=watermark)
             if due or current.state.closed_buckets != closed_before:
-                batch[sku] = current  # changed: written back once at the end of the batch
+                batch[sku] = done[sku] = current  # changed: written back at the end of the batch
+            self.due.visited(partition, sku, current)
+            if len(done) >= SLOTS_HELD:  # enough held: stored now, and dropped from the batch
+                for key in done:
+                    del batch[key]
+                if not await self.store_slots({partition: done}, outbox, tenure):
+                    return
         if self.experiment is not None:  # after every SKU's outcomes: all buckets ending by then are in
             await self.experiment.mark(partition, watermark, outbox)
 
@@ -269,20 +288,27 @@ class SkuProcessor:
         await outbox.send(topic, key=decision.sku, value=record, timestamp=decision.ts.timestamp())
         metrics.EVENTS_OUT.labels(topic=topic.get_topic_name()).inc()
 
+    async def store_slots(self, batch: dict[int, Slots], outbox: Outbox, tenure: Tenure) -> bool:
+        """Outputs, then the slots of ``batch`` (emptied, so they can be freed); False, with nothing
+        (more) stored, when a rebalance began. Slots stored ahead of their partition's clock are safe:
+        input read again is skipped per SKU, and buckets closed are not closed again."""
+        await outbox.settle()
+        if not tenure.steady:
+            return False
+        for partition, slots_here in batch.items():
+            for sku, current in slots_here.items():
+                await put(self.slots, partition, sku, current, outbox)
+            slots_here.clear()
+        await outbox.settle(keep_state=lambda: tenure.steady)  # else a recovery may overwrite them
+        return tenure.steady
+
     async def store(
         self, batch: dict[int, Slots], clocks: dict[int, PartitionClock], outbox: Outbox, tenure: Tenure
     ) -> None:
         """Outputs, then SKUs, then clocks, each stored before the next is written: restored state
         never holds work whose outputs are missing, nor a clock ahead of its SKUs (see outbox)."""
-        await outbox.settle()
-        if not tenure.steady:
-            return  # store nothing: the clocks stay behind, and the input is read again
-        for partition, slots_here in batch.items():
-            for sku, current in slots_here.items():
-                await put(self.slots, partition, sku, current, outbox)
-        await outbox.settle(keep_state=lambda: tenure.steady)  # else a recovery may overwrite them
-        if not tenure.steady:
-            return  # recovery may be restoring the tables: keep the clocks behind
+        if not await self.store_slots(batch, outbox, tenure):
+            return  # the clocks stay behind, and the input is read again
         for partition, clock in clocks.items():
             await put(self.clocks, partition, f"p{partition}", clock, outbox)
         await outbox.settle(keep_state=lambda: tenure.steady)

@@ -96,9 +96,9 @@ def test_insert_ignore_twice_inserts_once(
     table = tables_for(schema).restock_events
     rows = [_restock("e1"), _restock("e2")]
     with engine.begin() as conn:
-        assert sorted(conn.execute(insert_ignore(table, rows)).scalars()) == ["e1", "e2"]
+        assert sorted(conn.execute(insert_ignore(table), rows).scalars()) == ["e1", "e2"]
     with engine.begin() as conn:
-        assert list(conn.execute(insert_ignore(table, [*rows, _restock("e3")])).scalars()) == ["e3"]
+        assert list(conn.execute(insert_ignore(table), [*rows, _restock("e3")]).scalars()) == ["e3"]
         count = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
         created = conn.execute(sa.select(table.c.created_at).limit(1)).scalar_one()
     assert count == 3
@@ -122,7 +122,7 @@ def test_schemas_are_independent(postgres_url: str, engine: sa.Engine, new_schem
     migrations.upgrade(postgres_url, first)
     migrations.upgrade(postgres_url, second)
     with engine.begin() as conn:
-        conn.execute(insert_ignore(tables_for(first).restock_events, [_restock("e1")]))
+        conn.execute(insert_ignore(tables_for(first).restock_events), [_restock("e1")])
     migrations.downgrade(postgres_url, first)
     assert migrations.current(postgres_url, first) is None
     assert migrations.current(postgres_url, second) == migrations.head()

@@ -1,8 +1,9 @@
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from models.policy.discount import DiscountDecision, discount_decision
+from models.policy.discount import DiscountDecision, _projection, discount_decision
 
 NOW = datetime(2024, 11, 11, 10, 0, tzinfo=UTC)
 END = NOW + timedelta(minutes=60)
@@ -71,3 +72,28 @@ def test_moves_too_small_to_matter_and_a_ceiling_that_wobbles_change_nothing() -
     # The ceiling for elasticity 1.6 is 0.375; within 5 points above it the discount stays.
     assert decide(0.42, stock=600, rate=5, elasticity=1.6) is None
     assert decide(0.43, stock=600, rate=5, elasticity=1.6) is not None
+
+
+def test_the_projection_by_bisection_is_exactly_the_bucket_by_bucket_one() -> None:
+    """Units until the end and the sell-out time, against a walk through every bucket."""
+
+    def walk(path: list[float], remaining_s: float, stock: float) -> tuple[float, float | None]:
+        n_full, frac = divmod(remaining_s / 60, 1.0)
+        path = path[: int(n_full) + 1] or [0.0]
+        path += [path[-1]] * (int(n_full) + 1 - len(path))
+        total, sellout = 0.0, None
+        for i, u in enumerate(path):
+            share = frac if i == int(n_full) else 1.0
+            if sellout is None and u > 0 and total + u * share >= stock:
+                sellout = (i + (stock - total) / u) * 60
+            total += u * share
+        return total, sellout
+
+    rng = random.Random(3)
+    for _ in range(5000):
+        path = [rng.choice([0.0, 2.5, rng.random() * 5]) for _ in range(rng.randint(0, 40))]
+        remaining_s = rng.choice([rng.uniform(0, 3000), rng.randint(0, 50) * 60.0])
+        stock = rng.choice([rng.uniform(0.1, 100), float(rng.randint(1, 60))])
+        assert _projection(path, remaining_s, 60, stock) == walk(path, remaining_s, stock)
+    with pytest.raises(ValueError, match="negative"):
+        _projection([1.0, -1.0], 120.0, 60, 5.0)

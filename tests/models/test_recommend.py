@@ -5,8 +5,8 @@ import pytest
 
 from models.recommend.embeddings import UserVector
 from models.recommend.profile import Item, UserProfile
-from models.recommend.ranking import Ranker, rank
-from models.recommend.reasons import REASON_KINDS, Signal
+from models.recommend.ranking import Ranker, best_rows, rank
+from models.recommend.reasons import REASON_KINDS, Signal, closest_signals
 
 ITEMS = np.array([[1.0, 0.0], [0.0, 1.0], [0.8, 0.6], [0.6, 0.8]], dtype=np.float32)
 SKUS = ["a", "b", "c", "d"]
@@ -143,9 +143,10 @@ def test_a_similarity_reason_names_the_signal_closest_to_the_item() -> None:
         Signal("viewed", "a lamp", np.array([1.0, 0.0])),
         Signal("clicked", "a desk", np.array([0.0, 1.0])),
     ]
-    ranker = Ranker(items, ["lamp-2", "desk-2"], np.zeros(2))
-    for row, want in ((0, "because you viewed a lamp"), (1, "because you clicked a desk")):
-        assert ranker._reason(row, 3, None, signals) == (signals[row].kind, want)
+    assert closest_signals(items, signals) == [
+        ("viewed", "because you viewed a lamp"), ("clicked", "because you clicked a desk")
+    ]  # fmt: skip
+    assert closest_signals(items, []) == [("similar", "similar to what you looked at earlier")] * 2
 
 
 def test_a_list_has_k_items_while_k_candidates_exist() -> None:
@@ -173,3 +174,13 @@ def test_a_profile_counts_each_newly_visited_sku_once_for_its_category() -> None
     assert user.taste == {"audio": 1.0, "kitchen": 1.0} and user.bought == ["a"]
     assert user.recent(0.0, 60.0) == {"a", "k1"}  # a search is not an item
     assert [s.label for s in user.signals(lambda sku: Item(sku.upper(), vector[0], "x"))] == ["K1", "A"]
+
+
+def test_best_rows_are_those_of_a_full_sort_ties_by_position() -> None:
+    """The chunk-maximum shortcut keeps exactly the top of a stable sort, with many ties and few."""
+    rng = np.random.default_rng(4)
+    for _ in range(500):
+        n, wanted = int(rng.integers(1, 400)), int(rng.integers(1, 30))
+        scores = rng.choice([rng.random(n), rng.integers(0, 4, n) / 4.0, np.sort(rng.random(n))], axis=0)
+        expected = np.argsort(-scores, kind="stable")[:wanted]
+        assert best_rows(scores, wanted).tolist() == expected.tolist()

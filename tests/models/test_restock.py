@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from models.policy.campaign_demand import CampaignDemand, CampaignOutlook
@@ -56,3 +58,26 @@ def test_an_order_that_lands_after_the_campaign_is_sized_for_the_demand_after_it
     during = order(campaign_ends_in=60)  # lands inside the campaign: ten campaign buckets to cover
     after = order(campaign_ends_in=5)  # lands as it ends: ten buckets at the rate outside it
     assert during > 70 and 0 < after < 15
+
+
+def test_the_outlook_by_runs_is_exactly_the_bucket_by_bucket_one() -> None:
+    """The outlook builds its flags and path from the window's run of buckets: the same floats as a
+    test of every bucket and the demand's own path and quantile, on windows that start and end
+    anywhere (whole buckets, between them, before the start, reversed)."""
+    rng = random.Random(5)
+    for _ in range(3000):
+        bucket_s = rng.choice([60, 300, 7])
+        start = 1.7e9 + rng.uniform(-1e5, 1e5)
+        begins = start + rng.choice([rng.randint(-50, 50), rng.uniform(-50, 50)]) * bucket_s
+        ends = begins + rng.choice([rng.randint(-5, 400), rng.uniform(0, 400), 0]) * bucket_s
+        demand = CampaignDemand(level=rng.uniform(-2, 3), elasticity=rng.uniform(0, 4),
+                                outside_rate=rng.uniform(0, 3), p_ll=rng.uniform(0, 0.3))  # fmt: skip
+        window = (begins, ends) if rng.random() < 0.9 else None
+        outlook = CampaignOutlook(demand, window, start, bucket_s, rng.uniform(0, 0.5))
+        first, horizon = rng.randint(0, 30), rng.randint(0, 400)
+        flags = [
+            window is not None and begins <= start + (first + k) * bucket_s < ends for k in range(horizon)
+        ]  # fmt: skip
+        assert outlook.live(first, horizon) == flags
+        assert outlook.window_quantile(first, horizon, 0.95) == demand.quantile(flags, outlook.discount, 0.95)
+        assert outlook.forecast(horizon) == demand.path(outlook.live(0, horizon), outlook.discount)

@@ -9,7 +9,7 @@ from faust.types import TP
 
 from streams.app import create_app
 from streams.runtime.faust_internals import local_get
-from streams.runtime.tablestate import StateTable, state_table
+from streams.runtime.tablestate import SHARED_WRITE_BUFFERS, StateTable, shared_memory, state_table
 from streams.settings import Settings
 from streams.users.state import USER_SLOTS, UserSlot
 
@@ -40,3 +40,16 @@ def test_the_memory_store_forgets_on_restart_and_persists_no_offset(tmp_path: Pa
     assert local_get(table, 0, "u1") == b"one"
     assert table.persisted_offset(TP(changelog, 0)) is None
     assert local_get(users_table(tmp_path, "memory"), 0, "u1") is None
+
+
+async def test_every_partition_database_of_a_worker_shares_one_memtable_budget(tmp_path: Path) -> None:
+    users, skus = users_table(tmp_path / "a"), users_table(tmp_path / "b")
+    _, buffers = shared_memory()
+    before = buffers.get_usage()
+    users.store({(0, "u1"): b"x" * 100_000}, {})
+    after_one = buffers.get_usage()
+    skus.store({(p, f"u{p}"): b"y" * 100_000 for p in range(1, 4)}, {})  # three more databases
+    assert before < after_one < buffers.get_usage()  # each database's memtable counts against it
+    assert buffers.get_buffer_size() == SHARED_WRITE_BUFFERS
+    await users.data.stop()
+    await skus.data.stop()

@@ -101,7 +101,8 @@ def forwarded(rig: Rig, kind: str, source_offset: int, t: float, event: dict[str
     fields = {"kind": kind, "source": source, "source_offset": source_offset, "event_time": repr(t)}
     headers = [(name, str(value).encode()) for name, value in fields.items()]
     headers.append(("ids", json.dumps(ids).encode()))
-    return message(rig.next_offset(kw.get("offset")), json.dumps(event).encode(), headers, b"sku-7")
+    key = kw.get("sku", b"sku-7")
+    return message(rig.next_offset(kw.get("offset")), json.dumps(event).encode(), headers, key)
 
 
 def listing(rig: Rig, t: float = T0) -> Any:
@@ -226,3 +227,43 @@ async def test_with_a_holdout_closed_buckets_go_to_the_experiment_before_the_par
 async def test_without_a_holdout_nothing_goes_to_the_experiment(rig: Rig) -> None:
     await rig.run(listing(rig), order(rig, 1, T0 + 10), *all_marked(rig, T0 + 70))
     assert rig.outbox.to("experiment-events") == [] and "holdout_arm" not in rig.status("sku-7")
+
+
+async def test_a_moving_watermark_reads_only_the_skus_with_work_behind_it(rig: Rig) -> None:
+    read: list[str] = []
+    slot = rig.processor.slot
+    rig.processor.slot = lambda sku, *args: read.append(sku) or slot(sku, *args)  # type: ignore[method-assign]
+    lamp = {"event_id": "c1", "title": "Lamp", "campaign": None}
+    await rig.run(listing(rig), forwarded(rig, "catalog", 1, T0, lamp, sku=b"sku-8"), order(rig, 1, T0 + 10),
+                  *all_marked(rig, T0 + 70))  # fmt: skip
+    assert [load(rig.slots, sku, 0).state.closed_buckets for sku in ("sku-7", "sku-8")] == [1, 1]
+    read.clear()
+    await rig.run(order(rig, 2, T0 + 75), *all_marked(rig, T0 + 90))  # only sku-7 has an event due
+    assert read == ["sku-7", "sku-7"]  # received, then brought up to the watermark
+    read.clear()
+    await rig.run(*all_marked(rig, T0 + 100))  # nothing due: both buckets close at T0 + 120
+    assert read == []
+    await rig.run(*all_marked(rig, T0 + 125))  # both buckets close, though neither had an event
+    assert sorted(read) == ["sku-7", "sku-8"] and len(rig.outbox.to("sku-status")) == 4
+    assert load(rig.slots, "sku-7", 0).state.units_sold == 2
+    read.clear()
+    rig.app.rebalancing_count += 1  # the tables may have been restored: every SKU is read once again
+    await rig.run(*all_marked(rig, T0 + 130))
+    assert sorted(read) == ["sku-7", "sku-8"]
+
+
+async def test_a_watermark_that_closes_many_buckets_stores_slots_as_it_goes(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("streams.skus.processor.SLOTS_HELD", 2)
+    slots_changelog = "flashsale-sku-slots-changelog"
+    stored_at_settle: list[int] = []
+    rig.outbox.on_settle = lambda: stored_at_settle.append(len(rig.outbox.to(slots_changelog)))
+    listings = [forwarded(rig, "catalog", n, T0, {"event_id": f"c{n}", "title": "Lamp", "campaign": None},
+                          sku=f"sku-{n}".encode()) for n in range(5)]  # fmt: skip
+    await rig.run(*listings, *all_marked(rig, T0 + 70))
+    assert [load(rig.slots, f"sku-{n}", 0).state.closed_buckets for n in range(5)] == [1] * 5
+    changelogs = [name for name, _ in rig.outbox.sent if name.endswith("-changelog")]
+    assert changelogs.count(slots_changelog) == 5
+    assert changelogs[-1] == "flashsale-sku-clocks-changelog"  # the clock after every slot
+    assert 2 in stored_at_settle and 4 in stored_at_settle  # stored two at a time, not all at the end
