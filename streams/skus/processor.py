@@ -248,8 +248,9 @@ class SkuProcessor:
                 lateness = self.settings.allowed_lateness_s
                 current.seen.forget_before(watermark - lateness - self.dedup_window_s)
                 status = json.dumps(current.state.status()).encode()  # one a minute for each SKU: batched
-                key = sku.encode()
-                await outbox.send_bytes(self.status_topic, key=key, value=status, timestamp=watermark)
+                await outbox.send_bytes(
+                    self.status_topic, key=sku.encode(), value=status, timestamp=watermark
+                )
             if due or current.state.closed_buckets != closed_before:
                 batch[sku] = done[sku] = current  # changed: written back at the end of the batch
             self.due.visited(partition, sku, current)
