@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     )
     broker_session_timeout_s: float = Field(6.0, gt=0, description="short: faster group joins")
     commit_stall_s: float = Field(
-        60.0, gt=0, description="re-read a partition whose commit stays this long behind what was read"
+        60.0, gt=0, description="re-read a partition whose commit stays this long behind what was acked"
     )
     ack_hole_s: float = Field(
         5.0,

@@ -86,6 +86,12 @@ def lowest_acked(app: faust.App, tp: TP) -> int | None:
     return min(lows) if lows else None
 
 
+def highest_acked(app: faust.App, tp: TP) -> int | None:
+    """The highest offset of ``tp`` acknowledged and not yet committed (None: none)."""
+    acked = app.consumer._acked.get(tp)  # type: ignore[attr-defined]
+    return max(acked) if acked else None
+
+
 def recount_acks(consumer: Consumer, tp: TP, committed: int) -> None:
     """Make Faust's consumer count the acknowledgements of ``tp`` afresh from ``committed``.
 

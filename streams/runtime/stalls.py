@@ -6,8 +6,9 @@ commit that failed during the outage for done). The partition's committed offset
 moving, or moves only a few offsets per commit, though every later record is processed, and the
 group's lag stays up for good (chaos runs saw it in about 1 run in 6; faust-streaming issue #629
 describes partitions left behind after a rebalance). A worker whose commit on a partition it holds
-has not reached, within ``commit_stall_s``, the offset it had read up to when that wait began,
-seeks the partition back to its committed offset, counts its acknowledgements afresh from there
+has not got, within ``commit_stall_s``, past the highest offset it had acknowledged when that wait
+began (with nothing acknowledged past it: has not moved while there is more to read), seeks the
+partition back to its committed offset, counts its acknowledgements afresh from there
 and resumes fetching it: the records come again, and the agents skip what they already applied
 (offsets kept per source and per SKU inbox), so the only cost is reading them twice.
 
@@ -35,7 +36,7 @@ from streams.app import Flashsale, group_id
 from streams.contracts.topics import GROUP_TOPICS
 from streams.runtime.admin import aiokafka_config
 from streams.runtime.faust_internals import committed_offsets as believed_committed
-from streams.runtime.faust_internals import lowest_acked, recount_acks
+from streams.runtime.faust_internals import highest_acked, lowest_acked, recount_acks
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,27 +45,34 @@ log = logging.getLogger(__name__)
 @dataclass
 class StallTracker:
     """Which partitions' commits fell behind: a commit that has not reached, within ``patience_s``,
-    the read position of when the wait began (or, if nothing was read past the commit, has not
-    moved while the log holds records past it).
+    past the highest offset acknowledged when the wait began, or, with nothing acknowledged past it,
+    has not moved while records were read or the log holds records past it. (Not the read position:
+    under a backlog a worker reads far ahead of what it has processed, and a commit that follows
+    the processing is no stall.)
 
     >>> t = StallTracker(patience_s=60)
     >>> tp = TP("orders", 0)
-    >>> t.stalled(tp, committed=49, position=272, end=272, now=0), t.stalled(tp, 52, 272, 290, now=59)
-    (False, False)
-    >>> t.stalled(tp, 55, 272, 300, now=60)  # a minute on, still short of 272: seek back
+    >>> t.stalled(tp, committed=49, position=272, end=272, now=0, acked=150)
+    False
+    >>> t.stalled(tp, 149, 272, 290, now=59, acked=151)  # short of 151: the wait goes on
+    False
+    >>> t.stalled(tp, 150, 272, 300, now=60, acked=200)  # a minute on, still short of 151: seek back
     True
-    >>> t.stalled(tp, 55, 272, 300, now=61)  # and patience again before the next seek
+    >>> t.stalled(tp, 150, 272, 300, now=61, acked=200)  # and patience again before the next seek
     False
     """
 
     patience_s: float
     waits: dict[TP, tuple[int, float]] = field(default_factory=dict)  # tp → (offset awaited, since)
 
-    def stalled(self, tp: TP, committed: int, position: int, end: int, now: float) -> bool:
+    def stalled(
+        self, tp: TP, committed: int, position: int, end: int, now: float, acked: int | None = None
+    ) -> bool:
+        """``acked``: the highest offset of ``tp`` acknowledged and not yet committed (None: none)."""
         if max(position, end) <= committed:
             self.waits.pop(tp, None)  # nothing past the commit: nothing to wait for
             return False
-        awaited = position if position > committed else committed + 1
+        awaited = acked + 1 if acked is not None and acked >= committed else committed + 1
         wait = self.waits.get(tp)
         if wait is None or committed >= wait[0]:
             self.waits[tp] = (awaited, now)  # the commit got there: a new wait begins
@@ -211,7 +219,7 @@ def stall_repair(
                     continue
                 offset = max(committed.get(tp, 0), 0)  # never committed: the group reads from the start
                 read, end = await position(tp), app.consumer.highwater(tp) or 0
-                if tracker.stalled(tp, offset, read, end, time.monotonic()):
+                if tracker.stalled(tp, offset, read, end, time.monotonic(), highest_acked(app, tp)):
                     log.warning("%s[%s]: committed offset %s fell behind for %.0f s (read up to %s, log "
                                 "end %s); reading again from the commit", tp.topic, tp.partition, offset,
                                 settings.commit_stall_s, read, end)  # fmt: skip

@@ -108,9 +108,9 @@ def rocksdb_options() -> dict[str, int]:
 
 class SharedMemoryOptions(faust_rocksdb.RocksDBOptions):
     """Faust's RocksDB options, except that every database of the worker (one per table partition,
-    active or standby: 36 for 12 partitions of 3 tables) shares one block cache and one memtable budget.
-    With a cache and buffers per database a skus worker's memory grew with the catalog: each database
-    filled its own 8 MiB cache and 2 × 4 MiB memtables."""
+    active or standby: 36 for 12 partitions of 3 tables) shares one block cache and one memtable
+    budget, so RocksDB's memory is bounded whatever the partitions held; with a cache and two
+    memtables each (8 + 2 × 4 MiB), 36 databases could take 576 MiB."""
 
     def as_options(self) -> Options:
         options = super().as_options()

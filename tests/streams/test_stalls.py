@@ -40,8 +40,16 @@ def test_a_stuck_commit_stalls_once_per_patience_and_per_partition() -> None:
 def test_a_commit_creeping_far_behind_the_reading_stalls() -> None:
     """Moving, but 5 offsets per 15 s with 1,000 records read past it (seen after a broker restart)."""
     tracker = StallTracker(patience_s=60)
-    seen = [t for t in range(0, 121, 15) if tracker.stalled(TP0, 800 + t // 3, 1900, 1900, float(t))]
+    seen = [t for t in range(0, 121, 15) if tracker.stalled(TP0, 800 + t // 3, 1900, 1900, float(t), 1899)]
     assert seen == [60, 120]
+
+
+def test_a_backlog_read_far_ahead_of_its_processing_does_not_stall() -> None:
+    """Read 50,000 records ahead; processed (acknowledged) 300 a minute, each committed 3 s later."""
+    tracker = StallTracker(patience_s=60)
+    seen = [t for t in range(0, 600, 3)
+            if tracker.stalled(TP0, 5 * t, 50_000, 60_000, float(t), acked=5 * (t + 3) - 1)]  # fmt: skip
+    assert seen == []
 
 
 def test_a_partition_not_fetched_stalls_only_while_its_commit_stays() -> None:
