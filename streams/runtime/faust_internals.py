@@ -15,7 +15,6 @@ import faust
 from aiokafka import AIOKafkaProducer
 from faust.serializers import codecs
 from faust.stores import rocksdb as faust_rocksdb
-from faust.tables.base import Collection
 from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
 from faust.transport.consumer import Consumer
@@ -36,7 +35,6 @@ REQUIRED = (
     (faust.Record, "_options", "a record class's field descriptors (strict decoding, JSON Schemas)"),
     (faust_rocksdb.Store, "_db_for_partition", "a table partition's RocksDB (batches write many keys)"),
     (faust_rocksdb.Store, "rocksdb_options", "how a table partition's RocksDB is opened (shared memory)"),
-    (Collection, "_new_store", "builds a table's store (its RocksDB options are replaced)"),
     (TableManager, "recovery", "the tables' recovery service (which changelog partitions are standbys)"),
     (Recovery, "standby_tps", "the changelog partitions a worker keeps standby copies of"),
     (Message, "acked", "set on a message no agent of this worker may acknowledge (its partition left)"),
@@ -174,6 +172,9 @@ def local_put(table: faust.Table, partition: int, values: Mapping[str, bytes]) -
         store.update(values)
 
 
-def open_rocksdb_with(store: faust_rocksdb.Store, options: type[faust_rocksdb.RocksDBOptions]) -> None:
-    """Open ``store``'s databases with ``options`` (a subclass of Faust's), given the table's options."""
-    store.rocksdb_options = options(**(store.options or {}), use_rocksdict=store.use_rocksdict)
+def open_rocksdb_with(table: faust.Table, options: type[faust_rocksdb.RocksDBOptions]) -> None:
+    """Have ``table``'s RocksDB store (if it has one) open its databases with ``options``, a subclass of
+    Faust's, given the table's options. Before the worker starts: no database is open yet."""
+    store = table.data
+    if isinstance(store, faust_rocksdb.Store):
+        store.rocksdb_options = options(**(store.options or {}), use_rocksdict=store.use_rocksdict)

@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 
 import faust
 from faust.stores import rocksdb as faust_rocksdb
-from faust.types import TP, EventT, StoreT
+from faust.types import TP, EventT
 from rocksdict import BlockBasedIndexType, BlockBasedOptions, Cache, Options, WriteBufferManager
 
 from streams import metrics
@@ -50,12 +50,6 @@ class StateTable(faust.Table, Generic[T]):
     def __init__(self, app: faust.App, codec: StateCodec[T], **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
         self.codec = codec
-
-    def _new_store(self) -> StoreT:
-        store = super()._new_store()
-        if isinstance(store, faust_rocksdb.Store):
-            open_rocksdb_with(store, SharedMemoryOptions)
-        return store
 
     def apply_changelog_batch(self, batch: Iterable[EventT]) -> None:
         readable = [event for event in batch if self.readable(event)]
@@ -143,6 +137,7 @@ def state_table(app: faust.App, name: str, codec: StateCodec[T]) -> StateTable[T
         # rebalance applies what is buffered before the takeover's recovery reads the rest.
         standby_buffer_size=STANDBY_BUFFER,
     )  # fmt: skip
+    open_rocksdb_with(table, SharedMemoryOptions)
     app.tables.add(table)  # what ``app.Table`` does with the table it builds
     return table
 
