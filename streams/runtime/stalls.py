@@ -44,9 +44,9 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class StallTracker:
-    """Which partitions' commits fell behind: a commit that has not reached, within ``patience_s``,
-    past the highest offset acknowledged when the wait began, or, with nothing acknowledged past it,
-    has not moved while records were read or the log holds records past it. (Not the read position:
+    """Which partitions' commits fell behind: a commit that has not got, within ``patience_s``, past
+    the highest offset acknowledged when the wait began, or, with nothing acknowledged past it, has
+    not moved while records were read or the log holds records past it. (Not the read position:
     under a backlog a worker reads far ahead of what it has processed, and a commit that follows
     the processing is no stall.)
 
