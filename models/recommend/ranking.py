@@ -200,15 +200,13 @@ class Ranker:
 
     def _softmax(self, cosine: np.ndarray, temperature: float) -> np.ndarray:
         """A softmax over the candidates (others get 0)."""
-        if self._candidates.size == len(self.skus):  # every item a candidate (as in the stream)
-            z = cosine.astype(np.float64) / temperature
-            e = np.exp(z - z.max())
-            return e / e.sum()
+        every = self._candidates.size == len(self.skus)  # as in the stream: no copy in and out
+        z = (cosine if every else cosine[self._candidates]).astype(np.float64) / temperature
+        e = np.exp(z - z.max()) if z.size else z
+        if every:
+            return e / e.sum() if e.size else e
         out = np.zeros(len(self.skus))
-        if self._candidates.size:
-            z = cosine[self._candidates].astype(np.float64) / temperature
-            e = np.exp(z - z.max())
-            out[self._candidates] = e / e.sum()
+        out[self._candidates] = e / e.sum() if e.size else e
         return out
 
     def _reason(self, i: int, part: int, query: Signal | None, signals: Sequence[Signal]) -> tuple[str, str]:

@@ -29,7 +29,7 @@ from streams.runtime.outbox import Outbox
 from streams.runtime.tablestate import StateTable, load, put
 from streams.runtime.tenure import Tenure
 from streams.settings import Settings
-from streams.skus.processor import headers_of
+from streams.skus.forwarded import headers_of
 
 log = logging.getLogger(__name__)
 Campaigns = dict[str, CampaignTally]  # campaign → tally changed this batch, of one partition

@@ -16,8 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from models.policy.sku_state import Decision, SkuPolicy, SkuState
@@ -27,15 +26,16 @@ from streams.contracts.records import DiscountAdjustment, Restock
 from streams.contracts.topics import CATALOG, ORDERS, STOCK, Topics
 from streams.experiment.sender import OutcomeSender
 from streams.runtime.catchup import ReadRange, with_gap
-from streams.runtime.clock import KIND_RANK, Inbox, PartitionClock, Pending, expected_sources
+from streams.runtime.clock import Inbox, PartitionClock, Pending, expected_sources
 from streams.runtime.deadletters import Origin, send_dead_value
-from streams.runtime.dedup import count_duplicate, header_ids
+from streams.runtime.dedup import count_duplicate
 from streams.runtime.forwarding import Control
 from streams.runtime.outbox import Outbox
 from streams.runtime.tablestate import StateTable, load, put
 from streams.runtime.tenure import Tenure
 from streams.settings import Settings
 from streams.skus.due import DueTimes
+from streams.skus.forwarded import Forwarded, headers_of
 from streams.skus.state import SkuSlot
 
 log = logging.getLogger(__name__)
@@ -60,35 +60,6 @@ def sku_policy(settings: Settings) -> SkuPolicy:
         restock_horizon=settings.restock_horizon,
         restock_confirm_buckets=math.ceil(settings.restock_confirm_minutes / settings.bucket_minutes),
     )
-
-
-def headers_of(message: Any) -> dict[str, bytes]:
-    """A Faust message's or an aiokafka record's headers as a dict of bytes."""
-    headers = message.headers or ()
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
-    return {key: value if isinstance(value, bytes) else str(value).encode() for key, value in pairs}
-
-
-@dataclass
-class Forwarded:
-    """What the forwarder's headers say about an event on ``sku-events``."""
-
-    sku: str
-    kind: str
-    source: str
-    offset: int
-    event_time: float
-    ids: tuple[str, ...]
-    key: bytes | None
-
-    @classmethod
-    def of(cls, message: Any, headers: dict[str, bytes]) -> Forwarded:
-        kind, source = headers.get("kind", b"").decode(), headers.get("source", b"").decode()
-        offset, event_time = int(headers["source_offset"]), float(headers["event_time"])
-        sku = (message.key or b"").decode()
-        if not sku or kind not in KIND_RANK:
-            raise ValueError(f"not a forwarded event: kind={kind!r} sku={sku!r}")
-        return cls(sku, kind, source, offset, event_time, header_ids(headers), headers.get("source_key"))
 
 
 class SkuProcessor:
