@@ -18,8 +18,6 @@ from typing import Any
 import faust
 from faust.types import TP, EventT
 
-from streams.runtime.faust_internals import committed_offsets
-
 
 class Ownership:
     """Counts the partitions this worker lost, so that a batch can tell what it held throughout.
@@ -46,11 +44,7 @@ class Ownership:
         """The partitions held now (none while a rebalance is under way)."""
         held = frozenset() if self.app.rebalancing else frozenset(self.app.consumer.assignment())
         losses = {tp: self.losses[tp] for tp in held}
-        committed = committed_offsets(self.app)
-        rewound = frozenset(tp for tp in held if committed.get(tp))  # Faust seeks these back: see current
-        return Tenure(
-            self, self.app.rebalancing_count, held, losses, self.app.consumer_generation_id, rewound
-        )
+        return Tenure(self, self.app.rebalancing_count, held, losses, self.app.consumer_generation_id)
 
 
 @dataclass
@@ -62,16 +56,16 @@ class Tenure:
     held: frozenset[TP]
     losses: dict[TP, int]
     fetched_in: int  # the consumer's group generation when the batch began
-    rewound: frozenset[TP]  # held partitions with a commit: the last rebalance sought them back to it
 
     def current(self, event: EventT) -> bool:
-        """Whether the batch may apply ``event``: its partition is held and, if the last rebalance sought
-        it back to its commit, it was fetched since. Such a record comes again; applied now, it could be
-        applied ahead of records the rebalance made this worker drop and move a user's offset per source
-        past them: read again, they would be taken for redeliveries and lost. (Faust seeks back only
-        partitions with a commit above 0: in the others a record fetched before is the next in order.)"""
-        tp = event.message.tp
-        return self.holds(tp) and (event.message.generation_id == self.fetched_in or tp not in self.rewound)
+        """Whether the batch may apply ``event``: its partition is held and it was fetched in this group
+        generation. Each rebalance gives the consumer a fresh assignment, whose fetch positions start
+        again from the group's commit, or from the log's start where the group never committed (tested
+        on the broker: ``tests/integration/test_rebalance_reread.py``), so a record fetched before it
+        comes again. Applied now, it could be applied ahead of records the rebalance made this worker
+        drop and move a user's offset per source past them: read again, they would be taken for
+        redeliveries and lost."""
+        return self.holds(event.message.tp) and event.message.generation_id == self.fetched_in
 
     def holds(self, tp: TP) -> bool:
         """Whether ``tp`` was held when the batch began and has not been lost since."""

@@ -72,12 +72,6 @@ def test_a_restarted_worker_resumes_from_its_local_store(
     assert samples['flashsale_duplicates_total{agent="skus",topic="orders"}'] == 1
 
 
-@pytest.mark.xfail(
-    reason="known bug (issue #16): a partition the group has never committed when a rebalance comes can "
-    "lose records fetched before it (Faust neither seeks it back nor delivers them), so some re-sent "
-    "orders of users whose first orders were lost count as new; the standby takeover itself is exact",
-    strict=False,
-)
 def test_a_standby_takes_over_a_killed_workers_users_without_replaying_their_changelog(
     settings: Settings, start_worker: Callable, produce: Callable
 ) -> None:

@@ -70,7 +70,7 @@ class Rig:
     def tenure(self) -> Tenure:
         ownership: Any = SimpleNamespace(app=SimpleNamespace(rebalancing=False, rebalancing_count=0),
                                          losses=Counter())  # fmt: skip
-        return Tenure(ownership, 0, frozenset({P0}), {P0: 0}, 0, frozenset())
+        return Tenure(ownership, 0, frozenset({P0}), {P0: 0}, 0)
 
     async def run(self, *messages: Any) -> None:
         await self.processor.process([SimpleNamespace(message=m) for m in messages], self.tenure())

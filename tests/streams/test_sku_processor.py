@@ -71,7 +71,7 @@ class Rig:
 
     def tenure(self) -> Tenure:
         ownership: Any = SimpleNamespace(app=self.app, losses=Counter())
-        return Tenure(ownership, self.app.rebalancing_count, frozenset({P0}), {P0: 0}, 0, frozenset())
+        return Tenure(ownership, self.app.rebalancing_count, frozenset({P0}), {P0: 0}, 0)
 
     async def run(self, *messages: Any) -> None:
         await self.processor.process([SimpleNamespace(message=m) for m in messages], self.tenure())

@@ -6,6 +6,7 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from faust.types import TP
 
 from streams.runtime.tenure import Ownership
@@ -111,28 +112,18 @@ def fetched(tp: TP, generation: int) -> Any:
     return SimpleNamespace(message=SimpleNamespace(tp=tp, generation_id=generation))
 
 
-async def test_a_record_fetched_before_a_rebalance_is_not_applied_after_it() -> None:
-    """The rebalance seeks every partition back to its commit: the record comes again, in order with
-    the records the rebalance made this worker drop. Applied now, it would move the user's offset past
-    them, and read again they would pass for redeliveries."""
+@pytest.mark.parametrize("committed", [40, 0, None])  # None: the group never committed the partition
+async def test_a_record_fetched_before_a_rebalance_is_not_applied_after_it(committed: int | None) -> None:
+    """The rebalance starts the kept partition again from its commit, or from its start if it has none:
+    the record comes again, in order with the records the rebalance made this worker drop. Applied now,
+    it would move the user's offset past them, and read again they would pass for redeliveries."""
     app, ownership = await owned(P0)
     before = fetched(P0, app.consumer_generation_id)
     assert ownership.begin().current(before)
     await rebalance(app, ownership, assigned={P0})  # P0 stays here
-    app.consumer._committed_offset[P0] = 40  # the rebalance ended with P0 sought back to its commit
+    app.consumer._committed_offset[P0] = committed
     app.rebalancing = False
     tenure = ownership.begin()
     assert tenure.holds(P0) and not tenure.current(before)
     assert tenure.current(fetched(P0, app.consumer_generation_id))
     assert not tenure.current(fetched(P1, app.consumer_generation_id))  # not held
-
-
-async def test_a_record_fetched_before_a_rebalance_is_next_in_a_partition_never_committed() -> None:
-    """Faust seeks back only partitions with a commit: in one without, nothing comes again, so a
-    record fetched before the rebalance is the next one to apply."""
-    app, ownership = await owned(P0)
-    before = fetched(P0, app.consumer_generation_id)
-    await rebalance(app, ownership, assigned={P0})
-    app.consumer._committed_offset[P0] = None  # what Faust sets for a partition never committed
-    app.rebalancing = False
-    assert ownership.begin().current(before)

@@ -114,7 +114,7 @@ class Harness:
         )
         self.ownership = Ownership(flashsale.app)
         held = frozenset({CLICKS0, CLICKS1, ORDERS0})
-        self.tenure = Tenure(self.ownership, 0, held, dict.fromkeys(held, 0), 0, frozenset())
+        self.tenure = Tenure(self.ownership, 0, held, dict.fromkeys(held, 0), 0)
 
     async def run(
         self, *events: tuple[Any, Any], agent: str = "user-clicks", dead: bool = True

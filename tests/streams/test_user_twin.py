@@ -74,9 +74,7 @@ async def test_the_stream_lists_what_the_twin_lists_for_the_same_events(tmp_path
         "recommendations",
     )
     held = frozenset({TP("clicks", 0), TP("orders", 0)})
-    tenure = Tenure(
-        Ownership(app.app), 0, held, dict.fromkeys(held, 0), app.app.consumer_generation_id, frozenset()
-    )
+    tenure = Tenure(Ownership(app.app), 0, held, dict.fromkeys(held, 0), app.app.consumer_generation_id)
     twin = ShadowRecommender(
         {v["sku"]: standin_vector(v["title"]) for v in catalog}, k=app.settings.recommendations_k
     )
