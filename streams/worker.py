@@ -8,7 +8,7 @@ from faust.worker import Worker
 
 from streams.app import Flashsale, create_app
 from streams.logs import use_json
-from streams.runtime import stalls
+from streams.runtime import heap, stalls
 from streams.runtime.admin import ensure_topics
 from streams.settings import Settings
 
@@ -16,7 +16,7 @@ from streams.settings import Settings
 def pipeline_app(settings: Settings, *, web: bool = True) -> Flashsale:
     """The app with the agent families of the worker's role and the commit-stall watch registered on it:
     ``skus`` the per-SKU path, the holdout experiment and the sink (torch is never imported), ``users``
-    the user path (BERT), ``all`` both."""
+    the user path (BERT), ``all`` both; freed heap goes back to the system every few seconds."""
     flashsale = create_app(settings, web=web)
     if settings.worker_role in ("all", "skus"):
         from streams.experiment import agents as experiment
@@ -31,6 +31,7 @@ def pipeline_app(settings: Settings, *, web: bool = True) -> Flashsale:
 
         users.register(flashsale)
     stalls.watch(flashsale)
+    heap.give_back_freed_heap(flashsale.app)
     return flashsale
 
 
