@@ -2,6 +2,8 @@
 windows of sale traffic, all in event-time order (1 ms apart unless told otherwise).
 
 >>> events = catalog(4) + clicks(range(3), 4, "clk") + sale_window(200, 3, 4, start=START, seed=1)
+>>> sale_opens(START).value["ts"]
+'2026-11-11T12:00:00.000000+00:00'
 >>> sorted({e.topic for e in events})
 ['catalog', 'clicks', 'orders', 'stock']
 >>> [e.value["sku"] for e in events[:4:2]], [e.value["campaign"] is None for e in events[:4:2]]
@@ -42,6 +44,14 @@ def catalog(skus: int) -> list[SimEvent]:
         level = {"event_id": f"stk-{i}", "sku": sku, "on_hand": 500, "inbound": 0, "ts": iso(stock)}
         events.append(SimEvent("stock", sku, level))
     return events
+
+
+def sale_opens(at: datetime) -> SimEvent:
+    """A stock count at ``at``, the sale's first event time: the per-SKU path's watermark then passes the
+    hour between the listings and the sale (a bucket closed per SKU per minute: 6·10⁵ closes at 10⁴ SKUs)
+    while the state is built, not in the first timed window."""
+    level = {"event_id": "stk-open", "sku": "sku-0", "on_hand": 500, "inbound": 0, "ts": iso(at)}
+    return SimEvent("stock", "sku-0", level)
 
 
 def clicks(users: range, skus: int, tag: str, start: datetime = START, step_ms: int = 1) -> list[SimEvent]:

@@ -5,7 +5,8 @@ settings ask for), ``skus`` and
 ``users`` each in a consumer group of their own. One sale per catalog size:
 
 1. **Build.** ``skus`` listings (half in a campaign) with their stock, then one click per user for
-   ``users`` users, drained by one worker per role: the state a sale starts from. Changelog records and
+   ``users`` users and a stock count at the sale's start, drained by one worker per role: the state a
+   sale starts from, every SKU's buckets closed up to it. Changelog records and
    bytes per user and per SKU are read afterwards.
 2. **Windows.** For each worker count *n*: first a stretch of sale traffic during which the new workers
    join (``rebalance_pause_s``: the longest a partition with input left went without a commit), then,
@@ -34,13 +35,14 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from models.sim.events import SimEvent
+from streams.contracts.topics import SKU_EVENTS, SKU_STATUS
 from streams.runtime.admin import client_config
 from streams.settings import Settings
 from streams.tools.bench.common import rate
 from streams.tools.bench.measure import end_offsets, scrape_metrics
 from streams.tools.bench.produce import Producer
 from streams.tools.bench.scale.fleet import ROLES, Fleet, Member
-from streams.tools.bench.scale.load import START, catalog, clicks, sale_window
+from streams.tools.bench.scale.load import START, catalog, clicks, sale_opens, sale_window
 from streams.tools.bench.scale.progress import Progress
 from streams.tools.bench.stack import Say
 
@@ -107,23 +109,37 @@ class Sale:
 def build(sale: Sale) -> dict[str, Any]:
     """Publish the catalog and one click per user, drain them with one worker per role."""
     cfg = sale.cfg
-    events = sale.publish(
-        catalog(sale.skus) + clicks(range(cfg.users), sale.skus, "clk"), "publish the build"
-    )
-    sale.clock = START + timedelta(milliseconds=cfg.users)
+    opens = START + timedelta(milliseconds=cfg.users)  # the clicks take a millisecond each
+    build_events = catalog(sale.skus) + clicks(range(cfg.users), sale.skus, "clk") + [sale_opens(opens)]
+    events = sale.publish(build_events, "publish the build")
+    sale.clock = opens
     sale.fleet.scale(1)
     progress = sale.progress()
     try:
         seconds = progress.wait_done(sale.fleet.check_alive, "build state")
     finally:
         progress.close()
-    sale.say(f"built: {events:,} events in {seconds:,.0f} s (startup included)")
+    seconds += drain_sku_events(sale)
+    closed = sum(end_offsets(sale.ns, [SKU_STATUS]).values()) / sale.skus  # a status per closed bucket
+    sale.say(f"built: {events:,} events in {seconds:,.0f} s (startup included), {closed:.0f} buckets "
+             "closed per SKU")  # fmt: skip
     local = {role: sum(m.state_bytes() for m in sale.fleet.live(role)) for role in ROLES}
     return {
-        "build_events": events, "build_s": round(seconds, 1), **changelog_sizes(sale),
+        "build_events": events, "build_s": round(seconds, 1),
+        "build_buckets_closed_per_sku": round(closed, 2), **changelog_sizes(sale),
         "local_state_bytes_per_user": round(local["users"] / cfg.users, 1),
         "local_state_bytes_per_sku": round(local["skus"] / sale.skus, 1),
     }  # fmt: skip
+
+
+def drain_sku_events(sale: Sale) -> float:
+    """Seconds until the skus group has applied what its forwarders wrote to ``sku-events`` so far: the
+    input's commits say only that it was forwarded."""
+    progress = Progress(sale.ns, {sale.fleet.group("skus"): end_offsets(sale.ns, [SKU_EVENTS])})
+    try:
+        return progress.wait_done(sale.fleet.check_alive, "per-SKU state")
+    finally:
+        progress.close()
 
 
 def window(sale: Sale, n: int) -> dict[str, Any]:
