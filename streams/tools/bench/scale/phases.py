@@ -6,8 +6,8 @@ settings ask for), ``skus`` and
 
 1. **Build.** ``skus`` listings (half in a campaign) with their stock, then one click per user for
    ``users`` users and a stock count at the sale's start, drained by one worker per role: the state a
-   sale starts from, every SKU's buckets closed up to it. Changelog records and
-   bytes per user and per SKU are read afterwards.
+   sale starts from, every SKU's buckets closed up to it. Changelog records and bytes per user and per
+   SKU are read afterwards.
 2. **Windows.** For each worker count *n*: first a stretch of sale traffic during which the new workers
    join (``rebalance_pause_s``: the longest a partition with input left went without a commit), then,
    once every worker has recovered, a window of ``window`` sale events: events/s, and events per
@@ -27,6 +27,8 @@ The same build and one-worker window on a small catalog give ``large_vs_small_ca
 
 from __future__ import annotations
 
+import json
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -120,16 +122,38 @@ def build(sale: Sale) -> dict[str, Any]:
     finally:
         progress.close()
     seconds += drain_sku_events(sale)
-    closed = sum(end_offsets(sale.ns, [SKU_STATUS]).values()) / sale.skus  # a status per closed bucket
-    sale.say(f"built: {events:,} events in {seconds:,.0f} s (startup included), {closed:.0f} buckets "
-             "closed per SKU")  # fmt: skip
+    behind = sku_state_behind_s(sale.ns, opens)
+    sale.say(f"built: {events:,} events in {seconds:,.0f} s (startup included); the least advanced SKU's "
+             f"open bucket starts {behind:.0f} s before the sale")  # fmt: skip
     local = {role: sum(m.state_bytes() for m in sale.fleet.live(role)) for role in ROLES}
     return {
-        "build_events": events, "build_s": round(seconds, 1),
-        "build_buckets_closed_per_sku": round(closed, 2), **changelog_sizes(sale),
+        "build_events": events, "build_s": round(seconds, 1), "build_sku_state_behind_s": round(behind, 1),
+        **changelog_sizes(sale),
         "local_state_bytes_per_user": round(local["users"] / cfg.users, 1),
         "local_state_bytes_per_sku": round(local["skus"] / sale.skus, 1),
     }  # fmt: skip
+
+
+def sku_state_behind_s(ns: Settings, at: datetime, timeout_s: float = 120) -> float:
+    """How long before ``at`` the least advanced SKU's open bucket starts, from each SKU's latest status
+    (published when buckets close): within a minute and the allowed lateness once the state is built."""
+    topic = ns.topic(SKU_STATUS)
+    consumer = KafkaConsumer(**client_config(ns), group_id=None, enable_auto_commit=False)
+    opens: dict[bytes, float] = {}  # sku → its open bucket's start, epoch s
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends, deadline = consumer.end_offsets(tps), time.monotonic() + timeout_s
+        while any(consumer.position(tp) < end for tp, end in ends.items()) and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=1000).values():
+                for record in records:
+                    bucket = (json.loads(record.value).get("forecast") or {}).get("bucket")
+                    if bucket is not None:
+                        opens[record.key] = datetime.fromisoformat(bucket).timestamp()
+    finally:
+        consumer.close()
+    return max((at.timestamp() - start for start in opens.values()), default=math.inf)
 
 
 def drain_sku_events(sale: Sale) -> float:
