@@ -47,9 +47,9 @@ def catalog(skus: int) -> list[SimEvent]:
 
 
 def sale_opens(at: datetime) -> SimEvent:
-    """A stock count at ``at``, the sale's first event time: the per-SKU path's watermark then passes the
-    hour between the listings and the sale (a bucket closed per SKU per minute: 6·10⁵ closes at 10⁴ SKUs)
-    while the state is built, not in the first timed window."""
+    """A stock count at ``at``, the sale's first event time: the per-SKU path's watermark then reaches the
+    sale while the state is built, not in the first timed window (the listings come an hour before the
+    sale and every SKU closes a bucket a minute: 6·10⁵ closes at 10⁴ SKUs)."""
     level = {"event_id": "stk-open", "sku": "sku-0", "on_hand": 500, "inbound": 0, "ts": iso(at)}
     return SimEvent("stock", "sku-0", level)
 

@@ -109,7 +109,8 @@ class Sale:
 
 
 def build(sale: Sale) -> dict[str, Any]:
-    """Publish the catalog and one click per user, drain them with one worker per role."""
+    """Publish the catalog, one click per user and a stock count at the sale's start; drain them with one
+    worker per role, the per-SKU agent included."""
     cfg = sale.cfg
     opens = START + timedelta(milliseconds=cfg.users)  # the clicks take a millisecond each
     build_events = catalog(sale.skus) + clicks(range(cfg.users), sale.skus, "clk") + [sale_opens(opens)]
