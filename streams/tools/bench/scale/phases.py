@@ -27,18 +27,15 @@ The same build and one-worker window on a small catalog give ``large_vs_small_ca
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
 from models.sim.events import SimEvent
-from streams.contracts.topics import SKU_EVENTS, SKU_STATUS
-from streams.runtime.admin import client_config
+from streams.contracts.topics import SKU_EVENTS
 from streams.settings import Settings
 from streams.tools.bench.common import rate
 from streams.tools.bench.measure import end_offsets, scrape_metrics
@@ -46,6 +43,7 @@ from streams.tools.bench.produce import Producer
 from streams.tools.bench.scale.fleet import ROLES, Fleet, Member
 from streams.tools.bench.scale.load import START, catalog, clicks, sale_opens, sale_window
 from streams.tools.bench.scale.progress import Progress
+from streams.tools.bench.scale.readings import sku_state_behind_s, topic_size
 from streams.tools.bench.stack import Say
 
 ROLE_TOPICS = {"skus": ("catalog", "stock", "orders"), "users": ("clicks", "orders"),
@@ -133,28 +131,6 @@ def build(sale: Sale) -> dict[str, Any]:
         "local_state_bytes_per_user": round(local["users"] / cfg.users, 1),
         "local_state_bytes_per_sku": round(local["skus"] / sale.skus, 1),
     }  # fmt: skip
-
-
-def sku_state_behind_s(ns: Settings, at: datetime, timeout_s: float = 120) -> float:
-    """How long before ``at`` the least advanced SKU's open bucket starts, from each SKU's latest status
-    (published when buckets close): within a minute and the allowed lateness once the state is built."""
-    topic = ns.topic(SKU_STATUS)
-    consumer = KafkaConsumer(**client_config(ns), group_id=None, enable_auto_commit=False)
-    opens: dict[bytes, float] = {}  # sku → its open bucket's start, epoch s
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends, deadline = consumer.end_offsets(tps), time.monotonic() + timeout_s
-        while any(consumer.position(tp) < end for tp, end in ends.items()) and time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=1000).values():
-                for record in records:
-                    bucket = (json.loads(record.value).get("forecast") or {}).get("bucket")
-                    if bucket is not None:
-                        opens[record.key] = datetime.fromisoformat(bucket).timestamp()
-    finally:
-        consumer.close()
-    return max((at.timestamp() - start for start in opens.values()), default=math.inf)
 
 
 def drain_sku_events(sale: Sale) -> float:
@@ -287,24 +263,6 @@ def changelog_sizes(sale: Sale) -> dict[str, float]:
 
 
 ROLE_OF_TABLE = {"users": "users", "sku-slots": "skus"}
-
-
-def topic_size(settings: Settings, topic: str) -> tuple[int, int]:
-    """(records ever written, bytes on the brokers' disks now) of ``topic``."""
-    consumer = KafkaConsumer(**client_config(settings), group_id=None)
-    admin = KafkaAdminClient(**client_config(settings), client_id="flashsale-bench")
-    try:
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        records = sum(consumer.end_offsets(tps).values())
-        dirs = admin.describe_log_dirs([topic])
-        size = sum(
-            p["partition_size"] for broker in dirs for log_dir in broker["log_dirs"]
-            for t in log_dir["topics"] if t["name"] == topic for p in t["partitions"]
-        )  # fmt: skip
-        return records, size
-    finally:
-        consumer.close()
-        admin.close()
 
 
 def all_role(sale: Sale) -> dict[str, Any]:
