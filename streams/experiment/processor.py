@@ -164,14 +164,15 @@ class ExperimentProcessor:
     ) -> None:
         """Outputs, then campaigns, then clocks, each stored before the next is written."""
         await outbox.settle()
-        if not tenure.steady:
-            return  # store nothing: the clocks stay behind, and the input is read again
-        for partition, here in batch.items():
-            for campaign_id, tally in here.items():
-                await put(self.campaigns, partition, campaign_id, tally, outbox)
-        await outbox.settle(keep_state=lambda: tenure.steady)
-        if not tenure.steady:
-            return
-        for partition, clock in clocks.items():
-            await put(self.clocks, partition, f"p{partition}", clock, outbox)
-        await outbox.settle(keep_state=lambda: tenure.steady)
+        async with tenure.writing():
+            if not tenure.steady:
+                return  # store nothing: the clocks stay behind, and the input is read again
+            for partition, here in batch.items():
+                for campaign_id, tally in here.items():
+                    await put(self.campaigns, partition, campaign_id, tally, outbox)
+            await outbox.settle(keep_state=lambda: tenure.steady)
+            if not tenure.steady:
+                return
+            for partition, clock in clocks.items():
+                await put(self.clocks, partition, f"p{partition}", clock, outbox)
+            await outbox.settle(keep_state=lambda: tenure.steady)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from faust.types import TP
 
 from streams.runtime.admin import aiokafka_config
 from streams.settings import Settings
@@ -62,3 +64,33 @@ async def read_range(
         return records
     finally:
         await consumer.stop()
+
+
+@dataclass(frozen=True)
+class ReadMessage:
+    """A record read by :func:`read_range`, with the fields of a Faust message the agents use."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: float  # epoch seconds, as Faust's
+    headers: list[tuple[str, bytes]]
+
+    @property
+    def tp(self) -> TP:
+        return TP(self.topic, self.partition)
+
+
+@dataclass(frozen=True)
+class ReadEvent:
+    """A record read by :func:`read_range`, shaped as the Faust event an agent takes."""
+
+    message: ReadMessage
+
+    @classmethod
+    def of(cls, record: ConsumerRecord) -> ReadEvent:
+        headers = list(record.headers or ())
+        return cls(ReadMessage(record.topic, record.partition, record.offset, record.key, record.value,
+                               record.timestamp / 1000, headers))  # fmt: skip

@@ -62,3 +62,15 @@ async def decode_batch(
             good.append((event, record))
     await outbox.settle()
     return good
+
+
+async def decode_in_order(
+    events: Sequence[EventT],
+    dead_letters: faust.TopicT | None,
+    prefix: str = "",
+    event_time: EventTimePolicy = KAFKA_TIME,
+) -> list[tuple[EventT, Event | None]]:
+    """:func:`decode_batch`, keeping every event in its place: a refused one (dead-lettered) with None."""
+    good = await decode_batch(events, dead_letters, prefix, event_time)
+    decoded = {id(event): record for event, record in good}
+    return [(event, decoded.get(id(event))) for event in events]

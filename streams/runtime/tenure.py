@@ -5,18 +5,27 @@ without a check, a batch that began before it goes on applying events of partiti
 elsewhere, to table values Faust has already dropped, and writes the result to their changelogs
 (a stale write that a later recovery would restore). Agents therefore drop events of partitions
 they do not hold when a batch begins, and before writing state ask what they still hold.
+
+A batch that found its partitions still held may be sending their state when a rebalance begins:
+the revocation waits for it (:meth:`Ownership.writing`), so those changelog records are stored before
+a partition's next owner reads its changelog. Sent later, one could land after that owner's own
+writes and stand as the key's latest value, older than them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import faust
 from faust.types import TP, EventT
+
+log = logging.getLogger(__name__)
 
 
 class Ownership:
@@ -26,12 +35,33 @@ class Ownership:
     partition each time and assign most of them straight back: being revoked is not being lost.)
     """
 
-    def __init__(self, app: faust.App) -> None:
+    def __init__(self, app: faust.App, write_wait_s: float = 20.0) -> None:
         self.app = app
         self.assigned: frozenset[TP] = frozenset()
         self.losses: Counter[TP] = Counter()
         self.on_lost: list[Callable[[frozenset[TP]], None]] = []
+        self.writes = 0  # state writes under way
+        self.write_wait_s = write_wait_s  # the longest a revocation waits for them (a broker outage)
         app.on_partitions_assigned.connect(self._assigned)
+        app.on_partitions_revoked.connect(self._revoked)
+
+    @contextlib.asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        """A batch sending state to its changelogs, up to their delivery: a revocation waits for it."""
+        self.writes += 1
+        try:
+            yield
+        finally:
+            self.writes -= 1
+
+    async def _revoked(self, _sender: Any, /, *_revoked: Any, signal: Any, **_: Any) -> None:
+        """Faust awaits this before the worker rejoins its group: the writes under way finish first."""
+        waited, step = 0.0, 0.01
+        while self.writes and waited < self.write_wait_s:
+            await asyncio.sleep(step)
+            waited += step
+        if self.writes:
+            log.warning("rebalance went on after %.0f s with %d state writes under way", waited, self.writes)
 
     async def _assigned(self, _sender: Any, /, *assigned: Iterable[TP], signal: Any, **_: Any) -> None:
         now = frozenset(tp for tps in assigned for tp in tps)  # the signal's one argument
@@ -70,6 +100,11 @@ class Tenure:
     def holds(self, tp: TP) -> bool:
         """Whether ``tp`` was held when the batch began and has not been lost since."""
         return tp in self.held and self.ownership.losses[tp] == self.losses[tp]
+
+    def writing(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """While the batch sends state to changelogs (:meth:`Ownership.writing`): check :attr:`steady`
+        inside it, then write."""
+        return self.ownership.writing()
 
     @property
     def steady(self) -> bool:

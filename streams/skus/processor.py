@@ -265,13 +265,14 @@ class SkuProcessor:
         (more) stored, when a rebalance began. Slots stored ahead of their partition's clock are safe:
         input read again is skipped per SKU, and buckets closed are not closed again."""
         await outbox.settle()
-        if not tenure.steady:
-            return False
-        for partition, slots_here in batch.items():
-            for sku, current in slots_here.items():
-                await put(self.slots, partition, sku, current, outbox)
-            slots_here.clear()
-        await outbox.settle(keep_state=lambda: tenure.steady)  # else a recovery may overwrite them
+        async with tenure.writing():
+            if not tenure.steady:
+                return False
+            for partition, slots_here in batch.items():
+                for sku, current in slots_here.items():
+                    await put(self.slots, partition, sku, current, outbox)
+                slots_here.clear()
+            await outbox.settle(keep_state=lambda: tenure.steady)  # else a recovery may overwrite them
         return tenure.steady
 
     async def store(
@@ -281,8 +282,11 @@ class SkuProcessor:
         never holds work whose outputs are missing, nor a clock ahead of its SKUs (see outbox)."""
         if not await self.store_slots(batch, outbox, tenure):
             return  # the clocks stay behind, and the input is read again
-        for partition, clock in clocks.items():
-            await put(self.clocks, partition, f"p{partition}", clock, outbox)
-        await outbox.settle(keep_state=lambda: tenure.steady)
+        async with tenure.writing():
+            if not tenure.steady:
+                return
+            for partition, clock in clocks.items():
+                await put(self.clocks, partition, f"p{partition}", clock, outbox)
+            await outbox.settle(keep_state=lambda: tenure.steady)
         for partition, clock in clocks.items():  # after everything it led to is stored (replay waits on it)
             metrics.SOURCES_IDLE.labels(partition=str(partition)).set(clock.all_idle())

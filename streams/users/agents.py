@@ -20,14 +20,14 @@ from models.text.bert import BertScorer
 from streams import metrics
 from streams.app import Flashsale
 from streams.runtime.faust_internals import withhold_acks
-from streams.runtime.ingest import batches, decode_batch
+from streams.runtime.ingest import batches, decode_in_order
 from streams.runtime.outbox import Outbox
 from streams.runtime.tablestate import state_table
 from streams.runtime.tenure import Ownership
 from streams.settings import Settings
 from streams.users.catalog_view import CatalogView, follow, title_store
 from streams.users.processor import UserProcessor
-from streams.users.state import USER_SLOTS
+from streams.users.state import USER_POSITIONS, USER_SLOTS
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,9 @@ def register(flashsale: Flashsale, scorer: BertScorer | None = None) -> CatalogV
     view = CatalogView()
     catalog_ready = asyncio.Event()
     users = state_table(app, "users", USER_SLOTS)
+    positions = state_table(app, "user-positions", USER_POSITIONS)
     recommendations = topics.recommendations.get_topic_name()
-    processor = UserProcessor(users, view, settings, partial(Outbox, app), recommendations)
+    processor = UserProcessor(users, positions, view, settings, partial(Outbox, app), recommendations)
     ownership = Ownership(app)
     event_time_policy = settings.event_time_policy()
 
@@ -77,8 +78,8 @@ def register(flashsale: Flashsale, scorer: BertScorer | None = None) -> CatalogV
                 tenure = ownership.begin()
                 # The rest: a new owner's, or fetched before a rebalance that sought their partition back.
                 taken = [event for event in batch if tenure.current(event)]
-                good = await decode_batch(taken, dead_letters, settings.topic_prefix, event_time_policy)
-                kept = await processor.process(name, good, dead_letters, tenure)
+                decoded = await decode_in_order(taken, dead_letters, settings.topic_prefix, event_time_policy)
+                kept = await processor.process(name, decoded, dead_letters, tenure)
                 applied = {id(event) for event in taken if event.message.tp in kept}
                 withhold_acks(event for event in batch if id(event) not in applied)
 

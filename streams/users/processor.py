@@ -4,8 +4,14 @@ The user agents (:mod:`streams.users.agents`) take, decode and hand batches here
 does to users happens in :meth:`UserProcessor.process`, with its dependencies given explicitly (the
 table, the catalog view, the settings, how sends are collected), so it runs without a broker.
 
-Per event, in offset order: a redelivered offset is skipped; a click on an SKU the catalog has not
-listed is refused; a copy its producer re-sent (an id applied within the dedup window) is dropped and
+Per event, in offset order: the state and each input partition advance together (``user-positions``
+holds the offset of the last record applied per partition): a record the state already holds is
+skipped, and one beyond the next is taken only after the stretch before it, read from the broker. A
+recovery can restore a state older than the offset its stream resumes from, and records can reach a
+batch out of order around a seek: applied as they come, a later event would move its user's offset
+past an earlier one, which would then pass for a redelivery. Per user, a redelivered offset is
+skipped too (the positions are stored after the users they cover); a click on an SKU the catalog has
+not listed is refused; a copy its producer re-sent (an id applied within the dedup window) is dropped and
 counted; an event later than the allowed lateness behind its user's latest from the same source is
 refused. Refused clicks are dead-lettered (orders: the per-SKU agent dead-letters them). What remains
 moves the user's vector, and a user gets a fresh top-k at most once per debounce interval of event time.
@@ -15,9 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import faust
 import numpy as np
@@ -32,9 +39,11 @@ from streams import metrics
 from streams.contracts.decoding import InvalidEvent, LateEvent, UnknownSku
 from streams.contracts.eventtime import event_seconds
 from streams.contracts.records import Click, Event, Order, recommendation_bytes
+from streams.runtime.catchup import ReadEvent, ReadRange, read_range
 from streams.runtime.deadletters import send_dead_letter
 from streams.runtime.dedup import count_duplicate, event_ids
 from streams.runtime.forwarding import source_name
+from streams.runtime.ingest import decode_in_order
 from streams.runtime.outbox import Outbox
 from streams.runtime.tablestate import StateTable, load, put
 from streams.runtime.tenure import Tenure
@@ -43,6 +52,8 @@ from streams.users.catalog_view import CatalogView
 from streams.users.rankers import MinuteRankers
 from streams.users.state import UserSlot
 
+log = logging.getLogger(__name__)
+InOrder = Sequence[tuple[EventT, Event | None]]  # a partition's events by offset; None: refused when decoded
 DeadLetterSender = Callable[[faust.TopicT, EventT, BaseException, Outbox], Awaitable[None]]
 LearnableQueries = dict[str, tuple[np.ndarray, float]]  # query → (vector, norm), zero vectors left out
 
@@ -57,6 +68,7 @@ class UserBatch:
     queries: LearnableQueries
     outbox: Outbox
     slots: dict[str, tuple[TP, UserSlot]] = field(default_factory=dict)  # user → its partition, its slot
+    positions: dict[TP, int | None] = field(default_factory=dict)  # last offset applied (None: unknown)
     wanted: list[Wanted] = field(default_factory=list)  # recommendations due, in event order
 
 
@@ -77,27 +89,31 @@ class Wanted(NamedTuple):
 class UserProcessor:
     """Moves users' vectors and recommends to them, one decoded batch at a time.
 
-    ``users``: the table of :class:`UserSlot`; ``view``: the catalog (items, vectors, encoder);
+    ``users``: the table of :class:`UserSlot`; ``positions``: the last offset applied per input partition;
+    ``view``: the catalog (items, vectors, encoder);
     ``new_outbox``: an ``Outbox(app)`` per batch, for its recommendations, state and dead letters;
     ``recommendations``: the topic name recommendations go to; ``send_dead_letter``: how a refused
-    event is dead-lettered.
+    event is dead-lettered; ``read_range``: how a stretch of a partition is read from the broker.
     """
 
     def __init__(
         self,
         users: StateTable[UserSlot],
+        positions: StateTable[int],
         view: CatalogView,
         settings: Settings,
         new_outbox: Callable[[], Outbox],
         recommendations: str,
         send_dead_letter: DeadLetterSender = send_dead_letter,
+        read_range: ReadRange = read_range,
     ) -> None:
-        self.users = users
+        self.users, self.positions, self.read_range = users, positions, read_range
         self.view = view
         self.settings = settings
         self.new_outbox = new_outbox
         self.recommendations = recommendations
         self.send_dead_letter = send_dead_letter
+        self.event_time_policy = settings.event_time_policy()
         self.recommendations_out = metrics.EVENTS_OUT.labels(topic=recommendations)
         self.dedup_window_s = 60 * settings.dedup_window_minutes
         self.minute_rankers = MinuteRankers(view)  # per minute of event time, taken at its first list
@@ -108,26 +124,24 @@ class UserProcessor:
     async def process(
         self,
         agent: str,
-        good: Sequence[tuple[EventT, Event]],
+        events: InOrder,
         dead_letters: faust.TopicT | None,
         tenure: Tenure,
     ) -> frozenset[TP]:
-        """Apply ``agent``'s decoded batch ``good`` (clicks or orders) for the partitions ``tenure`` holds:
-        the batch's search queries are encoded together, then each event moves its user, in order.
-        Returns the partitions whose users were written: events of any other partition were not applied
-        here, and must not be acknowledged (their new owner reads them)."""
-        queries = [
-            record.query
-            for _, record in good
-            if isinstance(record, Click) and record.action == "search" and record.query
-        ]
-        learnable = await self._learnable_queries(queries) if queries else {}
+        """Apply ``agent``'s decoded batch ``events`` (clicks or orders; None for one refused when
+        decoded) for the partitions ``tenure`` holds: the batch's search queries are encoded together,
+        then each event moves its user, in order. Returns the partitions whose users were written:
+        events of any other partition were not applied here, and must not be acknowledged (their new
+        owner reads them)."""
+        learnable = await self._learnable_queries(searches(events))
         async with self.slots_lock:
             batch = UserBatch(agent, dead_letters, tenure, learnable, self.new_outbox())
-            return await self._move_users(batch, good)
+            return await self._move_users(batch, events)
 
     async def _learnable_queries(self, queries: list[str]) -> LearnableQueries:
         """Each query's vector and norm, encoded in one BERT batch (in a thread: the loop runs on)."""
+        if not queries:
+            return {}
         misses_before = self.view.cache_misses
         with metrics.BERT_SECONDS.time():
             vectors = await asyncio.to_thread(self.view.encode_queries, queries)
@@ -139,18 +153,57 @@ class UserProcessor:
             if (norm := vector_norm(vector)) is not None
         }
 
-    async def _move_users(self, batch: UserBatch, good: Sequence[tuple[EventT, Event]]) -> frozenset[TP]:
-        for event, record in good:
-            assert isinstance(record, Click | Order)
-            message = event.message
-            if not batch.tenure.holds(message.tp):
+    async def _move_users(self, batch: UserBatch, events: InOrder) -> frozenset[TP]:
+        for taken in events:
+            if not batch.tenure.holds(taken[0].message.tp):
                 continue  # lost in a rebalance while BERT ran: its new owner reads it again
-            slot = self._slot(batch, record.user_id, message.tp)
-            ts = await self._admit(batch, event, record, slot)
-            if ts is not None:
-                self._learn(batch, record, slot, ts)
+            for event, record in await self._in_order(batch, *taken):
+                if record is not None:  # None: refused when decoded, and dead-lettered then
+                    assert isinstance(record, Click | Order)
+                    await self._apply(batch, event, record)
         await self._recommend(batch)
         return await self._write(batch)
+
+    async def _in_order(self, batch: UserBatch, event: EventT, record: Event | None) -> InOrder:
+        """``event``, after the stretch of its partition that the state has not applied (read from the
+        broker); nothing when the state has applied it already."""
+        message = event.message
+        position = self._position(batch, message.tp)
+        if position is not None and message.offset <= position:
+            return []
+        stretch: InOrder = []
+        if position is not None and message.offset > position + 1:
+            log.warning("%s[%s]: users' state at offset %s, stream at %s; reading the stretch between",
+                        message.topic, message.partition, position, message.offset)  # fmt: skip
+            stretch = await self._read_stretch(batch, message.tp, position + 1, message.offset)
+        batch.positions[message.tp] = message.offset
+        return [*stretch, (event, record)]
+
+    def _position(self, batch: UserBatch, tp: TP) -> int | None:
+        """The offset of ``tp``'s last record the state applied (as this batch left it), or None while
+        none is stored (a state from before positions were kept: its stream is taken as it comes)."""
+        if tp not in batch.positions:
+            batch.positions[tp] = load(self.positions, self._source(tp), tp.partition)
+        return batch.positions[tp]
+
+    def _source(self, tp: TP) -> str:
+        return source_name(tp.topic, tp.partition, self.settings.topic_prefix)
+
+    async def _read_stretch(self, batch: UserBatch, tp: TP, start: int, stop: int) -> InOrder:
+        """The records of ``tp`` from ``start`` to before ``stop``, decoded (refused ones dead-lettered,
+        as the agent's), their search queries learnt."""
+        records = await self.read_range(self.settings, tp.topic, tp.partition, start, stop)
+        events: list[Any] = [ReadEvent.of(record) for record in records]  # as Faust events, to the decoder
+        prefix, policy = self.settings.topic_prefix, self.event_time_policy
+        decoded = await decode_in_order(events, batch.dead_letters, prefix, policy)
+        batch.queries.update(await self._learnable_queries(searches(decoded)))
+        return decoded
+
+    async def _apply(self, batch: UserBatch, event: EventT, record: Click | Order) -> None:
+        slot = self._slot(batch, record.user_id, event.message.tp)
+        ts = await self._admit(batch, event, record, slot)
+        if ts is not None:
+            self._learn(batch, record, slot, ts)
 
     def _slot(self, batch: UserBatch, user_id: str, tp: TP) -> UserSlot:
         """The user's slot as this batch left it, else as stored, else a new one."""
@@ -275,10 +328,25 @@ class UserProcessor:
         returns those partitions."""
         await batch.outbox.settle()  # recommendations stored before the vectors that made them (see outbox)
         kept = await batch.tenure.kept()  # written after any recovery, and only where no one else took over
-        for user_id, (tp, slot) in batch.slots.items():
-            if tp in kept:
-                await put(self.users, tp.partition, user_id, slot, batch.outbox)
-        # Kept locally only if no rebalance began meanwhile (its recovery may overwrite newer values):
-        # the changelog has the slots then, and the input is read again after the rebalance.
-        await batch.outbox.settle(keep_state=lambda: batch.tenure.steady)
+        async with batch.tenure.writing():
+            for user_id, (tp, slot) in batch.slots.items():
+                if tp in kept:
+                    await put(self.users, tp.partition, user_id, slot, batch.outbox)
+            # Kept locally only if no rebalance began meanwhile (its recovery may overwrite newer values):
+            # the changelog has the slots then, and the input is read again after the rebalance.
+            await batch.outbox.settle(keep_state=lambda: batch.tenure.steady)
+            if batch.tenure.steady:  # positions once the users they cover are stored (else they stay behind)
+                for tp, position in batch.positions.items():
+                    if tp in kept and position is not None:
+                        await put(self.positions, tp.partition, self._source(tp), position, batch.outbox)
+                await batch.outbox.settle(keep_state=lambda: batch.tenure.steady)
         return kept
+
+
+def searches(events: InOrder) -> list[str]:
+    """The search queries of ``events``' clicks."""
+    return [
+        record.query
+        for _, record in events
+        if isinstance(record, Click) and record.action == "search" and record.query
+    ]

@@ -8,6 +8,10 @@ times, recent ids).
 
 Versions: 1 without interactions and purchases (read as none), 2 with them, 3 with visits per
 category (read as none from 1 and 2).
+
+``user-positions`` holds, per input partition (``clicks/3``), the offset of its last record the users'
+state has applied: the state and the stream advance together (see
+:meth:`streams.users.processor.UserProcessor.process`).
 """
 
 from __future__ import annotations
@@ -103,3 +107,6 @@ def slot_from_plain_v1(body: dict[str, Any]) -> UserSlot:
 USER_SLOTS = StateCodec(
     "user-slot", 3, slot_to_plain, slot_from_plain, older={1: slot_from_plain_v1, 2: slot_from_plain_v2}
 )
+
+
+USER_POSITIONS = StateCodec("user-position", 1, lambda offset: offset, integer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
 from pathlib import Path
@@ -68,8 +69,8 @@ class Rig:
         return [m for m in self.log if start <= m.offset < end]
 
     def tenure(self) -> Tenure:
-        ownership: Any = SimpleNamespace(app=SimpleNamespace(rebalancing=False, rebalancing_count=0),
-                                         losses=Counter())  # fmt: skip
+        app = SimpleNamespace(rebalancing=False, rebalancing_count=0)
+        ownership: Any = SimpleNamespace(app=app, losses=Counter(), writing=contextlib.nullcontext)
         return Tenure(ownership, 0, frozenset({P0}), {P0: 0}, 0)
 
     async def run(self, *messages: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
 from pathlib import Path
@@ -70,7 +71,7 @@ class Rig:
         return [m for m in self.stored_range if start <= m.offset < end]
 
     def tenure(self) -> Tenure:
-        ownership: Any = SimpleNamespace(app=self.app, losses=Counter())
+        ownership: Any = SimpleNamespace(app=self.app, losses=Counter(), writing=contextlib.nullcontext)
         return Tenure(ownership, self.app.rebalancing_count, frozenset({P0}), {P0: 0}, 0)
 
     async def run(self, *messages: Any) -> None:

@@ -29,7 +29,7 @@ from streams.runtime.faust_internals import local_get
 from streams.runtime.tablestate import state_table
 from streams.settings import Settings
 from streams.skus.state import SKU_CLOCKS, SKU_SLOTS, SkuSlot
-from streams.users.state import USER_SLOTS, UserSlot
+from streams.users.state import USER_POSITIONS, USER_SLOTS, UserSlot
 
 GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "state"
 T0 = 1_762_862_400.0  # 2025-11-11 12:00 UTC
@@ -102,6 +102,7 @@ SAMPLES: dict[str, tuple[StateCodec[Any], Callable[[], Any]]] = {
     "sku-slot": (SKU_SLOTS, a_sku_slot),
     "sku-clock": (SKU_CLOCKS, a_sku_clock),
     "user-slot": (USER_SLOTS, a_user_slot),
+    "user-position": (USER_POSITIONS, lambda: 1234),
     "experiment-campaign": (EXPERIMENT_CAMPAIGNS, a_campaign_tally),
     "experiment-clock": (EXPERIMENT_CLOCKS, an_experiment_clock),
 }

@@ -37,6 +37,7 @@ def worker(*assigned: TP) -> Any:
         rebalancing_count=1,
         consumer=consumer,
         on_partitions_assigned=AssignedSignal(),
+        on_partitions_revoked=AssignedSignal(),  # the same shape
         consumer_generation_id=1,
     )
 
@@ -127,3 +128,46 @@ async def test_a_record_fetched_before_a_rebalance_is_not_applied_after_it(commi
     assert tenure.holds(P0) and not tenure.current(before)
     assert tenure.current(fetched(P0, app.consumer_generation_id))
     assert not tenure.current(fetched(P1, app.consumer_generation_id))  # not held
+
+
+async def test_a_revocation_waits_for_state_writes_under_way() -> None:
+    """A batch that found its partitions held sends their state; a rebalance that begins meanwhile goes
+    on only once those records are stored, before the partitions' next owner reads the changelogs."""
+    app, ownership = await owned(P0)
+    delivered = asyncio.Event()
+    order: list[str] = []
+
+    async def batch_write() -> None:
+        async with ownership.writing():
+            await delivered.wait()
+            order.append("stored")
+
+    async def revocation() -> None:
+        await app.on_partitions_revoked.send(app, {P0})
+        order.append("revoked")
+
+    writing = asyncio.create_task(batch_write())
+    revoking = asyncio.create_task(revocation())
+    await asyncio.sleep(0.05)
+    assert order == [] and not revoking.done()
+    delivered.set()
+    await asyncio.gather(writing, revoking)
+    assert order == ["stored", "revoked"]
+
+
+async def test_a_revocation_waits_no_longer_than_its_bound() -> None:
+    app, _ = await owned(P0)
+    ownership = Ownership(app, write_wait_s=0.05)
+    stuck = asyncio.Event()
+
+    async def batch_write() -> None:
+        async with ownership.writing():
+            await stuck.wait()  # a delivery that does not come (a broker outage)
+
+    writing = asyncio.create_task(batch_write())
+    await asyncio.sleep(0)
+    await asyncio.wait_for(app.on_partitions_revoked.send(app, {P0}), timeout=5)
+    assert ownership.writes == 1
+    stuck.set()
+    await writing
+    assert ownership.writes == 0

@@ -25,7 +25,7 @@ from streams.runtime.tenure import Ownership, Tenure
 from streams.settings import Settings
 from streams.users.catalog_view import CatalogView
 from streams.users.processor import UserProcessor
-from streams.users.state import USER_SLOTS, UserSlot
+from streams.users.state import USER_POSITIONS, USER_SLOTS, UserSlot
 
 T0 = datetime(2026, 11, 11, 12, tzinfo=UTC)
 VECTORS = {"earbuds": [1.0, 0.0], "kettle": [0.0, 1.0], "wireless earbuds": [0.8, 0.6]}
@@ -103,15 +103,19 @@ class Harness:
     def __init__(self, tmp_path: Path) -> None:
         flashsale = create_app(Settings(data_dir=tmp_path), web=False)
         self.users = state_table(flashsale.app, "users", USER_SLOTS)
+        self.positions = state_table(flashsale.app, "user-positions", USER_POSITIONS)
         self.scorer, view = Scorer(), CatalogView()
         view.attach(self.scorer)  # type: ignore[arg-type]
         view.apply_catalog([item("A", "earbuds"), item("B", "kettle")])
         self.sent: list[SimpleNamespace] = []
         self.dead_letters = flashsale.topics.dead_letters
         object.__setattr__(self.dead_letters, "send", AsyncMock(side_effect=stored))
+        self.log: list[tuple[Any, Any]] = []  # what the broker holds, for stretches read directly
+        self.reads: list[tuple[str, int, int, int]] = []
         self.processor = UserProcessor(
-            self.users, view, flashsale.settings, lambda: Recorder(self.sent), "recommendations"
-        )
+            self.users, self.positions, view, flashsale.settings, lambda: Recorder(self.sent),
+            "recommendations", read_range=self.read_range,
+        )  # fmt: skip
         self.ownership = Ownership(flashsale.app)
         held = frozenset({CLICKS0, CLICKS1, ORDERS0})
         self.tenure = Tenure(self.ownership, 0, held, dict.fromkeys(held, 0), 0)
@@ -120,6 +124,16 @@ class Harness:
         self, *events: tuple[Any, Any], agent: str = "user-clicks", dead: bool = True
     ) -> frozenset[TP]:
         return await self.processor.process(agent, events, self.dead_letters if dead else None, self.tenure)
+
+    async def read_range(self, _: Settings, topic: str, partition: int, start: int, stop: int) -> list[Any]:
+        """The records of the harness's log in the range, as aiokafka returns them (times in ms)."""
+        self.reads.append((topic, partition, start, stop))
+        messages = [e.message for e, _ in self.log]
+        return [
+            SimpleNamespace(**{**m.__dict__, "timestamp": int(m.timestamp * 1000)})
+            for m in messages
+            if (m.topic, m.partition) == (topic, partition) and start <= m.offset < stop
+        ]
 
     def recommendations(self) -> list[dict[str, Any]]:
         return [json.loads(sent.value) for sent in self.sent if sent.topic == "recommendations"]
@@ -158,9 +172,12 @@ async def test_a_click_moves_its_user_and_recommends_before_the_slot_is_written(
         ("B", "popular", "on sale now"),  # one click weighs less than the sale's prior: no sales yet
         ("A", "popular", "on sale now"),
     ]
-    changelog = harness.users.changelog_topic.get_topic_name()
-    assert [sent.topic for sent in harness.sent] == ["recommendations", "(settled)", changelog, "(settled)"]
+    users, positions = (t.changelog_topic.get_topic_name() for t in (harness.users, harness.positions))
+    assert [sent.topic for sent in harness.sent] == [  # each stored before the next is sent
+        "recommendations", "(settled)", users, "(settled)", positions, "(settled)"
+    ]  # fmt: skip
     assert harness.writes() == [(b'"u1"', 0)] and harness.dead_lettered() == []
+    assert load(harness.positions, "clicks/0", 0) == 0
 
 
 async def test_a_search_moves_the_user_by_its_query_encoded_once_per_batch(harness: Harness) -> None:
@@ -284,3 +301,38 @@ async def test_a_minutes_candidates_are_taken_once_for_all_its_batches(harness: 
     view.apply_catalog([item("C", "kettle")])  # a catalog change: the minute's candidates again
     await harness.run(click(3, at_s=62, sku="A", user_id="u3", event_id="x3"))
     assert [t - T0.timestamp() for t in taken] == [1, 61, 62] and len(harness.recommendations()) == 4
+
+
+async def test_a_stretch_the_state_never_applied_is_read_before_the_record_after_it(harness: Harness) -> None:
+    """The stream resumes past the state (a recovery restored an older one): the stretch between is
+    read from the broker and applied first, in order."""
+    harness.log = [click(0), click(1, at_s=1, sku="B"), click(2, at_s=2, user_id="u2"), click(3, at_s=9)]
+    await harness.run(harness.log[0])
+    await harness.run(harness.log[3])
+    assert harness.reads == [("clicks", 0, 1, 3)]
+    assert harness.slot().received == {"clicks/0": 3} and set(harness.slot().seen.ids) == {
+        "clicks:e:e0", "clicks:e:e1", "clicks:e:e3"
+    }  # fmt: skip
+    assert harness.slot("u2").received == {"clicks/0": 2}
+    assert load(harness.positions, "clicks/0", 0) == 3
+
+
+async def test_a_record_ahead_of_its_stretch_leaves_no_original_unknown(harness: Harness) -> None:
+    """Records out of order around a seek (one fetched before it, then the stretch read again): applied
+    as they came, the later one would move the user's offset past the earlier ones, which would pass for
+    redeliveries, and a re-sent copy of one of them would then be dead-lettered as late."""
+    harness.log = [click(0), click(1, at_s=1, event_id="first"), click(2, at_s=100, sku="B")]
+    await harness.run(harness.log[0])
+    await harness.run(harness.log[2], harness.log[1], harness.log[2])  # 2 ahead, then 1 and 2 again
+    before = count(metrics.DUPLICATES, agent="user-clicks", topic="clicks")
+    await harness.run(click(3, at_s=1, event_id="first"))  # its producer's retry, 99 s behind
+    assert harness.dead_lettered() == []
+    assert count(metrics.DUPLICATES, agent="user-clicks", topic="clicks") == before + 1
+    assert harness.reads == [("clicks", 0, 1, 2)] and harness.slot().received == {"clicks/0": 3}
+
+
+async def test_an_event_refused_when_decoded_moves_the_position_past_it(harness: Harness) -> None:
+    refused = (click(1)[0], None)  # dead-lettered by the agent's decoder
+    await harness.run(click(0), refused, click(2, at_s=1, sku="B"))
+    await harness.run(click(3, at_s=2))
+    assert harness.reads == [] and load(harness.positions, "clicks/0", 0) == 3

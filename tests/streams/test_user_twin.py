@@ -25,7 +25,7 @@ from streams.runtime.tenure import Ownership, Tenure
 from streams.settings import Settings
 from streams.users.catalog_view import CatalogView
 from streams.users.processor import UserProcessor
-from streams.users.state import USER_SLOTS
+from streams.users.state import USER_POSITIONS, USER_SLOTS
 from tests.streams.test_user_processor import Recorder, event
 
 FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
@@ -68,6 +68,7 @@ async def test_the_stream_lists_what_the_twin_lists_for_the_same_events(tmp_path
     sent: list[SimpleNamespace] = []
     processor = UserProcessor(
         state_table(app.app, "users", USER_SLOTS),
+        state_table(app.app, "user-positions", USER_POSITIONS),
         view,
         app.settings,
         lambda: Recorder(sent),
