@@ -17,6 +17,7 @@ from streams.runtime.catchup import read_range
 from streams.runtime.clock import PartitionClock
 from streams.runtime.deadletters import record_limit, send_dead_letter
 from streams.runtime.dedup import event_ids
+from streams.runtime.faust_internals import withhold_acks
 from streams.runtime.forwarding import Control, Forwarder
 from streams.runtime.ingest import batches, decode_batch
 from streams.runtime.outbox import Outbox
@@ -66,7 +67,10 @@ def forwarding_agent(flashsale: Flashsale, forwarder: Forwarder, kind: str, owne
     async def forward(stream: faust.StreamT) -> None:
         async for batch in batches(stream, settings.stream_batch_size, settings.stream_batch_wait_ms / 1000):
             tenure = ownership.begin()
-            events = [e for e in batch if tenure.holds(e.message.tp)]  # the rest: their new owner's
+            events = [e for e in batch if tenure.holds(e.message.tp)]
+            # The rest: their new owner's (this worker's too, when a rebalance gives them back): never
+            # acknowledged, or a commit could pass them before they are read again (withhold_acks).
+            withhold_acks(e for e in batch if not tenure.holds(e.message.tp))
             await forward_batch(forwarder, kind, events, tenure, settings.topic_prefix, event_time_policy,
                                 dead_letters)  # fmt: skip
 

@@ -68,7 +68,7 @@ class UserBatch:
     queries: LearnableQueries
     outbox: Outbox
     slots: dict[str, tuple[TP, UserSlot]] = field(default_factory=dict)  # user → its partition, its slot
-    positions: dict[TP, int | None] = field(default_factory=dict)  # last offset applied (None: unknown)
+    positions: dict[TP, int] = field(default_factory=dict)  # last offset applied (-1: none)
     wanted: list[Wanted] = field(default_factory=list)  # recommendations due, in event order
 
 
@@ -169,21 +169,23 @@ class UserProcessor:
         broker); nothing when the state has applied it already."""
         message = event.message
         position = self._position(batch, message.tp)
-        if position is not None and message.offset <= position:
+        if message.offset <= position:
             return []
         stretch: InOrder = []
-        if position is not None and message.offset > position + 1:
+        if message.offset > position + 1:
             log.warning("%s[%s]: users' state at offset %s, stream at %s; reading the stretch between",
                         message.topic, message.partition, position, message.offset)  # fmt: skip
             stretch = await self._read_stretch(batch, message.tp, position + 1, message.offset)
         batch.positions[message.tp] = message.offset
         return [*stretch, (event, record)]
 
-    def _position(self, batch: UserBatch, tp: TP) -> int | None:
-        """The offset of ``tp``'s last record the state applied (as this batch left it), or None while
-        none is stored (a state from before positions were kept: its stream is taken as it comes)."""
+    def _position(self, batch: UserBatch, tp: TP) -> int:
+        """The offset of ``tp``'s last record the state applied (as this batch left it); -1 while none
+        is stored. A fresh state has applied nothing: a stream that begins later (Faust commits past
+        records withheld from a partition the group never committed) is read from the start."""
         if tp not in batch.positions:
-            batch.positions[tp] = load(self.positions, self._source(tp), tp.partition)
+            stored = load(self.positions, self._source(tp), tp.partition)
+            batch.positions[tp] = -1 if stored is None else stored
         return batch.positions[tp]
 
     def _source(self, tp: TP) -> str:
@@ -337,7 +339,7 @@ class UserProcessor:
             await batch.outbox.settle(keep_state=lambda: batch.tenure.steady)
             if batch.tenure.steady:  # positions once the users they cover are stored (else they stay behind)
                 for tp, position in batch.positions.items():
-                    if tp in kept and position is not None:
+                    if tp in kept and position >= 0:
                         await put(self.positions, tp.partition, self._source(tp), position, batch.outbox)
                 await batch.outbox.settle(keep_state=lambda: batch.tenure.steady)
         return kept

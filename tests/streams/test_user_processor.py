@@ -317,6 +317,18 @@ async def test_a_stretch_the_state_never_applied_is_read_before_the_record_after
     assert load(harness.positions, "clicks/0", 0) == 3
 
 
+async def test_a_fresh_state_whose_stream_begins_later_reads_it_from_the_start(harness: Harness) -> None:
+    """A first batch that began while the worker's first rebalance was finishing is withheld, and Faust
+    commits past withheld records of a partition its group never committed: the stream then begins
+    after them (seen in the chaos test: a user's first clicks never applied, their copies dead-lettered
+    as late a minute on)."""
+    harness.log = [click(0, event_id="first"), click(1, at_s=60, sku="B")]
+    await harness.run(harness.log[1])
+    await harness.run(click(2, at_s=1, event_id="first"))  # its producer's retry, 59 s behind
+    assert harness.reads == [("clicks", 0, 0, 1)] and harness.dead_lettered() == []
+    assert {"clicks:e:first", "clicks:e:e1"} <= set(harness.slot().seen.ids)
+
+
 async def test_a_record_ahead_of_its_stretch_leaves_no_original_unknown(harness: Harness) -> None:
     """Records out of order around a seek (one fetched before it, then the stretch read again): applied
     as they came, the later one would move the user's offset past the earlier ones, which would pass for
