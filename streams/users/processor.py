@@ -4,27 +4,23 @@ The user agents (:mod:`streams.users.agents`) take, decode and hand batches here
 does to users happens in :meth:`UserProcessor.process`, with its dependencies given explicitly (the
 table, the catalog view, the settings, how sends are collected), so it runs without a broker.
 
-Per event, in offset order: the state and each input partition advance together (``user-positions``
-holds the offset of the last record applied per partition): a record the state already holds is
-skipped, and one beyond the next is taken only after the stretch before it, read from the broker. A
-recovery can restore a state older than the offset its stream resumes from, and records can reach a
-batch out of order around a seek: applied as they come, a later event would move its user's offset
-past an earlier one, which would then pass for a redelivery. Per user, a redelivered offset is
-skipped too (the positions are stored after the users they cover); a click on an SKU the catalog has
-not listed is refused; a copy its producer re-sent (an id applied within the dedup window) is dropped and
-counted; an event later than the allowed lateness behind its user's latest from the same source is
-refused. Refused clicks are dead-lettered (orders: the per-SKU agent dead-letters them). What remains
-moves the user's vector, and a user gets a fresh top-k at most once per debounce interval of event time.
+Per event, in offset order: a record the state already holds is skipped, and one beyond the next of
+its partition is taken only after the stretch before it, read from the broker
+(:mod:`streams.users.positions`); per user, a redelivered offset is skipped too; a click on an SKU
+the catalog has not listed is refused; a copy its producer re-sent (an id applied within the dedup
+window) is dropped and counted; an event later than the allowed lateness behind its user's latest
+from the same source is refused. Refused clicks are dead-lettered (orders: the per-SKU agent
+dead-letters them). What remains moves the user's vector, and a user gets a fresh top-k at most once
+per debounce interval of event time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import faust
 import numpy as np
@@ -38,22 +34,20 @@ from models.recommend.reasons import Signal
 from streams import metrics
 from streams.contracts.decoding import InvalidEvent, LateEvent, UnknownSku
 from streams.contracts.eventtime import event_seconds
-from streams.contracts.records import Click, Event, Order, recommendation_bytes
-from streams.runtime.catchup import ReadEvent, ReadRange, read_range
+from streams.contracts.records import Click, Order, recommendation_bytes
+from streams.runtime.catchup import ReadRange, read_range
 from streams.runtime.deadletters import send_dead_letter
 from streams.runtime.dedup import count_duplicate, event_ids
 from streams.runtime.forwarding import source_name
-from streams.runtime.ingest import decode_in_order
 from streams.runtime.outbox import Outbox
 from streams.runtime.tablestate import StateTable, load, put
 from streams.runtime.tenure import Tenure
 from streams.settings import Settings
 from streams.users.catalog_view import CatalogView
+from streams.users.positions import InOrder, Known, Positions, searches
 from streams.users.rankers import MinuteRankers
 from streams.users.state import UserSlot
 
-log = logging.getLogger(__name__)
-InOrder = Sequence[tuple[EventT, Event | None]]  # a partition's events by offset; None: refused when decoded
 DeadLetterSender = Callable[[faust.TopicT, EventT, BaseException, Outbox], Awaitable[None]]
 LearnableQueries = dict[str, tuple[np.ndarray, float]]  # query → (vector, norm), zero vectors left out
 
@@ -68,7 +62,7 @@ class UserBatch:
     queries: LearnableQueries
     outbox: Outbox
     slots: dict[str, tuple[TP, UserSlot]] = field(default_factory=dict)  # user → its partition, its slot
-    positions: dict[TP, int] = field(default_factory=dict)  # last offset applied (-1: none)
+    positions: Known = field(default_factory=dict)  # last offset applied per partition (-1: none)
     wanted: list[Wanted] = field(default_factory=list)  # recommendations due, in event order
 
 
@@ -107,13 +101,12 @@ class UserProcessor:
         send_dead_letter: DeadLetterSender = send_dead_letter,
         read_range: ReadRange = read_range,
     ) -> None:
-        self.users, self.positions, self.read_range = users, positions, read_range
+        self.users, self.positions = users, Positions(positions, settings, read_range)
         self.view = view
         self.settings = settings
         self.new_outbox = new_outbox
         self.recommendations = recommendations
         self.send_dead_letter = send_dead_letter
-        self.event_time_policy = settings.event_time_policy()
         self.recommendations_out = metrics.EVENTS_OUT.labels(topic=recommendations)
         self.dedup_window_s = 60 * settings.dedup_window_minutes
         self.minute_rankers = MinuteRankers(view)  # per minute of event time, taken at its first list
@@ -157,49 +150,15 @@ class UserProcessor:
         for taken in events:
             if not batch.tenure.holds(taken[0].message.tp):
                 continue  # lost in a rebalance while BERT ran: its new owner reads it again
-            for event, record in await self._in_order(batch, *taken):
+            ordered = await self.positions.in_order(batch.positions, *taken, batch.dead_letters)
+            if len(ordered) > 1:  # a stretch read from the broker first: its searches too
+                batch.queries.update(await self._learnable_queries(searches(ordered[:-1])))
+            for event, record in ordered:
                 if record is not None:  # None: refused when decoded, and dead-lettered then
                     assert isinstance(record, Click | Order)
                     await self._apply(batch, event, record)
         await self._recommend(batch)
         return await self._write(batch)
-
-    async def _in_order(self, batch: UserBatch, event: EventT, record: Event | None) -> InOrder:
-        """``event``, after the stretch of its partition that the state has not applied (read from the
-        broker); nothing when the state has applied it already."""
-        message = event.message
-        position = self._position(batch, message.tp)
-        if message.offset <= position:
-            return []
-        stretch: InOrder = []
-        if message.offset > position + 1:
-            log.warning("%s[%s]: users' state at offset %s, stream at %s; reading the stretch between",
-                        message.topic, message.partition, position, message.offset)  # fmt: skip
-            stretch = await self._read_stretch(batch, message.tp, position + 1, message.offset)
-        batch.positions[message.tp] = message.offset
-        return [*stretch, (event, record)]
-
-    def _position(self, batch: UserBatch, tp: TP) -> int:
-        """The offset of ``tp``'s last record the state applied (as this batch left it); -1 while none
-        is stored. A fresh state has applied nothing: a stream that begins later (Faust commits past
-        records withheld from a partition the group never committed) is read from the start."""
-        if tp not in batch.positions:
-            stored = load(self.positions, self._source(tp), tp.partition)
-            batch.positions[tp] = -1 if stored is None else stored
-        return batch.positions[tp]
-
-    def _source(self, tp: TP) -> str:
-        return source_name(tp.topic, tp.partition, self.settings.topic_prefix)
-
-    async def _read_stretch(self, batch: UserBatch, tp: TP, start: int, stop: int) -> InOrder:
-        """The records of ``tp`` from ``start`` to before ``stop``, decoded (refused ones dead-lettered,
-        as the agent's), their search queries learnt."""
-        records = await self.read_range(self.settings, tp.topic, tp.partition, start, stop)
-        events: list[Any] = [ReadEvent.of(record) for record in records]  # as Faust events, to the decoder
-        prefix, policy = self.settings.topic_prefix, self.event_time_policy
-        decoded = await decode_in_order(events, batch.dead_letters, prefix, policy)
-        batch.queries.update(await self._learnable_queries(searches(decoded)))
-        return decoded
 
     async def _apply(self, batch: UserBatch, event: EventT, record: Click | Order) -> None:
         slot = self._slot(batch, record.user_id, event.message.tp)
@@ -338,17 +297,6 @@ class UserProcessor:
             # the changelog has the slots then, and the input is read again after the rebalance.
             await batch.outbox.settle(keep_state=lambda: batch.tenure.steady)
             if batch.tenure.steady:  # positions once the users they cover are stored (else they stay behind)
-                for tp, position in batch.positions.items():
-                    if tp in kept and position >= 0:
-                        await put(self.positions, tp.partition, self._source(tp), position, batch.outbox)
+                await self.positions.write(batch.positions, kept, batch.outbox)
                 await batch.outbox.settle(keep_state=lambda: batch.tenure.steady)
         return kept
-
-
-def searches(events: InOrder) -> list[str]:
-    """The search queries of ``events``' clicks."""
-    return [
-        record.query
-        for _, record in events
-        if isinstance(record, Click) and record.action == "search" and record.query
-    ]
