@@ -29,4 +29,4 @@ def register(flashsale: Flashsale) -> None:
     async def experiment(stream: faust.StreamT) -> None:
         async for events in batches(stream, settings.stream_batch_size, settings.stream_batch_wait_ms / 1000):
             metrics.BATCH_SIZE.labels(agent="experiment").observe(len(events))
-            await processor.process(events, ownership.begin())
+            await processor.process(events, await ownership.begin())

@@ -8,7 +8,7 @@ answer with a silent default.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import faust
@@ -114,6 +114,23 @@ def last_fetch_ms(app: faust.App, tp: TP) -> int | None:
     if tp not in consumer.assignment():
         return None
     return consumer.last_poll_timestamp(tp)
+
+
+Committed = Mapping[TP, int | None]  # per partition; None where the group never committed it
+
+
+def after_seek_to_committed(app: faust.App, then: Callable[[Committed], Awaitable[None]]) -> None:
+    """Run ``then`` with the committed offsets each time Faust seeks its partitions back to their commits
+    (at the end of every rebalance's recovery, before streams resume)."""
+    consumer: Any = app.consumer  # ``seek_to_committed`` is on Faust's Consumer, not on its ConsumerT
+    seek_to_committed = consumer.seek_to_committed
+
+    async def seek_then() -> Committed:
+        committed = await seek_to_committed()
+        await then(committed)
+        return committed
+
+    consumer.seek_to_committed = seek_then
 
 
 def withhold_acks(events: Iterable[EventT]) -> None:

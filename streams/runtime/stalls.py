@@ -12,6 +12,12 @@ partition back to its committed offset, counts its acknowledgements afresh from 
 and resumes fetching it: the records come again, and the agents skip what they already applied
 (offsets kept per source and per SKU inbox), so the only cost is reading them twice.
 
+Faust itself seeks every partition with a commit back to it as a rebalance's recovery ends, which
+brings back what it dropped meanwhile; the worker does the same for partitions never committed, seeking
+them to their start (:func:`read_uncommitted_from_start`). Before that, a worker that joined while the
+group had committed nothing (its agents still loading) read whole partitions into nowhere, a minute's
+stall each.
+
 A record lost or withheld around a rebalance shows sooner, as a hole in the partition's
 acknowledgements (later records acknowledged, it not): such a partition is read again from its commit
 after ``ack_hole_s`` (seconds) instead of a whole ``commit_stall_s``.
@@ -35,8 +41,14 @@ from streams import metrics
 from streams.app import Flashsale, group_id
 from streams.contracts.topics import GROUP_TOPICS
 from streams.runtime.admin import aiokafka_config
+from streams.runtime.faust_internals import (
+    Committed,
+    after_seek_to_committed,
+    highest_acked,
+    lowest_acked,
+    recount_acks,
+)
 from streams.runtime.faust_internals import committed_offsets as believed_committed
-from streams.runtime.faust_internals import highest_acked, lowest_acked, recount_acks
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -157,6 +169,20 @@ class GroupOffsets:
             raise
 
 
+def read_uncommitted_from_start(app: faust.App) -> None:
+    """At the end of each rebalance's recovery Faust seeks every partition with a commit back to it, so
+    records fetched meanwhile and dropped (a cleared stream buffer, a fetch cut short) come again. A
+    partition its group never committed it leaves where the fetch got to: seek it back to its start."""
+
+    async def seek_to_start(committed: Committed) -> None:
+        changelogs, held = app.tables.changelog_topics, app.consumer.assignment()
+        for tp in (TP(tp.topic, tp.partition) for tp, offset in committed.items() if not offset):
+            if tp.topic not in changelogs and tp in held:  # changelogs: read by recovery, not by streams
+                await app.consumer.seek(tp, 0)
+
+    after_seek_to_committed(app, seek_to_start)
+
+
 def watch(flashsale: Flashsale) -> None:
     """Register both repairs on the worker: ack holes (every ``ack_hole_s / 5`` seconds) and commit stalls
     (every ``commit_stall_s / 4``), each reading a partition again from the broker's commit."""
@@ -164,6 +190,7 @@ def watch(flashsale: Flashsale) -> None:
     offsets, watched = GroupOffsets(settings), {settings.topic(t) for t in GROUP_TOPICS}
     app.timer(interval=max(settings.ack_hole_s / 5, 0.1))(hole_repair(app, settings, offsets, watched))
     app.timer(interval=settings.commit_stall_s / 4)(stall_repair(app, settings, offsets, watched))
+    read_uncommitted_from_start(app)
 
 
 def hole_repair(

@@ -70,9 +70,16 @@ class Ownership:
         for callback in self.on_lost:
             callback(lost)
 
-    def begin(self) -> Tenure:
-        """The partitions held now (none while a rebalance is under way)."""
-        held = frozenset() if self.app.rebalancing else frozenset(self.app.consumer.assignment())
+    async def begin(self) -> Tenure:
+        """The partitions held once any rebalance under way has finished (its recovery done).
+
+        A batch that began during one would otherwise hold nothing and withhold all its records,
+        those fetched since the new assignment included: the consumer has read past them, so they
+        would come again only when the commit-stall watch reads their partition again, a minute on.
+        """
+        while self.app.rebalancing:
+            await asyncio.sleep(0.05)
+        held = frozenset(self.app.consumer.assignment())
         losses = {tp: self.losses[tp] for tp in held}
         return Tenure(self, self.app.rebalancing_count, held, losses, self.app.consumer_generation_id)
 

@@ -54,7 +54,7 @@ def register(flashsale: Flashsale) -> None:
     async def skus(stream: faust.StreamT) -> None:
         async for events in batches(stream, settings.stream_batch_size, settings.stream_batch_wait_ms / 1000):
             metrics.BATCH_SIZE.labels(agent="skus").observe(len(events))
-            await processor.process(events, ownership.begin())
+            await processor.process(events, await ownership.begin())
 
     app.timer(interval=5.0)(state_watchdog(flashsale, clocks))
 
@@ -66,7 +66,7 @@ def forwarding_agent(flashsale: Flashsale, forwarder: Forwarder, kind: str, owne
 
     async def forward(stream: faust.StreamT) -> None:
         async for batch in batches(stream, settings.stream_batch_size, settings.stream_batch_wait_ms / 1000):
-            tenure = ownership.begin()
+            tenure = await ownership.begin()
             events = [e for e in batch if tenure.holds(e.message.tp)]
             # The rest: their new owner's (this worker's too, when a rebalance gives them back): never
             # acknowledged, or a commit could pass them before they are read again (withhold_acks).

@@ -75,7 +75,7 @@ def register(flashsale: Flashsale, scorer: BertScorer | None = None) -> CatalogV
             await catalog_ready.wait()  # vectors of the items users touch must be known first
             async for batch in batches(stream, settings.stream_batch_size, settings.bert_max_wait_ms / 1000):
                 metrics.BATCH_SIZE.labels(agent=name).observe(len(batch))
-                tenure = ownership.begin()
+                tenure = await ownership.begin()
                 # The rest: a new owner's, or fetched before a rebalance that sought their partition back.
                 taken = [event for event in batch if tenure.current(event)]
                 decoded = await decode_in_order(taken, dead_letters, settings.topic_prefix, event_time_policy)

@@ -88,7 +88,10 @@ def test_a_standby_takes_over_a_killed_workers_users_without_replaying_their_cha
     standby, restored = (f'flashsale_state_{kind}_total{{table="users"}}' for kind in ("standby", "restored"))
     seen: list[float] = []
     # The standby applies records in buffers of STANDBY_BUFFER; the rebalance applies what is left in one.
-    observe.wait_for(lambda: settled(seen, observe.scrape(url).get(standby, 0)), 120, "the standby copy")
+    try:
+        observe.wait_for(lambda: settled(seen, observe.scrape(url).get(standby, 0)), 120, "the standby copy")
+    except AssertionError as exc:  # how far it got says which way it failed: nothing applied, or never still
+        raise AssertionError(f"{exc}; records applied at its last looks: {seen[-12:]}") from None
     restored_before = observe.scrape(url).get(restored, 0)  # its own partitions, when it joined
     doomed.stop(signal.SIGKILL)
 
@@ -96,8 +99,7 @@ def test_a_standby_takes_over_a_killed_workers_users_without_replaying_their_cha
     duplicates = 'flashsale_duplicates_total{agent="user-orders",topic="orders"}'
     # Every re-sent order is known (a user the standby lacked would be a new order, never counted). It
     # failed in every run before records fetched ahead of a rebalance were kept from being applied after
-    # it (half the users, on the partitions taken over); it still fails in some runs on partitions the
-    # group had not committed yet at the workers' first rebalance (the reason above).
+    # it (half the users, on the partitions taken over).
     all_known = lambda: observe.scrape(url).get(duplicates, 0) >= USERS  # noqa: E731
     observe.wait_for(all_known, 180, "every re-sent order known")
     observe.wait_for(drained(settings), 180, "the re-sent orders read by the survivor")

@@ -10,7 +10,7 @@ from faust.types import TP, Message
 from prometheus_client import REGISTRY
 
 from streams.runtime.faust_internals import lowest_acked, recount_acks
-from streams.runtime.stalls import HoleTracker, StallTracker, read_again
+from streams.runtime.stalls import HoleTracker, StallTracker, read_again, read_uncommitted_from_start
 
 TP0 = TP("orders", 0)
 
@@ -115,6 +115,31 @@ async def test_reading_a_stalled_partition_again_seeks_resumes_and_is_counted() 
     assert consumer.calls == [("seek", (TP0, 100)), ("resume", {TP0})]
     assert consumer._committed_offset[TP0] == 100 and TP0 not in consumer._acked
     assert REGISTRY.get_sample_value("flashsale_commit_stalls_total", stalls) == before + 1
+
+
+async def test_partitions_never_committed_are_read_from_their_start_when_faust_seeks_to_commits() -> None:
+    """Seen here: a worker's first generation fetched two whole `orders` partitions while it recovered,
+    and none of those records reached a stream; Faust seeks only partitions with a commit back to it, so
+    these sat unread until the commit-stall watch, a minute later."""
+    app = faust.App("seek-test", broker="kafka://127.0.0.1:1")
+    users = app.Table("users")
+    fresh, committed, zero = TP0, TP("orders", 1), TP("clicks", 0)
+    changelog = TP(users.changelog_topic.get_topic_name(), 0)
+    thread: Any = app.consumer._thread  # type: ignore[attr-defined]  # the driver's calls into aiokafka
+    sought: list[tuple[TP, int]] = []
+
+    async def seek_to_committed() -> dict[TP, int | None]:
+        return {fresh: None, committed: 40, zero: 0, changelog: None}
+
+    def seek(tp: TP, offset: int) -> None:
+        sought.append((tp, offset))
+
+    thread.seek_to_committed, thread.seek = seek_to_committed, seek
+    thread.assignment = lambda: {fresh, committed, zero, changelog}
+    read_uncommitted_from_start(app)
+    await app.consumer.perform_seek()  # what Faust runs as a rebalance's recovery ends
+    assert sorted(sought) == [(zero, 0), (fresh, 0)]  # a changelog is read by recovery, never by streams
+    assert app.consumer._read_offset[fresh] is None  # type: ignore[attr-defined]  # what Faust delivers anew
 
 
 def test_a_hole_in_the_acknowledgements_blocks_faust_and_is_read_again_after_its_patience() -> None:

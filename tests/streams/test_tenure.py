@@ -59,19 +59,28 @@ async def owned(*assigned: TP) -> tuple[Any, Ownership]:
 
 async def test_a_batch_holds_what_was_assigned_when_it_began() -> None:
     _, ownership = await owned(P0)
-    tenure = ownership.begin()
+    tenure = await ownership.begin()
     assert tenure.holds(P0) and not tenure.holds(P1) and tenure.steady
 
 
-async def test_nothing_is_held_while_a_rebalance_is_under_way() -> None:
-    app, ownership = await owned(P0)
-    app.rebalancing = True
-    assert not ownership.begin().holds(P0)
+async def test_a_batch_that_begins_during_a_rebalance_waits_for_its_end() -> None:
+    """Held from the new assignment on, its records fetched since then are applied: withheld, they would
+    come again only when the commit-stall watch read their partition again, a minute later."""
+    app, ownership = await owned(P0, P1)
+    await rebalance(app, ownership, assigned={P1})  # recovery under way
+    fetched_since = fetched(P1, app.consumer_generation_id)
+    begun = asyncio.ensure_future(ownership.begin())
+    await asyncio.sleep(0.15)
+    assert not begun.done()
+    app.rebalancing = False
+    tenure = await asyncio.wait_for(begun, 1)
+    assert tenure.current(fetched_since) and tenure.steady
+    assert not tenure.holds(P0)  # lost in the rebalance
 
 
 async def test_a_rebalance_mid_batch_ends_the_steady_state_and_a_lost_partition_is_let_go() -> None:
     app, ownership = await owned(P0, P1)
-    tenure = ownership.begin()
+    tenure = await ownership.begin()
     await rebalance(app, ownership, assigned={P1})  # P1 was revoked too, and assigned straight back
     assert not tenure.steady
     assert not tenure.holds(P0) and tenure.holds(P1)
@@ -81,7 +90,7 @@ async def test_a_rebalance_mid_batch_ends_the_steady_state_and_a_lost_partition_
 
 async def test_kept_waits_for_the_rebalance_to_end() -> None:
     app, ownership = await owned(P0)
-    tenure = ownership.begin()
+    tenure = await ownership.begin()
     await rebalance(app, ownership, assigned={P0})
     kept = asyncio.ensure_future(tenure.kept())
     await asyncio.sleep(0.15)
@@ -92,12 +101,12 @@ async def test_kept_waits_for_the_rebalance_to_end() -> None:
 
 async def test_a_partition_lost_and_regained_during_the_batch_is_not_kept() -> None:
     app, ownership = await owned(P0)
-    tenure = ownership.begin()
+    tenure = await ownership.begin()
     await rebalance(app, ownership, assigned=set())
     await rebalance(app, ownership, assigned={P0})  # another worker may have moved it on meanwhile
     app.rebalancing = False
     assert await tenure.kept() == frozenset()
-    assert ownership.begin().holds(P0)  # the next batch starts afresh
+    assert (await ownership.begin()).holds(P0)  # the next batch starts afresh
 
 
 async def test_the_partitions_an_assignment_leaves_out_are_reported_lost() -> None:
@@ -120,11 +129,11 @@ async def test_a_record_fetched_before_a_rebalance_is_not_applied_after_it(commi
     it would move the user's offset past them, and read again they would pass for redeliveries."""
     app, ownership = await owned(P0)
     before = fetched(P0, app.consumer_generation_id)
-    assert ownership.begin().current(before)
+    assert (await ownership.begin()).current(before)
     await rebalance(app, ownership, assigned={P0})  # P0 stays here
     app.consumer._committed_offset[P0] = committed
     app.rebalancing = False
-    tenure = ownership.begin()
+    tenure = await ownership.begin()
     assert tenure.holds(P0) and not tenure.current(before)
     assert tenure.current(fetched(P0, app.consumer_generation_id))
     assert not tenure.current(fetched(P1, app.consumer_generation_id))  # not held
