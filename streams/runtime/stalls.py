@@ -15,8 +15,8 @@ and resumes fetching it: the records come again, and the agents skip what they a
 Faust itself seeks every partition with a commit back to it as a rebalance's recovery ends, which
 brings back what it dropped meanwhile; the worker does the same for partitions never committed, seeking
 them to their start (:func:`read_uncommitted_from_start`). Before that, a worker that joined while the
-group had committed nothing (its agents still loading) read whole partitions into nowhere, a minute's
-stall each.
+group had committed nothing (its user agents still waiting for the catalog) read whole partitions into
+nowhere, a minute's stall each.
 
 A record lost or withheld around a rebalance shows sooner, as a hole in the partition's
 acknowledgements (later records acknowledged, it not): such a partition is read again from its commit
@@ -105,8 +105,8 @@ class HoleTracker:
     offsets are acknowledged, the ones from the commit on are not. (Faust commits past one missing
     offset, and counts known gaps as done: :func:`~streams.runtime.faust_internals.lowest_acked`.) A
     partition's records are acknowledged in offset order, so a hole that lasts ``patience_s`` does not
-    close by itself: the record was withheld from a batch that began during a rebalance, or lost by
-    Faust around one, and no commit of the partition can pass it.
+    close by itself: the record was withheld from a batch around a rebalance, or lost by Faust around
+    one, and no commit of the partition can pass it.
 
     >>> t = HoleTracker(patience_s=5)
     >>> t.stuck(TP("orders", 0), committed=100, lowest_acked=101, now=0)  # Faust commits past one

@@ -173,7 +173,7 @@ async def test_partitions_never_committed_are_read_from_their_start_when_faust_s
 
 
 def test_a_hole_in_the_acknowledgements_blocks_faust_and_is_read_again_after_its_patience() -> None:
-    """Offsets 100…102 withheld (a batch that began during a rebalance), 103…139 acknowledged: Faust
+    """Offsets 100…102 withheld (fetched before a rebalance), 103…139 acknowledged: Faust
     never commits past the hole; the tracker says so once it has lasted ``patience_s``, not before."""
     app = faust.App("hole-test", broker="kafka://127.0.0.1:1")
     consumer: Any = app.consumer
