@@ -29,7 +29,6 @@ REQUIRED = (
     (Consumer, "_acked_index", "the same, as a set"),
     (Consumer, "_gap", "skipped offsets per partition"),
     (Consumer, "_committed_offset", "what Faust believes is committed (idle marks, stall repair)"),
-    (Consumer, "_new_offset", "the offset a partition's next commit reaches (its gaps merged first)"),
     (faust_aiokafka.Consumer, "_thread", "the thread that owns aiokafka's consumer (fetch times)"),
     (faust_aiokafka.AIOKafkaConsumerThread, "_ensure_consumer", "aiokafka's started consumer"),
     (faust_aiokafka.Producer, "_producer", "aiokafka's started producer (record batches)"),
@@ -132,29 +131,6 @@ def after_seek_to_committed(app: faust.App, then: Callable[[Committed], Awaitabl
         return committed
 
     consumer.seek_to_committed = seek_then
-
-
-def merge_gaps_without_duplicates(consumer: Consumer) -> None:
-    """Before Faust works out a partition's next commit, merge its known gaps (offsets that will not
-    come) into its acknowledged offsets without duplicates.
-
-    Faust (0.15) appends a gap's offsets to the acknowledged ones as they are, and chops one offset
-    short of the gap's end. A gap noted before a seek back (a record ahead of the read offset), whose
-    records are then read and acknowledged, so appears twice: the duplicates break Faust's run of
-    consecutive offsets, and the commit creeps one or two offsets per commit until the stall watch
-    reads the partition again (seen after takeovers in the standby test, 2026-12-07).
-    """
-    faust_new_offset = consumer._new_offset
-
-    def new_offset(tp: TP) -> int | None:
-        acked, gaps = consumer._acked[tp], consumer._gap[tp]
-        if acked and gaps and (overlapping := gaps.overlap(0, max(acked))):
-            offsets = {offset for gap in overlapping for offset in range(gap.begin, gap.end)}
-            gaps.chop(0, max(max(gap.end for gap in overlapping), max(acked) + 1))
-            acked[:] = sorted(offsets.union(acked))
-        return faust_new_offset(tp)
-
-    consumer._new_offset = new_offset  # type: ignore[method-assign]
 
 
 def withhold_acks(events: Iterable[EventT]) -> None:

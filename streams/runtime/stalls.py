@@ -46,7 +46,6 @@ from streams.runtime.faust_internals import (
     after_seek_to_committed,
     highest_acked,
     lowest_acked,
-    merge_gaps_without_duplicates,
     recount_acks,
 )
 from streams.runtime.faust_internals import committed_offsets as believed_committed
@@ -192,7 +191,6 @@ def watch(flashsale: Flashsale) -> None:
     app.timer(interval=max(settings.ack_hole_s / 5, 0.1))(hole_repair(app, settings, offsets, watched))
     app.timer(interval=settings.commit_stall_s / 4)(stall_repair(app, settings, offsets, watched))
     read_uncommitted_from_start(app)
-    merge_gaps_without_duplicates(app.consumer)  # type: ignore[arg-type]  # Faust's Consumer, typed ConsumerT
 
 
 def hole_repair(

@@ -9,7 +9,7 @@ import faust
 from faust.types import TP, Message
 from prometheus_client import REGISTRY
 
-from streams.runtime.faust_internals import lowest_acked, merge_gaps_without_duplicates, recount_acks
+from streams.runtime.faust_internals import lowest_acked, recount_acks
 from streams.runtime.stalls import HoleTracker, StallTracker, read_again, read_uncommitted_from_start
 
 TP0 = TP("orders", 0)
@@ -88,36 +88,6 @@ def test_records_read_again_are_committed_once_acks_are_recounted() -> None:
     _ack(consumer, tp, range(100, 140))
     assert consumer._new_offset(tp) == 140
     assert not consumer._acked[tp]  # every offset counted, none left waiting
-
-
-async def test_a_gap_over_acknowledged_offsets_does_not_hold_the_commit_back() -> None:
-    """Faust's real consumer: a gap noted before a seek back (600–619), whose records were then read and
-    acknowledged. Faust alone commits up to 601 and then creeps; with the gaps merged first, the whole
-    run commits at once."""
-    app = faust.App("gap-test", broker="kafka://127.0.0.1:1")
-    consumer: Any = app.consumer
-    app.topics.acking_topics.add(TP0.topic)
-    consumer._committed_offset[TP0] = 596
-    _ack(consumer, TP0, range(596, 661))
-    await consumer._add_gap(TP0, 600, 620)
-    merge_gaps_without_duplicates(consumer)
-    assert consumer._new_offset(TP0) == 661
-    assert not consumer._acked[TP0] and not consumer._gap[TP0]
-
-
-async def test_a_gap_ahead_of_the_acknowledged_offsets_still_counts_as_done() -> None:
-    """Offsets Faust knows will not come (compacted away) between acknowledged ones are committed past,
-    as Faust does; a gap beyond the acknowledged offsets waits for them."""
-    app = faust.App("gap-test", broker="kafka://127.0.0.1:1")
-    consumer: Any = app.consumer
-    app.topics.acking_topics.add(TP0.topic)
-    merge_gaps_without_duplicates(consumer)
-    _ack(consumer, TP0, range(0, 10))
-    await consumer._add_gap(TP0, 10, 14)
-    _ack(consumer, TP0, range(15, 20))
-    await consumer._add_gap(TP0, 30, 34)
-    assert consumer._new_offset(TP0) == 20
-    assert len(consumer._gap[TP0]) == 1  # 30–34: not reached yet
 
 
 class StalledConsumer:
