@@ -30,7 +30,7 @@ def slot_to_plain(slot: SkuSlot) -> dict[str, Any]:
         "pending": [list(event) for event in slot.inbox.pending],
         "received": slot.inbox.received,
         "state": slot.state.to_state(),
-        "seen": slot.seen.ids,
+        "seen": slot.seen.to_plain(),
     }
 
 
@@ -40,7 +40,12 @@ def slot_from_plain(body: dict[str, Any]) -> SkuSlot:
         for t, rank, source, offset, value, key in body["pending"]
     ]
     inbox = Inbox(pending, str_map(body["received"], integer))
-    return SkuSlot(inbox, SkuState.from_state(body["state"]), RecentIds(str_map(body["seen"], number)))
+    return SkuSlot(inbox, SkuState.from_state(body["state"]), RecentIds.from_plain(body["seen"]))
+
+
+def slot_from_plain_v3(body: dict[str, Any]) -> SkuSlot:
+    """A slot of version 3 (recent ids kept as strings): their digests."""
+    return slot_from_plain({**body, "seen": RecentIds.of(str_map(body["seen"], number)).to_plain()})
 
 
 def slot_from_plain_v2(body: dict[str, Any]) -> SkuSlot:
@@ -53,7 +58,7 @@ def slot_from_plain_v2(body: dict[str, Any]) -> SkuSlot:
         "supplier_short_at": None,
         "demand": asdict(CampaignDemand()),
     }
-    return slot_from_plain({**body, "state": state})
+    return slot_from_plain_v3({**body, "state": state})
 
 
 def slot_from_plain_v1(body: dict[str, Any]) -> SkuSlot:
@@ -93,8 +98,10 @@ def clock_from_plain(body: dict[str, Any]) -> PartitionClock:
 
 
 # v1: before the holdout; v2: + the holdout's opening stock, base price, bucket revenue; v3: + the
-# campaign-aware demand model (instead of the price response), the live discount, the supplier's shortfall.
+# campaign-aware demand model (instead of the price response), the live discount, the supplier's shortfall;
+# v4: recent ids as digests (streams.runtime.dedup).
 SKU_SLOTS = StateCodec(
-    "sku-slot", 3, slot_to_plain, slot_from_plain, older={1: slot_from_plain_v1, 2: slot_from_plain_v2}
-)
+    "sku-slot", 4, slot_to_plain, slot_from_plain,
+    older={1: slot_from_plain_v1, 2: slot_from_plain_v2, 3: slot_from_plain_v3},
+)  # fmt: skip
 SKU_CLOCKS = StateCodec("sku-clock", 1, clock_to_plain, clock_from_plain)

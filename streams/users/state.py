@@ -7,7 +7,8 @@ category), when they were last recommended to, and what was received per source 
 times, recent ids).
 
 Versions: 1 without interactions and purchases (read as none), 2 with them, 3 with visits per
-category (read as none from 1 and 2).
+category (read as none from 1 and 2), 4 with the recent ids as digests (earlier ones kept them as
+strings: read and digested).
 
 ``user-positions`` holds, per input partition (``clicks/3``), the offset of its last record the users'
 state has applied: the state and the stream advance together (see
@@ -68,7 +69,7 @@ def slot_to_plain(slot: UserSlot) -> dict[str, Any]:
         "recommended_at": slot.recommended_at,
         "received": slot.received,
         "latest": slot.times.latest,
-        "seen": slot.seen.ids,
+        "seen": slot.seen.to_plain(),
         "touched": [list(t) for t in slot.touched],
         "bought": slot.bought,
         "taste": slot.taste,
@@ -90,13 +91,18 @@ def slot_from_plain(body: dict[str, Any]) -> UserSlot:
         recommended_at=optional_number(body["recommended_at"]),
         received=str_map(body["received"], integer),
         times=SourceTimes(str_map(body["latest"], number)),
-        seen=RecentIds(str_map(body["seen"], number)),
+        seen=RecentIds.from_plain(body["seen"]),
     )
+
+
+def slot_from_plain_v3(body: dict[str, Any]) -> UserSlot:
+    """A slot written while recent ids were kept as strings: their digests."""
+    return slot_from_plain({**body, "seen": RecentIds.of(str_map(body["seen"], number)).to_plain()})
 
 
 def slot_from_plain_v2(body: dict[str, Any]) -> UserSlot:
     """A slot written before visits per category were kept: none."""
-    return slot_from_plain({**body, "taste": {}})
+    return slot_from_plain_v3({**body, "taste": {}})
 
 
 def slot_from_plain_v1(body: dict[str, Any]) -> UserSlot:
@@ -105,8 +111,9 @@ def slot_from_plain_v1(body: dict[str, Any]) -> UserSlot:
 
 
 USER_SLOTS = StateCodec(
-    "user-slot", 3, slot_to_plain, slot_from_plain, older={1: slot_from_plain_v1, 2: slot_from_plain_v2}
-)
+    "user-slot", 4, slot_to_plain, slot_from_plain,
+    older={1: slot_from_plain_v1, 2: slot_from_plain_v2, 3: slot_from_plain_v3},
+)  # fmt: skip
 
 
 USER_POSITIONS = StateCodec("user-position", 1, lambda offset: offset, integer)

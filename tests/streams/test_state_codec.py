@@ -24,7 +24,8 @@ from streams import metrics
 from streams.app import create_app
 from streams.experiment.state import EXPERIMENT_CAMPAIGNS, EXPERIMENT_CLOCKS, ExperimentClock
 from streams.runtime.clock import Inbox, PartitionClock
-from streams.runtime.codec import MAGIC, StateCodec, StateError
+from streams.runtime.codec import MAGIC, StateCodec, StateError, integer, number, str_map
+from streams.runtime.dedup import digest
 from streams.runtime.faust_internals import local_get
 from streams.runtime.tablestate import state_table
 from streams.settings import Settings
@@ -144,7 +145,7 @@ def test_a_user_slot_round_trips_with_its_float32_vector() -> None:
     assert back.vector.mean.dtype == np.float32 and back.vector.mean.tobytes() == slot.vector.mean.tobytes()
     want = slot.vector
     assert (back.vector.weight, back.vector.ts, back.recommended_at) == (want.weight, T0 + 99.5, T0 + 12.5)
-    assert back.received == {"clicks/0": 41} and back.seen.ids == {"clicks:e:e1": T0 + 99.0}
+    assert back.received == {"clicks/0": 41} and back.seen.ids == {digest("clicks:e:e1"): T0 + 99.0}
     assert back.touched == slot.touched and back.bought == ["sku-9"]
     assert back.taste == slot.taste == {"audio": 1.0, "electronics": 1.0}
     assert not back.accept("clicks/0", 41) and back.accept("clicks/0", 42)  # redeliveries still refused
@@ -192,6 +193,57 @@ def test_an_older_sku_slot_restores_with_a_fresh_demand_model_and_decides(
     assert SKU_SLOTS.decode(SKU_SLOTS.encode(slot)).state.to_state() == state.to_state()
 
 
+@pytest.mark.parametrize(("kind", "version", "ids"), [
+    ("user-slot", 1, ("clicks:e:e1",)), ("user-slot", 3, ("clicks:e:e1",)),
+    ("sku-slot", 1, ("orders:e:e9", "orders:o:o9")), ("sku-slot", 3, ("orders:e:e9", "orders:o:o9")),
+])  # fmt: skip
+def test_ids_kept_as_strings_by_older_slots_still_catch_copies(kind: str, version: int, ids: tuple) -> None:
+    codec, _ = SAMPLES[kind]
+    seen = codec.decode((GOLDEN / f"{kind}.v{version}.bin").read_bytes()).seen
+    assert seen.ids == {digest(i): seen.ids[digest(i)] for i in ids}  # every id, nothing else
+    assert all(seen.duplicate((i,), seen.ids[digest(i)] + 30, window_s=60) for i in ids)
+    assert not seen.duplicate(("orders:e:other",), seen.ids[digest(ids[0])], window_s=60)
+
+
+@pytest.mark.parametrize(("values", "cast", "expected"), [
+    ({"a": 1.5, "b": 2}, number, {"a": 1.5, "b": 2.0}), ({"a": 3}, integer, {"a": 3}), ({}, number, {}),
+    ({"a": True}, number, "expected a number, got bool"),
+    ({"a": 1.5}, integer, "expected an integer, got float"),
+    ({1: 1.0}, number, "expected a string, got int"), ({"a": "1"}, number, "expected a number, got str"),
+])  # fmt: skip
+def test_a_map_is_checked_alike_by_its_types_at_once_and_entry_by_entry(
+    values: dict[Any, Any], cast: Callable[[Any], Any], expected: dict[str, Any] | str
+) -> None:
+    if isinstance(expected, str):
+        with pytest.raises(ValueError, match=expected):
+            str_map(values, cast)
+    else:
+        checked = str_map(values, cast)
+        assert checked == expected and list(map(type, checked.values())) == list(map(type, expected.values()))
+        assert checked is not values  # a map of its own
+
+
+def test_a_user_slot_grows_by_16_bytes_per_recent_id() -> None:
+    """A user active through the dedup window keeps hundreds of ids: each is a digest and a time."""
+    slot = a_user_slot()
+    before = len(USER_SLOTS.encode(slot))
+    slot.seen.note([f"clicks:e:{n:08d}-5f3c-4b1e-9a57-c2d1e0f4a6b8" for n in range(300)], T0 + 100)
+    assert before < len(USER_SLOTS.encode(slot)) <= before + 300 * 16 + 4  # a string each was 50 bytes
+    back = USER_SLOTS.decode(USER_SLOTS.encode(slot))
+    assert back.seen == slot.seen
+    assert back.seen.duplicate(["clicks:e:00000299-5f3c-4b1e-9a57-c2d1e0f4a6b8"], T0, window_s=120)
+
+
+@pytest.mark.parametrize("seen", [
+    {"digests": b"\0" * 16, "times": b"\0" * 8}, {"digests": b"\0" * 7, "times": b""},
+    {"digests": "abc", "times": b""}, {"e:1": 1.0},
+])  # fmt: skip
+def test_recent_ids_of_the_wrong_shape_are_refused(seen: dict[str, Any]) -> None:
+    raw = MAGIC + bytes([USER_SLOTS.version]) + msgpack.packb(["user-slot", {**plain_user(), "seen": seen}])
+    with pytest.raises(StateError, match="wrong shape"):
+        USER_SLOTS.decode(raw)
+
+
 def test_a_user_slot_of_version_1_reads_with_no_interactions_kept() -> None:
     back = USER_SLOTS.decode((GOLDEN / "user-slot.v1.bin").read_bytes())
     assert back.touched == [] and back.bought == [] and back.received == {"clicks/0": 41}
@@ -236,7 +288,7 @@ def test_what_is_not_a_state_is_a_state_error(name: str, tmp_path: Path) -> None
 
 def test_a_vector_field_that_is_not_bytes_is_refused_without_allocating() -> None:
     with pytest.raises(StateError, match="a float32 vector is bytes of a multiple of 4"):
-        USER_SLOTS.decode(MAGIC + bytes([1]) + msgpack.packb(["user-slot", {**plain_user(), "mean": 10**12}]))
+        USER_SLOTS.decode(MAGIC + bytes([4]) + msgpack.packb(["user-slot", {**plain_user(), "mean": 10**12}]))
 
 
 def plain_user() -> dict[str, Any]:
