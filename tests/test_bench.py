@@ -28,6 +28,7 @@ from streams.tools.bench.bert import BertBench, load_scorer, peak, run_bert_benc
 from streams.tools.bench.common import latency_summary, median_of, percentile, rate, ratio
 from streams.tools.bench.measure import Window, parse_metrics
 from streams.tools.bench.pipeline import PipelineBench, run_pipeline_bench
+from streams.tools.bench.process import CpuReading, cores_used
 from streams.tools.bench.produce import simulator_events, stamp
 from streams.tools.bench.queries import distinct_queries, search_events
 from streams.tools.bench.scale import ScaleBench, run_scale_bench
@@ -103,6 +104,16 @@ def test_parse_metrics_reads_prometheus_text() -> None:
     }
 
 
+def test_cores_used_splits_the_machines_busy_time_between_the_worker_the_load_and_the_rest() -> None:
+    start = CpuReading(t=100.0, machine_busy_s=50.0, worker_s=10.0, bench_s=5.0)
+    end = CpuReading(t=110.0, machine_busy_s=68.0, worker_s=19.0, bench_s=9.0)
+    assert cores_used(start, end, cores=2) == {
+        "cores": 2, "busy_cores": 1.8, "worker_cores": 0.9, "bench_load_cores": 0.4, "other_cores": 0.5,
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="later"):
+        cores_used(end, start, cores=2)
+
+
 def test_simulator_events_are_deterministic_catalog_first() -> None:
     events = simulator_events(3000, seed=3)
     assert len(events) == 3000 and events == simulator_events(3000, seed=3)
@@ -167,9 +178,15 @@ def test_bert_bench_end_to_end(settings: Settings, tiny_model: Path) -> None:
 @pytest.mark.integration
 def test_pipeline_bench_end_to_end(settings: Settings, tiny_model: Path) -> None:
     s = settings.model_copy(update={"model_path": tiny_model, "device": "cpu", "bert_threads": 1})
-    cfg = PipelineBench(events=6000, repeats=1, latency_s=3, warmup_s=1)
+    cfg = PipelineBench(events=6000, repeats=1, latency_s=3, warmup_s=1, fixed_rate=150)
     result = run_pipeline_bench(s, cfg, lambda _: None)
     assert all(result[key] > 0 for key in PIPELINE_KEYS), {k: result[k] for k in PIPELINE_KEYS}
+    fixed = result["latency_fixed"]
+    assert fixed["latency_rate_per_s"] == 150 and 0 < fixed["latency_ms_p50"] <= fixed["latency_ms_p99"]
+    assert result["latency_fixed_ms_p99"] == fixed["latency_ms_p99"]
+    for lat in (result["latency"], fixed):  # the cores each latency run took, while its load was sent
+        assert lat["latency_cores"]["worker_cores"] > 0 and lat["latency_cores"]["bench_load_cores"] > 0
+        assert lat["latency_sent_per_s"] > 0
     assert result["pipeline_vs_raw"] == pytest.approx(
         result["pipeline_events_per_s"] / result["raw_consumer_events_per_s"], abs=0.001
     )

@@ -120,7 +120,7 @@ def stage_repeat(stack: Settings, queries: list[str], latency: list[str] | None,
                 users = max(cfg.users, int(4 * rate * s.recommendation_debounce_s))
                 events = search_events(latency, users, first_id=len(queries))
                 result["latency"] = timed_outputs(
-                    producer, events, rate, cfg.warmup_s, cfg.latency_s, group_id(s)
+                    producer, events, rate, cfg.warmup_s, cfg.latency_s, group_id(s), proc
                 )
             producer.close()
             return result

@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Any
 
+import psutil
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from infra.errors import InfraError
@@ -21,6 +22,7 @@ from streams.runtime.admin import client_config
 from streams.settings import Settings
 from streams.tools.bench.common import latency_summary
 from streams.tools.bench.measure import committed, end_offsets
+from streams.tools.bench.process import BenchProcess, CpuReading, cores_used
 from streams.tools.bench.produce import Producer
 
 
@@ -29,8 +31,10 @@ class OutputWatcher(threading.Thread):
 
     def __init__(self, settings: Settings, topic: str) -> None:
         super().__init__(daemon=True, name=f"watch-{topic}")
+        # The broker answers a fetch as soon as anything arrives: a longer wait only makes fewer empty
+        # fetches (at 10 ms they took a tenth of a core of the two the bench shares with the worker).
         self.consumer = KafkaConsumer(
-            **client_config(settings), group_id=None, enable_auto_commit=False, fetch_max_wait_ms=10
+            **client_config(settings), group_id=None, enable_auto_commit=False, fetch_max_wait_ms=100
         )
         self.topic = topic
         name = settings.topic(topic)
@@ -85,21 +89,32 @@ def wait_outputs(watcher: OutputWatcher, settings: Settings, group: str, limit_s
 
 
 def timed_outputs(
-    producer: Producer, events: list[SimEvent], rate: float, warmup_s: float, latency_s: float, group: str
+    producer: Producer,
+    events: list[SimEvent],
+    rate: float,
+    warmup_s: float,
+    latency_s: float,
+    group: str,
+    worker: BenchProcess | None = None,
 ) -> dict[str, Any]:
     """Send ``events`` stamped at ``rate``/s for ``warmup_s + latency_s``; latency of the later ones
-    (all of whose outputs are in: ``group``, the worker's, has committed them)."""
+    (all of whose outputs are in: ``group``, the worker's, has committed them), and with ``worker``
+    the cores used while they were sent (:func:`~streams.tools.bench.process.cores_used`)."""
     watcher = OutputWatcher(producer.settings, RECOMMENDATIONS)
     watcher.start()
-    counted_from = time.time() + warmup_s
-    desc = f"latency at {rate:,.0f}/s ({warmup_s:.0f} s warm-up)"
-    sent_at = producer.send_stamped(events, rate, warmup_s + latency_s, desc)
+    desc = f"latency at {rate:,.0f}/s"
+    warmup = int(rate * warmup_s)
+    producer.send_stamped(events[:warmup], rate, warmup_s, f"{desc}, warm-up")  # sent, not counted
+    start = CpuReading.now(worker) if worker else None
+    sent_at = producer.send_stamped(events[warmup:], rate, latency_s, desc)
+    cores = cores_used(start, CpuReading.now(worker), psutil.cpu_count()) if worker and start else None
     wait_outputs(watcher, producer.settings, group)
     watcher.stop()
-    counted = {event_id: t for event_id, t in sent_at.items() if t >= counted_from}
-    return {
-        **latency_summary(watcher.latencies_ms(counted)),
+    result = {
+        **latency_summary(watcher.latencies_ms(sent_at)),
         "latency_rate_per_s": round(rate, 1),
-        "latency_events_counted": len(counted),
+        "latency_sent_per_s": round(len(sent_at) / latency_s, 1),  # below the rate: the load fell behind
+        "latency_events_counted": len(sent_at),
         "latency_warmup_s": warmup_s,
     }
+    return result | ({"latency_cores": cores} if cores else {})

@@ -50,6 +50,7 @@ class PipelineBench:
     latency_s: float = 20.0
     warmup_s: float = 5.0
     seed: int = 7
+    fixed_rate: float = 700.0  # a second latency run at this rate, whatever the pipeline's (0: none)
 
 
 def worker_settings(ns: Settings, app_id: str) -> Settings:
@@ -103,8 +104,9 @@ def one_repeat(stack: Settings, events: list, r: int, logs: Path, say: Say) -> d
     }
 
 
-def latency_run(stack: Settings, rate: float, cfg: PipelineBench, logs: Path) -> dict[str, Any]:
-    """Event → recommendation latency of a fresh worker fed at ``rate`` events/s, stamped with now."""
+def latency_run(stack: Settings, rate: float, cfg: PipelineBench, log: Path) -> dict[str, Any]:
+    """Event → recommendation latency of a fresh worker fed at ``rate`` events/s, stamped with now, and
+    the cores that the worker, the load and the rest used meanwhile."""
     ns = new_namespace(stack, "bench")
     s = worker_settings(ns, "bench-latency")
     events = simulator_events(int(rate * (cfg.warmup_s + cfg.latency_s) * 1.2) + 1000, seed=cfg.seed + 1)
@@ -112,9 +114,10 @@ def latency_run(stack: Settings, rate: float, cfg: PipelineBench, logs: Path) ->
     try:
         producer = Producer(ns, linger_ms=1)
         producer.send_stamped(events[:opening], None, None, "catalog and stock")
-        with BenchProcess(s, logs / "latency.log", WORKER) as proc:
+        with BenchProcess(s, log, WORKER) as proc:
             proc.wait_for(CATALOG_READY)
-            result = timed_outputs(producer, events[opening:], rate, cfg.warmup_s, cfg.latency_s, group_id(s))
+            late = events[opening:]
+            result = timed_outputs(producer, late, rate, cfg.warmup_s, cfg.latency_s, group_id(s), proc)
             producer.close()
             return {**result, "latency_peak_rss_mb": proc.peak_rss_mb}
     finally:
@@ -129,7 +132,10 @@ def run_pipeline_bench(settings: Settings, cfg: PipelineBench, say: Say) -> dict
     with bench_stack(settings, say) as stack:
         runs = [one_repeat(stack, events, r + 1, logs, say) for r in range(cfg.repeats)]
         pipeline = median_of(r["pipeline_events_per_s"] for r in runs)
-        latency = latency_run(stack, pipeline / 2, cfg, logs)
+        latency = latency_run(stack, pipeline / 2, cfg, logs / "latency.log")
+        fixed = None
+        if cfg.fixed_rate:
+            fixed = latency_run(stack, cfg.fixed_rate, cfg, logs / "latency-fixed.log")
     passthrough = median_of(r["faust_passthrough_events_per_s"] for r in runs)
     count = median_of(r["faust_batched_count_events_per_s"] for r in runs)
     raw = median_of(r["raw_consumer_events_per_s"] for r in runs)
@@ -144,8 +150,11 @@ def run_pipeline_bench(settings: Settings, cfg: PipelineBench, say: Say) -> dict
         "passthrough_vs_raw": round(ratio(passthrough, raw), 3),
         "latency_ms_p50": latency["latency_ms_p50"],
         "latency_ms_p99": latency["latency_ms_p99"],
+        "latency_fixed_ms_p50": fixed and fixed["latency_ms_p50"],
+        "latency_fixed_ms_p99": fixed and fixed["latency_ms_p99"],
         "peak_rss_mb": round(max([r["peak_rss_mb"] for r in runs] + [latency["latency_peak_rss_mb"]]), 1),
         "latency": latency,
+        "latency_fixed": fixed,
         "events": len(events),
         "repeats": cfg.repeats,
         "statistic": "median of repeats" if cfg.repeats > 1 else "single run",
@@ -160,7 +169,6 @@ def run_pipeline_bench(settings: Settings, cfg: PipelineBench, say: Say) -> dict
 
 def format_result(result: dict[str, Any]) -> str:
     """The table ``flashsale bench`` prints."""
-    lat = result["latency"]
     rows = [
         ("raw aiokafka consumer", f"{result['raw_consumer_events_per_s']:,.0f} ev/s"),
         ("Faust pass-through agent", f"{result['faust_passthrough_events_per_s']:,.0f} ev/s"),
@@ -170,8 +178,8 @@ def format_result(result: dict[str, Any]) -> str:
         ("pipeline / batched count", f"{result['pipeline_vs_batched_count']:.2f}"),
         ("pipeline / raw", f"{result['pipeline_vs_raw']:.2f}"),
         ("pass-through / raw", f"{result['passthrough_vs_raw']:.2f}"),
-        (f"latency p50 @ {lat['latency_rate_per_s']:,.0f} ev/s", f"{lat['latency_ms_p50']:,.0f} ms"),
-        ("latency p99", f"{lat['latency_ms_p99']:,.0f} ms"),
+        *latency_rows("half load", result["latency"]),
+        *(latency_rows("fixed rate", result["latency_fixed"]) if result.get("latency_fixed") else []),
         ("worker peak RSS", f"{result['peak_rss_mb']:,.0f} MB"),
     ]
     host = result["host"]
@@ -180,3 +188,19 @@ def format_result(result: dict[str, Any]) -> str:
         f"{host['cpu_cores']} cores, BERT on {result['bert_device']}"
     )
     return format_table(rows, title)
+
+
+def latency_rows(name: str, lat: dict[str, Any]) -> list[tuple[str, str]]:
+    """A latency run's rows: p50 / p99 at its rate, the rate the load reached, and the cores it took."""
+    rows = [
+        (f"latency p50 / p99, {name} ({lat['latency_rate_per_s']:,.0f} ev/s)",
+         f"{lat['latency_ms_p50']:,.0f} / {lat['latency_ms_p99']:,.0f} ms"),
+        ("  load sent at", f"{lat.get('latency_sent_per_s', 0):,.0f} ev/s"),
+    ]  # fmt: skip
+    if cores := lat.get("latency_cores"):
+        rows.append((
+            f"  cores busy (of {cores['cores']})",
+            f"{cores['busy_cores']:.2f}: worker {cores['worker_cores']:.2f}, "
+            f"load {cores['bench_load_cores']:.2f}, broker/Postgres/rest {cores['other_cores']:.2f}",
+        ))  # fmt: skip
+    return rows

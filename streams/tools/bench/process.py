@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -69,3 +72,41 @@ class BenchProcess(Child):
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 30) -> None:
         self.rss.stop()
         super().stop(sig, timeout_s)
+
+
+@dataclass(frozen=True)
+class CpuReading:
+    """CPU seconds so far: the whole machine's busy time (all cores), a worker's (children included) and
+    this process's own (the bench: its producer and output watcher), at ``t`` (monotonic seconds)."""
+
+    t: float
+    machine_busy_s: float
+    worker_s: float
+    bench_s: float
+
+    @classmethod
+    def now(cls, worker: BenchProcess) -> CpuReading:
+        machine = psutil.cpu_times()
+        busy = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+        own = psutil.Process(os.getpid()).cpu_times()
+        return cls(time.monotonic(), busy, worker.cpu_seconds(), own.user + own.system)
+
+
+def cores_used(start: CpuReading, end: CpuReading, cores: int) -> dict[str, float]:
+    """Cores busy on average between two readings: in all, by the worker, by the bench's load, and by
+    everything else (the broker, Postgres, other processes)."""
+    seconds = end.t - start.t
+    if seconds <= 0:
+        raise ValueError("the second reading must come later")
+    busy, worker, bench = (
+        (end.machine_busy_s - start.machine_busy_s) / seconds,
+        (end.worker_s - start.worker_s) / seconds,
+        (end.bench_s - start.bench_s) / seconds,
+    )  # fmt: skip
+    return {
+        "cores": cores,
+        "busy_cores": round(busy, 2),
+        "worker_cores": round(worker, 2),
+        "bench_load_cores": round(bench, 2),
+        "other_cores": round(max(busy - worker - bench, 0.0), 2),
+    }

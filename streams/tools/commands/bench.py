@@ -15,8 +15,14 @@ from streams.tools.commands.group import cli
 @click.option("--events", type=click.IntRange(min=1000), default=100_000, show_default=True, help="per run")
 @click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True, help="median reported")
 @click.option("--latency-s", type=click.FloatRange(min=1), default=20.0, show_default=True)
+@click.option(
+    "--fixed-rate", type=click.FloatRange(min=0), default=700.0, show_default=True,
+    help="events/s of a second latency run (0: none); the first runs at half the pipeline's rate",
+)  # fmt: skip
 @click.pass_context
-def bench(ctx: click.Context, json_path: Path | None, events: int, repeats: int, latency_s: float) -> None:
+def bench(
+    ctx: click.Context, json_path: Path | None, events: int, repeats: int, latency_s: float, fixed_rate: float
+) -> None:
     """Full-pipeline events/s beside a Faust pass-through and a raw consumer, then latency and RSS.
 
     Uses the Kafka and Postgres of the settings when they answer, else temporary ones.
@@ -26,7 +32,7 @@ def bench(ctx: click.Context, json_path: Path | None, events: int, repeats: int,
     from streams.tools.bench.common import write_json
     from streams.tools.bench.pipeline import PipelineBench, format_result, run_pipeline_bench
 
-    cfg = PipelineBench(events=events, repeats=repeats, latency_s=latency_s)
+    cfg = PipelineBench(events=events, repeats=repeats, latency_s=latency_s, fixed_rate=fixed_rate)
     result = run_pipeline_bench(get_settings(), cfg, lambda line: click.echo(line, err=True))
     click.echo(format_result(result))
     if json_path:
