@@ -116,8 +116,8 @@ def latency_run(stack: Settings, rate: float, cfg: PipelineBench, log: Path) -> 
         producer.send_stamped(events[:opening], None, None, "catalog and stock")
         with BenchProcess(s, log, WORKER) as proc:
             proc.wait_for(CATALOG_READY)
-            late = events[opening:]
-            result = timed_outputs(producer, late, rate, cfg.warmup_s, cfg.latency_s, group_id(s), proc)
+            sale = events[opening:]  # the traffic after the catalog and opening stock
+            result = timed_outputs(producer, sale, rate, cfg.warmup_s, cfg.latency_s, group_id(s), proc)
             producer.close()
             return {**result, "latency_peak_rss_mb": proc.peak_rss_mb}
     finally:
