@@ -174,10 +174,10 @@ class DemandForecaster:
             raise ValueError(f"unknown forecaster model {model_state.get('model')!r}")
         f = cls(readers[model_state["model"]](model_state), max_horizon=state["max_horizon"])
         f.decay, f.n_seen, f.total = float(state["decay"]), int(state["n_seen"]), float(state["total"])
-        f.origins.extend((int(n0), float(t0), [float(c) for c in cum]) for n0, t0, cum in state["origins"])
+        f.origins.extend((int(n0), float(t0), list(map(float, cum))) for n0, t0, cum in state["origins"])
         if not len(state["err_w"]) == len(state["err_mean"]) == len(state["err_sq"]) == len(f.grid):
             raise ValueError("forecaster error track does not match its horizon grid")
         f.err_w, f.err_mean, f.err_sq = (
-            [float(v) for v in state[name]] for name in ("err_w", "err_mean", "err_sq")
+            list(map(float, state[name])) for name in ("err_w", "err_mean", "err_sq")
         )
         return f

@@ -120,8 +120,8 @@ class LogETS:
         model = cls(**{name: state[name] for name in knobs})
         model.abs_err, model.level, model.trend = state["abs_err"], state["level"], state["trend"]
         model.warmup, model.seasonal = (
-            [float(v) for v in state["warmup"]],
-            [float(v) for v in state["seasonal"]],
+            list(map(float, state["warmup"])),
+            list(map(float, state["seasonal"])),
         )
         model.phase = int(state["phase"])
         return model

@@ -121,6 +121,14 @@ def text(value: Any) -> str:
     return value
 
 
+def texts(values: Any) -> list[str]:
+    """A list of strings, or ValueError; checked by the types of all its entries at once (a clock lists
+    every SKU of its partition, and is read on every batch)."""
+    if not isinstance(values, list):
+        raise ValueError(f"expected a list of strings, got {type(values).__name__}")
+    return values if set(map(type, values)) <= {str} else [text(v) for v in values]
+
+
 _PLAIN_TYPES: dict[Callable[[Any], Any], set[type]] = {number: {float}, integer: {int}}  # exact types
 
 

@@ -6,13 +6,23 @@ crash never splits them); ``sku-clocks`` one :class:`PartitionClock` per partiti
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from models.policy.campaign_demand import CampaignDemand
 from models.policy.sku_state import SkuState
 from streams.runtime.clock import Inbox, PartitionClock, Pending, SourceMark, SourceTimes
-from streams.runtime.codec import StateCodec, binary, integer, number, optional_number, str_map, text
+from streams.runtime.codec import (
+    StateCodec,
+    binary,
+    integer,
+    number,
+    optional_number,
+    str_map,
+    text,
+    texts,
+)
 from streams.runtime.dedup import RecentIds
 
 
@@ -85,16 +95,32 @@ def clock_to_plain(clock: PartitionClock) -> dict[str, Any]:
 
 
 def clock_from_plain(body: dict[str, Any]) -> PartitionClock:
-    marks = str_map(body["marks"], lambda m: SourceMark(number(m[0]), bool(m[1])))
     return PartitionClock(
-        expected=tuple(text(s) for s in body["expected"]),
+        expected=tuple(texts(body["expected"])),
         lateness_s=number(body["lateness_s"]),
-        marks=marks,
+        marks=marks_from_plain(body["marks"]),
         current=optional_number(body["current"]),
-        skus={text(s) for s in body["skus"]},
+        skus=set(texts(body["skus"])),
         position=integer(body["position"]),
         received=SourceTimes(str_map(body["received"], number)),
     )
+
+
+def marks_from_plain(body: Any) -> dict[str, SourceMark]:
+    """Each source's ``[time, idle]``; a map of pairs of exactly these types is checked as a whole."""
+    if isinstance(body, dict) and set(map(type, body)) <= {str} and time_idle_pairs(body.values()):
+        return {source: SourceMark(t, idle) for source, (t, idle) in body.items()}
+    return str_map(body, mark_from_plain)
+
+
+def time_idle_pairs(pairs: Collection[Any]) -> bool:
+    """Whether each of ``pairs`` is a list of a float and a bool."""
+    return set(map(type, pairs)) <= {list} and {tuple(map(type, pair)) for pair in pairs} <= {(float, bool)}
+
+
+def mark_from_plain(body: Any) -> SourceMark:
+    t, idle = body
+    return SourceMark(number(t), bool(idle))
 
 
 # v1: before the holdout; v2: + the holdout's opening stock, base price, bucket revenue; v3: + the

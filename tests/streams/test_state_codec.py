@@ -23,13 +23,13 @@ from models.recommend.embeddings import UserVector
 from streams import metrics
 from streams.app import create_app
 from streams.experiment.state import EXPERIMENT_CAMPAIGNS, EXPERIMENT_CLOCKS, ExperimentClock
-from streams.runtime.clock import Inbox, PartitionClock
-from streams.runtime.codec import MAGIC, StateCodec, StateError, integer, number, str_map
+from streams.runtime.clock import Inbox, PartitionClock, SourceMark
+from streams.runtime.codec import MAGIC, StateCodec, StateError, integer, number, str_map, texts
 from streams.runtime.dedup import digest
 from streams.runtime.faust_internals import local_get
 from streams.runtime.tablestate import state_table
 from streams.settings import Settings
-from streams.skus.state import SKU_CLOCKS, SKU_SLOTS, SkuSlot
+from streams.skus.state import SKU_CLOCKS, SKU_SLOTS, SkuSlot, clock_to_plain
 from streams.users.state import USER_POSITIONS, USER_SLOTS, UserSlot
 
 GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "state"
@@ -221,6 +221,55 @@ def test_a_map_is_checked_alike_by_its_types_at_once_and_entry_by_entry(
         checked = str_map(values, cast)
         assert checked == expected and list(map(type, checked.values())) == list(map(type, expected.values()))
         assert checked is not values  # a map of its own
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    (["b", "a"], ["b", "a"]), ([], []), (["a", 1], "expected a string, got int"),
+    ("ab", "expected a list of strings, got str"), ({"a": 1}, "expected a list of strings, got dict"),
+])  # fmt: skip
+def test_a_list_of_strings_is_checked_alike_at_once_and_entry_by_entry(values: Any, expected: Any) -> None:
+    if isinstance(expected, str):
+        with pytest.raises(ValueError, match=expected):
+            texts(values)
+    else:
+        assert texts(values) == expected
+
+
+def a_clock_body(marks: Any) -> bytes:
+    clock = PartitionClock(("orders/0", "stock/0"), 30.0, skus={"sku-1", "sku-2"}, position=7)
+    body = {**clock_to_plain(clock), "marks": marks}
+    return SKU_CLOCKS.encode(clock)[:3] + msgpack.packb(["sku-clock", body])
+
+
+@pytest.mark.parametrize("marks", [
+    {"orders/0": [T0, False], "stock/0": [T0 + 1.5, True]},  # as written: checked as a whole
+    {"orders/0": [int(T0), 0], "stock/0": [T0 + 1.5, 1]},  # other types: entry by entry, the same marks
+])  # fmt: skip
+def test_a_clocks_marks_read_alike_by_their_types_at_once_and_entry_by_entry(marks: dict[str, Any]) -> None:
+    clock = SKU_CLOCKS.decode(a_clock_body(marks))
+    assert clock.marks == {"orders/0": SourceMark(T0, False), "stock/0": SourceMark(T0 + 1.5, True)}
+    assert [type(mark.time) for mark in clock.marks.values()] == [float, float]
+    assert clock.skus == {"sku-1", "sku-2"} and clock.position == 7
+
+
+@pytest.mark.parametrize("marks", [
+    {"orders/0": [T0]}, {"orders/0": "x"}, {"orders/0": ["x", False]}, {"orders/0": [T0, False, 1]},
+    [[T0, False]],
+])  # fmt: skip
+def test_a_clocks_marks_of_the_wrong_shape_are_refused(marks: Any) -> None:
+    with pytest.raises(StateError, match="wrong shape"):
+        SKU_CLOCKS.decode(a_clock_body(marks))
+
+
+def test_an_sku_states_counters_are_read_as_their_types() -> None:
+    """Counters are checked by their exact type first; the others are converted or refused as before."""
+    plain = a_sku_slot().state.to_state()
+    back = SkuState.from_state({**plain, "revenue": 18, "on_hand": None})
+    assert back.revenue == 18.0 and type(back.revenue) is float and back.on_hand is None
+    assert back.to_state() == {**plain, "revenue": 18.0, "on_hand": None}
+    for name, value in [("units_sold", 1.5), ("listed", 1), ("revenue", True), ("discount", None)]:
+        with pytest.raises(ValueError, match=f"{name}: expected"):
+            SkuState.from_state({**plain, name: value})
 
 
 def test_a_user_slot_grows_by_16_bytes_per_recent_id() -> None:
