@@ -16,7 +16,8 @@ from streams.settings import Settings
 def pipeline_app(settings: Settings, *, web: bool = True) -> Flashsale:
     """The app with the agent families of the worker's role and the commit-stall watch registered on it:
     ``skus`` the per-SKU path, the holdout experiment and the sink (torch is never imported), ``users``
-    the user path (BERT), ``all`` both; freed heap goes back to the system every few seconds."""
+    the user path (BERT), ``all`` both; the heap built at start is kept out of the collector's passes,
+    and freed heap goes back to the system every few seconds (:mod:`streams.runtime.heap`)."""
     flashsale = create_app(settings, web=web)
     if settings.worker_role in ("all", "skus"):
         from streams.experiment import agents as experiment
@@ -31,6 +32,7 @@ def pipeline_app(settings: Settings, *, web: bool = True) -> Flashsale:
 
         users.register(flashsale)
     stalls.watch(flashsale)
+    heap.freeze_once_started(flashsale.app)
     heap.give_back_freed_heap(flashsale.app)
     return flashsale
 

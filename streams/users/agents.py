@@ -19,6 +19,7 @@ import faust
 from models.text.bert import BertScorer
 from streams import metrics
 from streams.app import Flashsale
+from streams.runtime import heap
 from streams.runtime.faust_internals import withhold_acks
 from streams.runtime.ingest import batches, decode_in_order
 from streams.runtime.outbox import Outbox
@@ -58,6 +59,11 @@ def register(flashsale: Flashsale, scorer: BertScorer | None = None) -> CatalogV
     processor = UserProcessor(users, positions, view, settings, partial(Outbox, app), recommendations)
     ownership = Ownership(app)
     event_time_policy = settings.event_time_policy()
+
+    @app.task
+    async def freeze_loaded_heap() -> None:
+        await catalog_ready.wait()
+        heap.freeze("loading the BERT model and the catalog")  # the user path's start: see heap
 
     @app.task
     async def follow_catalog() -> None:

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from rocksdict import Options, Rdict
 
 from models.recommend.embeddings import vector_norm
+from models.recommend.profile import Item
 from models.recommend.sales import SalesHistory
 from models.text.bert import BertScorer
 from models.text.cache import ByteStore, ItemEmbeddingCache
@@ -135,6 +136,14 @@ class CatalogView:
             norm = vector_norm(vector) if vector is not None else None
             known[sku] = (vector.copy(), norm) if vector is not None and norm is not None else None
         return known[sku]
+
+    def describe(self, sku: str) -> Item | None:
+        """What a reason needs of ``sku``: its title, unit vector and category."""
+        listed, found = self.items.get(sku), self.learnable(sku)
+        if listed is None or found is None:
+            return None
+        vector, norm = found
+        return Item(listed.title, vector / norm, listed.category)
 
     def candidates(self, ts: float) -> Candidates:
         """Live campaign SKUs (at event time ``ts``) that are in stock (or of unknown stock)."""

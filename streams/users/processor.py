@@ -17,24 +17,19 @@ per debounce interval of event time.
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import faust
 import numpy as np
 from faust.types import TP, EventT
 
-from models.ids import from_epoch
 from models.recommend.embeddings import UserVector, vector_norm
-from models.recommend.profile import Item
-from models.recommend.ranking import Ranker
 from models.recommend.reasons import Signal
 from streams import metrics
 from streams.contracts.decoding import InvalidEvent, LateEvent, UnknownSku
 from streams.contracts.eventtime import event_seconds
-from streams.contracts.records import Click, Order, recommendation_bytes
+from streams.contracts.records import Click, Order
 from streams.runtime.catchup import ReadRange, read_range
 from streams.runtime.deadletters import send_dead_letter
 from streams.runtime.dedup import count_duplicate, event_ids
@@ -45,7 +40,7 @@ from streams.runtime.tenure import Tenure
 from streams.settings import Settings
 from streams.users.catalog_view import CatalogView
 from streams.users.positions import InOrder, Known, Positions, searches
-from streams.users.rankers import MinuteRankers
+from streams.users.rankers import UserLists, Wanted
 from streams.users.state import UserSlot
 
 DeadLetterSender = Callable[[faust.TopicT, EventT, BaseException, Outbox], Awaitable[None]]
@@ -64,20 +59,6 @@ class UserBatch:
     slots: dict[str, tuple[TP, UserSlot]] = field(default_factory=dict)  # user → its partition, its slot
     positions: Known = field(default_factory=dict)  # last offset applied per partition (-1: none)
     wanted: list[Wanted] = field(default_factory=list)  # recommendations due, in event order
-
-
-class Wanted(NamedTuple):
-    """A recommendation due, with what its user had then (later events of the batch move them on)."""
-
-    user_id: str
-    event_id: str
-    ts: float
-    vector: np.ndarray  # unit norm, or zeros while nothing was learnt
-    taste: dict[str, float]
-    query: Signal | None  # the search this list answers
-    signals: list[Signal]
-    exclude: frozenset[str]  # bought
-    recent: frozenset[str]  # touched lately
 
 
 class UserProcessor:
@@ -105,11 +86,9 @@ class UserProcessor:
         self.view = view
         self.settings = settings
         self.new_outbox = new_outbox
-        self.recommendations = recommendations
+        self.lists = UserLists(view, settings, recommendations)
         self.send_dead_letter = send_dead_letter
-        self.recommendations_out = metrics.EVENTS_OUT.labels(topic=recommendations)
         self.dedup_window_s = 60 * settings.dedup_window_minutes
-        self.minute_rankers = MinuteRankers(view)  # per minute of event time, taken at its first list
         # Both user agents write the same slots: one batch at a time (BERT runs alongside), or the later
         # write would undo the other's (a click lost from a vector, an id forgotten).
         self.slots_lock = asyncio.Lock()
@@ -157,7 +136,7 @@ class UserProcessor:
                 if record is not None:  # None: refused when decoded, and dead-lettered then
                     assert isinstance(record, Click | Order)
                     await self._apply(batch, event, record)
-        await self._recommend(batch)
+        await self.lists.send(batch.wanted, batch.outbox)
         return await self._write(batch)
 
     async def _apply(self, batch: UserBatch, event: EventT, record: Click | Order) -> None:
@@ -235,54 +214,8 @@ class UserProcessor:
         recent_s = 60 * self.settings.recommendation_recent_minutes
         return Wanted(
             user_id, event_id, ts, slot.vector.embedding(), dict(slot.taste), query,
-            slot.signals(self._describe), frozenset(slot.bought), frozenset(slot.recent(ts, recent_s)),
+            slot.signals(self.view.describe), frozenset(slot.bought), frozenset(slot.recent(ts, recent_s)),
         )  # fmt: skip
-
-    async def _recommend(self, batch: UserBatch) -> None:
-        """The batch's due recommendations, in event order (the in-process twin,
-        models.sim.recommendation_evaluation.ShadowRecommender, ranks alike). Candidates change with
-        campaigns and stock: per minute of event time is fresh enough (:mod:`streams.users.rankers`),
-        and each minute's are scored against all of that minute's users in one matrix product."""
-        rankers: dict[int, tuple[Ranker, dict[int, np.ndarray]]] = {}
-        for minute, group in itertools.groupby(enumerate(batch.wanted), key=lambda w: int(w[1].ts // 60)):
-            due = list(group)
-            if minute not in rankers:
-                rankers[minute] = (self.minute_rankers.at(due[0][1].ts), {})
-            rankers[minute][1].update(self._similarities(rankers[minute][0], due))
-        k, share = self.settings.recommendations_k, self.settings.recommendation_recent_share
-        for n, wanted in enumerate(batch.wanted):
-            ranker, sims = rankers[int(wanted.ts // 60)]
-            if not ranker.skus:
-                continue
-            top = ranker.top(
-                wanted.vector, k, taste=wanted.taste, query=wanted.query, signals=wanted.signals,
-                exclude=wanted.exclude, recent=wanted.recent, recent_limit=int(share * k), sims=sims.get(n),
-            )  # fmt: skip
-            items = [(ranked.sku, round(ranked.score, 6), ranked.reason, ranked.kind) for ranked in top]
-            value = recommendation_bytes(
-                wanted.user_id, items, self.view.encoder_name, wanted.event_id, from_epoch(wanted.ts)
-            )
-            key = wanted.user_id.encode()
-            await batch.outbox.send_bytes(self.recommendations, key=key, value=value, timestamp=wanted.ts)
-            self.recommendations_out.inc()
-
-    @staticmethod
-    def _similarities(ranker: Ranker, group: list[tuple[int, Wanted]]) -> dict[int, np.ndarray]:
-        """Each user's cosine to every candidate, by position in ``batch.wanted`` (a user without a
-        vector has none)."""
-        units = [(n, w.vector / norm) for n, w in group if (norm := vector_norm(w.vector)) is not None]
-        if not units or not ranker.skus:
-            return {}
-        sims = ranker.similarities(np.stack([unit for _, unit in units]))
-        return {n: sims[j] for j, (n, _) in enumerate(units)}
-
-    def _describe(self, sku: str) -> Item | None:
-        """What a reason needs of ``sku``: its title, unit vector and category."""
-        listed, found = self.view.items.get(sku), self.view.learnable(sku)
-        if listed is None or found is None:
-            return None
-        vector, norm = found
-        return Item(listed.title, vector / norm, listed.category)
 
     async def _write(self, batch: UserBatch) -> frozenset[TP]:
         """Store the batch's slots, for the partitions held throughout, once its outputs are stored;

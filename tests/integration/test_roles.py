@@ -78,3 +78,6 @@ def test_a_skus_and_a_users_worker_split_the_pipeline(
     assert len(forwarded) == 300
     assert len({r.key for r in recommended}) == 37
     assert not loads_torch(skus.pid) and loads_torch(users.pid)
+    # What each built at start is kept out of the collector's passes (streams.runtime.heap).
+    assert "heap frozen after start" in skus.log.text()
+    assert "heap frozen after loading the BERT model and the catalog" in users.log.text()

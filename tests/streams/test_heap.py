@@ -1,13 +1,16 @@
-"""Freed heap goes back to the system (glibc's malloc_trim), so a burst does not set RSS for good."""
+"""The heap built at start stays out of the collector's passes, and freed heap goes back to the system
+(glibc's malloc_trim), so a burst does not set RSS for good."""
 
 from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Iterator
 
 import psutil
+import pytest
 
-from streams.runtime.heap import malloc_trim
+from streams.runtime.heap import freeze, malloc_trim
 
 
 def rss_mb() -> float:
@@ -27,3 +30,20 @@ def test_values_freed_after_a_burst_leave_rss_once_trimmed() -> None:
     trim()
     assert rss_mb() - before < 30
     assert len(survivors) == 50
+
+
+@pytest.fixture
+def unfrozen() -> Iterator[None]:
+    gc.unfreeze()
+    yield
+    gc.unfreeze()  # the rest of the suite collects as before
+
+
+def test_what_was_alive_when_frozen_is_no_longer_walked_by_collections(unfrozen: None) -> None:
+    built_at_start = [[n] for n in range(1_000)]  # as a worker's modules, model and catalog
+    freeze("a test")
+    assert gc.get_freeze_count() >= len(built_at_start)
+    walked = {id(obj) for obj in gc.get_objects()}  # what collections walk: not the frozen generation
+    assert not walked & {id(d) for d in built_at_start}
+    made_later = [[n] for n in range(10)]
+    assert {id(d) for d in made_later} <= {id(obj) for obj in gc.get_objects()}  # collected as usual

@@ -18,6 +18,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from infra.errors import InfraError
 from models.sim.market import SimEvent
 from streams.contracts.topics import INPUT_TOPICS, RECOMMENDATIONS
+from streams.runtime import heap
 from streams.runtime.admin import client_config
 from streams.settings import Settings
 from streams.tools.bench.common import latency_summary
@@ -101,6 +102,7 @@ def timed_outputs(
     (all of whose outputs are in: ``group``, the worker's, has committed them), and with ``worker``
     the cores used while they were sent (:func:`~streams.tools.bench.process.cores_used`)."""
     watcher = OutputWatcher(producer.settings, RECOMMENDATIONS)
+    heap.freeze("building the load")  # a full collection here paused sends and arrivals for 300 ms
     watcher.start()
     desc = f"latency at {rate:,.0f}/s"
     warmup = int(rate * warmup_s)
