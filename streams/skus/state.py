@@ -6,7 +6,6 @@ crash never splits them); ``sku-clocks`` one :class:`PartitionClock` per partiti
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -98,7 +97,7 @@ def clock_from_plain(body: dict[str, Any]) -> PartitionClock:
     return PartitionClock(
         expected=tuple(texts(body["expected"])),
         lateness_s=number(body["lateness_s"]),
-        marks=marks_from_plain(body["marks"]),
+        marks=str_map(body["marks"], mark_from_plain),
         current=optional_number(body["current"]),
         skus=set(texts(body["skus"])),
         position=integer(body["position"]),
@@ -106,19 +105,8 @@ def clock_from_plain(body: dict[str, Any]) -> PartitionClock:
     )
 
 
-def marks_from_plain(body: Any) -> dict[str, SourceMark]:
-    """Each source's ``[time, idle]``; a map of pairs of exactly these types is checked as a whole."""
-    if isinstance(body, dict) and set(map(type, body)) <= {str} and time_idle_pairs(body.values()):
-        return {source: SourceMark(t, idle) for source, (t, idle) in body.items()}
-    return str_map(body, mark_from_plain)
-
-
-def time_idle_pairs(pairs: Collection[Any]) -> bool:
-    """Whether each of ``pairs`` is a list of a float and a bool."""
-    return set(map(type, pairs)) <= {list} and {tuple(map(type, pair)) for pair in pairs} <= {(float, bool)}
-
-
 def mark_from_plain(body: Any) -> SourceMark:
+    """A source's ``[time, idle]``."""
     t, idle = body
     return SourceMark(number(t), bool(idle))
 

@@ -242,10 +242,10 @@ def a_clock_body(marks: Any) -> bytes:
 
 
 @pytest.mark.parametrize("marks", [
-    {"orders/0": [T0, False], "stock/0": [T0 + 1.5, True]},  # as written: checked as a whole
-    {"orders/0": [int(T0), 0], "stock/0": [T0 + 1.5, 1]},  # other types: entry by entry, the same marks
+    {"orders/0": [T0, False], "stock/0": [T0 + 1.5, True]},  # as written
+    {"orders/0": [int(T0), 0], "stock/0": [T0 + 1.5, 1]},  # other numbers: the same marks
 ])  # fmt: skip
-def test_a_clocks_marks_read_alike_by_their_types_at_once_and_entry_by_entry(marks: dict[str, Any]) -> None:
+def test_a_clocks_marks_read_as_times_and_idle_flags(marks: dict[str, Any]) -> None:
     clock = SKU_CLOCKS.decode(a_clock_body(marks))
     assert clock.marks == {"orders/0": SourceMark(T0, False), "stock/0": SourceMark(T0 + 1.5, True)}
     assert [type(mark.time) for mark in clock.marks.values()] == [float, float]
