@@ -6,7 +6,8 @@ GIL meanwhile. A worker carries hundreds of thousands built once at start (Faust
 the BERT model, the catalog), so at 700 events/s it paused for about 300 ms every 11 s, the tail of
 its latency. Once the worker has started, and again once the catalog view is ready (the model loaded),
 :func:`freeze` collects once and moves everything alive to the permanent generation (``gc.freeze``):
-later passes walk only what was made since.
+later passes walk only what was made since. (A frozen object is still freed when its last reference
+goes; only one dropped inside a reference cycle stays: what start builds lives as long as the worker.)
 
 glibc's malloc keeps what it is given back: values of a few kB (decoded SKU slots, fetched records,
 encoded state) sit in its arenas after a burst has freed them, so a worker's RSS stays at the burst's
@@ -16,6 +17,7 @@ the free pages of every arena: about 5 ms for a 1 GB heap, done every ``TRIM_EVE
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import ctypes.util
 import gc
@@ -35,6 +37,7 @@ def freeze(after: str) -> None:
     started = time.perf_counter()
     gc.collect()
     gc.freeze()
+    atexit.register(gc.unfreeze)  # collected as usual at exit (extensions check nothing of theirs is left)
     took_ms = 1000 * (time.perf_counter() - started)
     log.info("heap frozen after %s: %d objects kept out of collections (%.0f ms)",
              after, gc.get_freeze_count(), took_ms)  # fmt: skip
