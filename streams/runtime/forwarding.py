@@ -8,25 +8,34 @@ found caught up confirms it, so the watermark never stalls on a quiet source nor
 the broker already holds.
 Callers :meth:`Forwarder.settle` after each batch, so no input offset is committed before what it
 forwarded is stored.
+
+A source's records are forwarded in offset order, with no hole (:meth:`Forwarder.in_order`): each SKU's
+inbox drops a record below the last it received from that source as a redelivery.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import faust
 from faust.types import TP, EventT
 
 from streams import metrics
 from streams.contracts.decoding import TooLarge
+from streams.runtime.catchup import ReadEvent
 from streams.runtime.deadletters import record_size
 from streams.runtime.faust_internals import committed_offsets, last_fetch_ms
 from streams.runtime.outbox import Outbox
+
+log = logging.getLogger(__name__)
+ReadStretch = Callable[[str, int, int, int], Awaitable[list[Any]]]  # topic, partition, start, stop → records
 
 
 class Control(StrEnum):
@@ -42,9 +51,13 @@ def source_name(topic: str, partition: int, prefix: str = "") -> str:
     return f"{base}/{partition}"
 
 
+async def nothing_to_read(topic: str, partition: int, start: int, stop: int) -> list[Any]:
+    raise RuntimeError(f"{topic}[{partition}]: offsets {start}..{stop - 1} are missing; nothing reads them")
+
+
 @dataclass
 class SourceProgress:
-    offset: int = -1
+    offset: int = -1  # the last offset processed, every one before it too (-1: none since taken)
     time: float = 0.0
     marked: float | None = None
     idle_marked: bool = False
@@ -68,6 +81,7 @@ class Forwarder:
     mark_every_s: float = 1.0
     clock: Callable[[], float] = time.time  # the same clock as aiokafka's fetch times
     fetched_at: Callable[[faust.App, TP], float | None] = last_fetch
+    read: ReadStretch = nothing_to_read  # a stretch of a source partition, from the broker
     progress: dict[TP, SourceProgress] = field(default_factory=dict)
     outbox: Outbox = field(default_factory=Outbox)
     # The agent and the idle timer both mark; one at a time, so the last mark on the wire is the
@@ -98,6 +112,42 @@ class Forwarder:
         await self.outbox.send(self.target, key=sku.encode(), value=message.value, timestamp=event_time,
                                headers=headers)  # fmt: skip
         metrics.EVENTS_OUT.labels(topic=self.target.get_topic_name()).inc()
+
+    async def in_order(self, events: Sequence[EventT], committed: Mapping[TP, int | None]) -> list[Any]:
+        """``events``, each after the stretch of its partition before it that was not processed yet
+        (read from the broker, as :class:`~streams.runtime.catchup.ReadEvent`); those processed already
+        left out. ``committed``: the group's committed offsets, where a partition this worker has
+        processed nothing of since it took it begins.
+
+        Faust can skip records (dropped around a rebalance or an outage) and hand them over only after
+        later ones, when a repair reads the partition again from its commit: forwarded then, each would
+        reach its SKU's inbox after a later record of its source, and pass for a redelivery.
+        """
+        upto: dict[TP, int] = {}
+        ordered: list[Any] = []
+        for event in events:
+            message = event.message
+            tp, offset = message.tp, message.offset
+            if tp not in upto:
+                upto[tp] = self.processed_up_to(tp, committed)
+            start = upto[tp] + 1
+            if offset < start:
+                continue
+            if offset > start:
+                log.warning("%s[%s]: forwarded up to offset %s, stream at %s; reading the stretch between",
+                            message.topic, message.partition, start - 1, offset)  # fmt: skip
+                stretch = await self.read(message.topic, message.partition, start, offset)
+                ordered += [ReadEvent.of(record) for record in stretch]
+            upto[tp] = offset
+            ordered.append(event)
+        return ordered
+
+    def processed_up_to(self, tp: TP, committed: Mapping[TP, int | None]) -> int:
+        """The last offset of ``tp`` processed, by this worker or (before the group's commit) by any."""
+        state = self.progress.get(tp)
+        if state is not None and state.offset >= 0:
+            return state.offset
+        return (committed.get(tp) or 0) - 1
 
     def seen(self, event: EventT, event_time: float | None) -> None:
         """Note that ``event`` was processed (valid or not) at ``event_time``."""
@@ -150,8 +200,8 @@ class Forwarder:
         await outbox.settle()
 
     def forget(self, lost: Iterable[TP]) -> None:
-        """Drop the progress of partitions this worker lost: if one comes back, others moved it on
-        (and marked it) meanwhile, so it must be marked afresh."""
+        """Drop the progress of partitions this worker lost (if one comes back, others moved it on and
+        marked it meanwhile: it is marked afresh) or whose batch failed (it begins again at the commit)."""
         for tp in lost:
             self.progress.pop(tp, None)
 

@@ -4,10 +4,12 @@ agent (its logic: :class:`streams.skus.processor.SkuProcessor`), and two timers.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 import faust
+from faust.types import TP
 
 from streams import metrics
 from streams.app import Flashsale
@@ -17,7 +19,7 @@ from streams.runtime.catchup import read_range
 from streams.runtime.clock import PartitionClock
 from streams.runtime.deadletters import record_limit, send_dead_letter
 from streams.runtime.dedup import event_ids
-from streams.runtime.faust_internals import withhold_acks
+from streams.runtime.faust_internals import committed_offsets, withhold_acks
 from streams.runtime.forwarding import Control, Forwarder
 from streams.runtime.ingest import batches, decode_batch
 from streams.runtime.outbox import Outbox
@@ -36,7 +38,7 @@ def register(flashsale: Flashsale) -> None:
     ownership = Ownership(app)
     for topic, kind in ((topics.orders, "order"), (topics.stock, "stock"), (topics.catalog, "catalog")):
         forwarder = Forwarder(topics.sku_events, settings.topic_partitions, settings.topic_prefix,
-                              record_limit(app))  # fmt: skip
+                              record_limit(app), read=functools.partial(read_range, settings))  # fmt: skip
         flashsale.forwarders[topic.get_topic_name()] = forwarder
         ownership.on_lost.append(forwarder.forget)
         app.agent(topic, name=f"forward-{kind}")(forwarding_agent(flashsale, forwarder, kind, ownership))
@@ -71,8 +73,8 @@ def forwarding_agent(flashsale: Flashsale, forwarder: Forwarder, kind: str, owne
             # The rest: their new owner's (this worker's too, when a rebalance gives them back): never
             # acknowledged, or a commit could pass them before they are read again (withhold_acks).
             withhold_acks(e for e in batch if not tenure.holds(e.message.tp))
-            await forward_batch(forwarder, kind, events, tenure, settings.topic_prefix, event_time_policy,
-                                dead_letters)  # fmt: skip
+            await forward_batch(forwarder, kind, events, tenure, committed_offsets(flashsale.app),
+                                settings.topic_prefix, event_time_policy, dead_letters)  # fmt: skip
 
     return forward
 
@@ -82,24 +84,35 @@ async def forward_batch(
     kind: str,
     events: list[faust.types.EventT],
     tenure: Tenure,
+    committed: Mapping[TP, int | None],
     prefix: str,
     event_time_policy: EventTimePolicy,
     dead_letters: faust.TopicT,
 ) -> None:
-    """Decode ``events`` (bad ones: dead letters), forward the good ones, then mark progress."""
-    decoded = await decode_batch(events, dead_letters, prefix, event_time_policy)
-    good = {id(e): r for e, r in decoded}
-    for event in events:
-        record = good.get(id(event))
-        event_time = event_seconds(record) if record is not None else None
-        if record is not None and event_time is not None:
-            try:
-                await forwarder.forward(event, kind, record.sku, event_time, event_ids(record))
-            except TooLarge as exc:  # valid, but its copy cannot be sent: data, not a crash
-                await send_dead_letter(dead_letters, event, exc, forwarder.outbox)
-        forwarder.seen(event, event_time)
-    await forwarder.mark_progress(tenure.held)
-    await forwarder.settle()
+    """Forward ``events`` in their partitions' order (:meth:`Forwarder.in_order`; bad ones: dead letters),
+    then mark progress. A batch that fails (a send refused during an outage, a stretch that could not be
+    read) is withheld: Faust would acknowledge it, and its records would be lost; the next batch of its
+    partitions begins again at the group's commit, and so reads them first."""
+    try:
+        ordered = await forwarder.in_order(events, committed)
+        decoded = await decode_batch(ordered, dead_letters, prefix, event_time_policy)
+        good = {id(e): r for e, r in decoded}
+        for event in ordered:
+            record = good.get(id(event))
+            event_time = event_seconds(record) if record is not None else None
+            if record is not None and event_time is not None:
+                try:
+                    await forwarder.forward(event, kind, record.sku, event_time, event_ids(record))
+                except TooLarge as exc:  # valid, but its copy cannot be sent: data, not a crash
+                    await send_dead_letter(dead_letters, event, exc, forwarder.outbox)
+            forwarder.seen(event, event_time)
+        await forwarder.mark_progress(tenure.held)
+        await forwarder.settle()
+    except Exception as exc:
+        log.warning("forwarding a batch of %s failed (%r); its records are read again", kind, exc)
+        withhold_acks(events)
+        forwarder.forget({e.message.tp for e in events})
+        forwarder.outbox = Outbox()  # what it sent is read again: no later batch waits on it
 
 
 def state_watchdog(flashsale: Flashsale, clocks: StateTable[PartitionClock]) -> Callable[[], Awaitable[None]]:

@@ -1,5 +1,6 @@
 """Event-time marks: the idle timer and the forwarding agent race; stale progress never marks; a
-partition is idle only once a fetch made after it was found caught up confirms it."""
+partition is idle only once a fetch made after it was found caught up confirms it. A source's records
+are forwarded in offset order, with no hole; a batch that fails is withheld."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from typing import Any
 
 from faust.types import TP
 
+from streams.contracts.eventtime import KAFKA_TIME
+from streams.runtime.clock import Inbox
 from streams.runtime.forwarding import Forwarder
+from streams.skus.agents import forward_batch
 
 ORDERS_0 = TP("orders", 0)
 
@@ -59,7 +63,7 @@ class Clock:
 
 
 def event(offset: int) -> Any:
-    return SimpleNamespace(message=SimpleNamespace(tp=ORDERS_0, offset=offset))
+    return SimpleNamespace(message=SimpleNamespace(tp=ORDERS_0, offset=offset, topic="orders", partition=0))
 
 
 async def test_the_last_mark_sent_decides_whether_the_timer_marks_idle_again() -> None:
@@ -176,3 +180,69 @@ async def test_a_partition_lost_while_the_timer_marks_another_is_skipped_not_a_c
     target.send = rebalanced_meanwhile  # type: ignore[method-assign]
     await forwarder.mark_idle(app, "orders")
     assert len(target.marks) == 1  # one partition marked idle; the lost one left alone
+
+
+class Stretches:
+    """The broker as the forwarder reads stretches of a partition from it: offsets ``start..stop-1``."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[int, int]] = []
+
+    async def read(self, topic: str, partition: int, start: int, stop: int) -> list[Any]:
+        self.asked.append((start, stop))
+        record = dict(topic=topic, partition=partition, key=None, value=b"{}", timestamp=0, headers=[])
+        return [SimpleNamespace(offset=offset, **record) for offset in range(start, stop)]
+
+
+def offsets(events: list[Any]) -> list[int]:
+    return [e.message.offset for e in events]
+
+
+async def test_a_record_after_a_hole_is_forwarded_after_the_stretch_before_it() -> None:
+    broker = Stretches()
+    forwarder = Forwarder(Any, 2, read=broker.read)
+    forwarder.seen(event(9), 100.0)
+    # 10–14 were skipped by the stream (dropped around a rebalance); a repair would hand them over
+    # only after 15 and 16, and each SKU's inbox would then take them for redeliveries.
+    ordered = await forwarder.in_order([event(15), event(16)], committed={ORDERS_0: 5})
+    assert offsets(ordered) == [10, 11, 12, 13, 14, 15, 16]
+    assert broker.asked == [(10, 15)]
+    assert [type(e).__name__ for e in ordered[:5]] == ["ReadEvent"] * 5
+    inbox = Inbox()
+    for offset in (15, 16, 10):
+        accepted = inbox.accept("orders/0", offset, 100.0, "order", b"{}")
+    assert not accepted  # what the forwarder's order protects: a lower offset after a higher one is dropped
+
+
+async def test_records_already_forwarded_are_left_out() -> None:
+    broker = Stretches()
+    forwarder = Forwarder(Any, 2, read=broker.read)
+    forwarder.seen(event(20), 100.0)
+    ordered = await forwarder.in_order([event(18), event(19), event(20), event(21)], committed={ORDERS_0: 12})
+    assert offsets(ordered) == [21]
+    assert broker.asked == []
+
+
+async def test_a_partition_taken_over_begins_at_the_groups_commit() -> None:
+    broker = Stretches()
+    forwarder = Forwarder(Any, 2, read=broker.read)
+    assert offsets(await forwarder.in_order([event(30), event(31)], committed={ORDERS_0: 30})) == [30, 31]
+    assert offsets(await forwarder.in_order([event(33)], committed={ORDERS_0: 30})) == [30, 31, 32, 33]
+    assert offsets(await forwarder.in_order([event(0)], committed={})) == [0]  # never committed: from 0
+    assert broker.asked == [(30, 33)]
+
+
+async def test_a_batch_that_fails_is_withheld_and_its_partition_begins_again_at_the_commit() -> None:
+    async def outage(topic: str, partition: int, start: int, stop: int) -> list[Any]:
+        raise ConnectionError("the broker is down")
+
+    forwarder = Forwarder(Any, 2, read=outage)
+    forwarder.seen(event(9), 100.0)
+    batch = [event(15), event(16)]
+    for e in batch:
+        e.message.acked = False
+    tenure: Any = SimpleNamespace(held={ORDERS_0})
+    await forward_batch(forwarder, "order", batch, tenure, {ORDERS_0: 5}, "", KAFKA_TIME, Any)
+    # Marked acknowledged, they stay out of Faust's books: no commit passes them, and they come again.
+    assert all(e.message.acked for e in batch)
+    assert forwarder.processed_up_to(ORDERS_0, {ORDERS_0: 5}) == 4  # the next batch begins at the commit
