@@ -287,6 +287,9 @@ def _typed(value: Any, kind: str, name: str) -> Any:
     return float(value) if base == "float" else value
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # per dataclass, for _flat_fields
+
+
 def _flat_fields(obj: Any) -> dict[str, Any]:
     """A dataclass of numbers and strings as a map: :func:`dataclasses.asdict` without its deep copy,
     which took most of the time of encoding an SKU's state."""
@@ -294,6 +297,3 @@ def _flat_fields(obj: Any) -> dict[str, Any]:
     if names is None:
         names = _FIELD_NAMES[type(obj)] = tuple(f.name for f in fields(obj))
     return {name: getattr(obj, name) for name in names}
-
-
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}

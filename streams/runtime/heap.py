@@ -37,6 +37,7 @@ def freeze(after: str) -> None:
     started = time.perf_counter()
     gc.collect()
     gc.freeze()
+    atexit.unregister(gc.unfreeze)  # once, however often frozen
     atexit.register(gc.unfreeze)  # collected as usual at exit (extensions check nothing of theirs is left)
     took_ms = 1000 * (time.perf_counter() - started)
     log.info("heap frozen after %s: %d objects kept out of collections (%.0f ms)",
