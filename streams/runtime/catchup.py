@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,6 +21,7 @@ from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 ReadRange = Callable[[Settings, str, int, int, int], Awaitable[list[Any]]]  # as read_range
+ReadStretch = Callable[[str, int, int, int], Awaitable[list[Any]]]  # read_range with its settings given
 
 
 class Placed(Protocol):
@@ -40,6 +41,40 @@ async def with_gap(message: Any, clock: Placed, read: ReadRange, settings: Setti
     log.warning("%s[%s]: state at offset %s, stream at %s; reading the stretch between",
                 topic, partition, start - 1, message.offset)  # fmt: skip
     return [*await read(settings, topic, partition, start, message.offset), message]
+
+
+async def in_order(events: Sequence[Any], processed: Callable[[TP], int], read: ReadStretch) -> list[Any]:
+    """``events`` (Faust events, in the stream's order), each after the stretch of its partition before
+    it that was not processed yet, read with ``read`` (as :class:`ReadEvent`); those at or before
+    ``processed(tp)``, the last offset of ``tp`` processed, left out.
+
+    For agents without a stored position (the forwarders, the sink): Faust can skip records (dropped
+    around a rebalance, an outage or a seek back) and hand them over only after later ones, when a repair
+    reads the partition again from its commit; or commit past them (one missing offset, or a hole at the
+    head of a partition its group never committed).
+    """
+    upto: dict[TP, int] = {}
+    ordered: list[Any] = []
+    for event in events:
+        message = event.message
+        tp, offset = message.tp, message.offset
+        start = (upto[tp] if tp in upto else processed(tp)) + 1
+        if offset < start:
+            continue
+        if offset > start:
+            log.warning("%s[%s]: processed up to offset %s, stream at %s; reading the stretch between",
+                        message.topic, message.partition, start - 1, offset)  # fmt: skip
+            stretch = await read(message.topic, message.partition, start, offset)
+            ordered += [ReadEvent.of(record) for record in stretch]
+        upto[tp] = offset
+        ordered.append(event)
+    return ordered
+
+
+def from_commit(committed: Mapping[TP, int | None], done: Mapping[TP, int]) -> Callable[[TP], int]:
+    """The last offset of a partition processed: by this worker (``done``) or, before the group's commit
+    (what Faust believes committed; none where the group never committed), by any."""
+    return lambda tp: max(done.get(tp, -1), (committed.get(tp) or 0) - 1)
 
 
 async def read_range(

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -29,13 +28,10 @@ from faust.types import TP, EventT
 
 from streams import metrics
 from streams.contracts.decoding import TooLarge
-from streams.runtime.catchup import ReadEvent
+from streams.runtime.catchup import ReadStretch, from_commit, in_order
 from streams.runtime.deadletters import record_size
 from streams.runtime.faust_internals import committed_offsets, last_fetch_ms
 from streams.runtime.outbox import Outbox
-
-log = logging.getLogger(__name__)
-ReadStretch = Callable[[str, int, int, int], Awaitable[list[Any]]]  # topic, partition, start, stop → records
 
 
 class Control(StrEnum):
@@ -114,40 +110,11 @@ class Forwarder:
         metrics.EVENTS_OUT.labels(topic=self.target.get_topic_name()).inc()
 
     async def in_order(self, events: Sequence[EventT], committed: Mapping[TP, int | None]) -> list[Any]:
-        """``events``, each after the stretch of its partition before it that was not processed yet
-        (read from the broker, as :class:`~streams.runtime.catchup.ReadEvent`); those processed already
-        left out. ``committed``: the group's committed offsets, where a partition this worker has
-        processed nothing of since it took it begins.
-
-        Faust can skip records (dropped around a rebalance or an outage) and hand them over only after
-        later ones, when a repair reads the partition again from its commit: forwarded then, each would
-        reach its SKU's inbox after a later record of its source, and pass for a redelivery.
-        """
-        upto: dict[TP, int] = {}
-        ordered: list[Any] = []
-        for event in events:
-            message = event.message
-            tp, offset = message.tp, message.offset
-            if tp not in upto:
-                upto[tp] = self.processed_up_to(tp, committed)
-            start = upto[tp] + 1
-            if offset < start:
-                continue
-            if offset > start:
-                log.warning("%s[%s]: forwarded up to offset %s, stream at %s; reading the stretch between",
-                            message.topic, message.partition, start - 1, offset)  # fmt: skip
-                stretch = await self.read(message.topic, message.partition, start, offset)
-                ordered += [ReadEvent.of(record) for record in stretch]
-            upto[tp] = offset
-            ordered.append(event)
-        return ordered
-
-    def processed_up_to(self, tp: TP, committed: Mapping[TP, int | None]) -> int:
-        """The last offset of ``tp`` processed, by this worker or (before the group's commit) by any."""
-        state = self.progress.get(tp)
-        if state is not None and state.offset >= 0:
-            return state.offset
-        return (committed.get(tp) or 0) - 1
+        """``events`` in their partitions' order, with no hole (:func:`streams.runtime.catchup.in_order`);
+        ``committed``: the group's committed offsets, where a partition this worker has processed
+        nothing of since it took it begins."""
+        done = {tp: state.offset for tp, state in self.progress.items()}
+        return await in_order(events, from_commit(committed, done), self.read)
 
     def seen(self, event: EventT, event_time: float | None) -> None:
         """Note that ``event`` was processed (valid or not) at ``event_time``."""

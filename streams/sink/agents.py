@@ -3,25 +3,30 @@ retried until it does.
 
 At-least-once delivery plus ``INSERT … ON CONFLICT (event_id) DO NOTHING`` on the deterministic
 decision id gives one row per decision. While Postgres is down the agent retries with capped
-backoff and does not move on, so its offsets are not committed and nothing is dropped.
+backoff and does not move on, so its offsets are not committed and nothing is dropped. A stretch the
+stream skipped is read from the broker before the records after it are written
+(:func:`streams.runtime.catchup.in_order`): Faust can commit past it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 import faust
 import sqlalchemy as sa
-from faust.types import EventT
+from faust.types import TP, EventT
 from prometheus_client import Counter
 
 from streams import metrics
 from streams.app import Flashsale
 from streams.contracts.records import Event
 from streams.contracts.topics import DISCOUNTS, EXPERIMENT_RESULTS, RESTOCK
+from streams.runtime.catchup import from_commit, in_order, read_range
+from streams.runtime.faust_internals import committed_offsets
 from streams.runtime.ingest import batches, decode_batch
 from streams.settings import Settings
 from streams.sink.tables import insert_ignore, tables_for
@@ -92,14 +97,20 @@ def register(flashsale: Flashsale) -> None:
             settings.topic(topic_name), key_type=bytes, value_type=bytes, value_serializer="raw"
         )
 
+        written: dict[TP, int] = {}  # the last offset written per partition (a failed batch: not moved)
+        read = functools.partial(read_range, settings)
+
         async def sink(stream: faust.StreamT) -> None:
-            async for events in batches(stream, settings.stream_batch_size, within):
+            async for batch in batches(stream, settings.stream_batch_size, within):
+                events = await in_order(batch, from_commit(committed_offsets(app), written), read)
                 good = await decode_batch(events, flashsale.topics.dead_letters, settings.topic_prefix)
                 rows = [decision_row(event, record) for event, record in good]
                 if rows:
                     inserted = await write_until_done(engine, table, rows)
                     SINK_ROWS.labels(table=table.name).inc(inserted)
-                metrics.BATCH_SIZE.labels(agent=f"sink-{topic_name}").observe(len(events))
+                for event in events:
+                    written[event.message.tp] = max(written.get(event.message.tp, -1), event.message.offset)
+                metrics.BATCH_SIZE.labels(agent=f"sink-{topic_name}").observe(len(batch))
 
         app.agent(topic, name=f"sink-{topic_name}")(sink)
 
