@@ -1,8 +1,11 @@
-"""Read a stretch of one partition directly: records a restored state has not applied yet.
+"""Read a stretch of one partition directly: records a restored state has not applied yet, or that
+the stream skipped.
 
 Faust's table recovery can leave a state older than the offset its stream resumes from (it replays
 changelogs while a batch may still be writing). The per-SKU agent then reads the missing stretch
-itself with a group-less consumer, rather than moving Faust's own consumer under it.
+itself with a group-less consumer, rather than moving Faust's own consumer under it. Agents without
+a stored position (the forwarders, the sink) do the same for a stretch their stream skipped
+(:func:`in_order`).
 """
 
 from __future__ import annotations
