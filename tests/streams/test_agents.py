@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from unittest.mock import AsyncMock
 
 import pytest
@@ -120,3 +121,26 @@ async def test_a_valid_order_too_large_to_forward_is_a_dead_letter_not_a_crash(f
     assert "original_size" not in headers  # the value is whole
     forwarded = [c.kwargs for c in fs.topics.sku_events.send.await_args_list if c.kwargs.get("key")]
     assert [(f["key"], dict(f["headers"])["source_key"]) for f in forwarded] == [(b"sku-7", b"u1")]
+
+
+async def test_a_stretch_the_stream_skipped_is_forwarded_before_the_order_after_it(fs: Flashsale) -> None:
+    """Forwarded after the order behind it, the skipped ones would reach their SKU as redeliveries."""
+    skipped = {o: ORDER | {"event_id": f"e{o + 1}", "order_id": f"o{o + 1}"} for o in (1, 2)}
+    asked = []
+
+    async def read(topic: str, partition: int, start: int, stop: int) -> list[SimpleNamespace]:
+        asked.append((topic, partition, start, stop))
+        return [SimpleNamespace(topic=topic, partition=partition, offset=o, key=b"u1", headers=[],
+                                value=json.dumps(skipped[o]).encode(), timestamp=TS.timestamp() * 1000)
+                for o in range(start, stop)]  # fmt: skip
+
+    fs.forwarders["unit.orders"].read = read
+    async with fs.app.agents["forward-order"].test_context() as agent:
+        await agent.put(json.dumps(ORDER).encode(), key=b"u1", partition=0, timestamp=TS.timestamp())
+        agent.sent_offset = 3  # offsets 1 and 2 never reach the stream
+        after = ORDER | {"event_id": "e4", "order_id": "o4"}
+        await agent.put(json.dumps(after).encode(), key=b"u1", partition=0, timestamp=TS.timestamp())
+    forwarded = [c.kwargs for c in fs.topics.sku_events.send.await_args_list if c.kwargs.get("key")]
+    assert [dict(f["headers"])["source_offset"] for f in forwarded] == [b"0", b"1", b"2", b"3"]
+    assert [json.loads(f["value"])["event_id"] for f in forwarded] == ["e1", "e2", "e3", "e4"]
+    assert asked == [("unit.orders", 0, 1, 3)]
